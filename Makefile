@@ -1,0 +1,48 @@
+# draft's Makefile. `make demo` and `make test` are the two commands of the README.
+SHELL := /bin/bash
+GO ?= go
+BIN := bin/draft
+GOFLAGS_BUILD := -trimpath
+LDFLAGS := -s -w -X github.com/draftk8s/draft/pkg/version.Version=$(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+# The environment (Kubernetes, registry, Docker engine) is brought up by e2e/env/up,
+# which prints only export lines on stdout.
+ENV_UP := bash e2e/env/up
+ENV_DOWN := bash e2e/env/down
+
+.PHONY: build test unit e2e bench lint golden cluster cluster-down demo clean
+
+build:
+	$(GO) build $(GOFLAGS_BUILD) -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/draft
+
+# unit + integration tests, then the e2e suite against the real environment.
+test: unit e2e
+
+unit:
+	$(GO) test -race -count=1 ./...
+
+e2e: build
+	@set -e; eval "$$($(ENV_UP))"; \
+	  DRAFT_BIN=$(CURDIR)/$(BIN) $(GO) test -tags e2e -count=1 -timeout 40m ./e2e/...
+
+cluster:
+	@$(ENV_UP)
+
+cluster-down:
+	@$(ENV_DOWN)
+
+demo: build
+	@bash e2e/demo.sh
+
+bench: build
+	@bash bench/run.sh
+
+lint:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
+	$(GO) vet ./...
+	$(GO) vet -tags e2e ./e2e/...
+
+golden:
+	$(GO) test ./pkg/... -run Golden -update
+
+clean:
+	rm -rf bin

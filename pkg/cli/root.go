@@ -1,0 +1,79 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+)
+
+// Exit codes. 1 is any failure that has no more specific code.
+const (
+	ExitOK       = 0
+	ExitFailure  = 1
+	ExitUsage    = 2
+	ExitCanceled = 130
+)
+
+// streams are the writers a command prints to: results on Out, everything else on Err.
+type streams struct {
+	In  io.Reader
+	Out io.Writer
+	Err io.Writer
+}
+
+// Execute runs draft with args and returns the process exit code. Errors are
+// printed on stderr as one line.
+func Execute(ctx context.Context, in io.Reader, out, errOut io.Writer, args []string) int {
+	s := streams{In: in, Out: out, Err: errOut}
+	root := NewRootCommand(s)
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return ExitOK
+	}
+	fmt.Fprintf(errOut, "Error: %s\n", err)
+	var ue usageError
+	switch {
+	case errors.As(err, &ue):
+		return ExitUsage
+	case errors.Is(err, context.Canceled) || ctx.Err() != nil:
+		return ExitCanceled
+	default:
+		return ExitFailure
+	}
+}
+
+// usageError marks a mistake in the command line itself.
+type usageError struct{ error }
+
+func (u usageError) Unwrap() error { return u.error }
+
+// NewRootCommand builds the draft command tree.
+func NewRootCommand(s streams) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "draft",
+		Short: "draft takes an application to a Kubernetes cluster and keeps it there while you code",
+		Long: `draft is a tool for the Kubernetes inner loop.
+
+  draft create     detect the language and write a Dockerfile, a Helm chart and draft.toml
+  draft pack list  list the packs draft can use`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetOut(s.Out)
+	root.SetErr(s.Err)
+	root.SetIn(s.In)
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
+		return usageError{err}
+	})
+	root.AddCommand(
+		newCreateCommand(s),
+		newPackCommand(s),
+		newVersionCommand(s),
+		newCompletionCommand(s),
+	)
+	return root
+}
