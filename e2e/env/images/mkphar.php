@@ -1,0 +1,25 @@
+<?php
+// mkphar.php SHARE_PHP OUT: packs Debian's composer (/usr/bin/composer and the
+// libraries it loads from /usr/share/php) into one self-contained PHAR, laid out
+// as bin/composer + share/php/..., so its __DIR__-relative requires still work.
+// Run with php -d phar.readonly=0 (done by mkbase.sh inside the php images).
+if ($argc !== 3) {
+    fwrite(STDERR, "usage: php -d phar.readonly=0 mkphar.php /usr/share/php OUT.phar\n");
+    exit(2);
+}
+[, $share, $out] = $argv;
+@unlink($out);
+$phar = new Phar($out, 0, 'composer.phar');
+$phar->startBuffering();
+$it = new RecursiveIteratorIterator(new RecursiveDirectoryIterator($share, FilesystemIterator::SKIP_DOTS | FilesystemIterator::FOLLOW_SYMLINKS));
+foreach ($it as $file) {
+    if ($file->isFile()) {
+        $phar->addFile($file->getPathname(), 'share/php/' . substr($file->getPathname(), strlen(rtrim($share, '/')) + 1));
+    }
+}
+$bin = file_get_contents('/usr/bin/composer');
+$bin = preg_replace('/^#![^\n]*\n/', '', $bin);      // an included file would print its shebang
+$phar->addFromString('bin/composer', $bin);
+$phar->setStub("#!/usr/bin/env php\n<?php\nPhar::mapPhar('composer.phar');\nrequire 'phar://composer.phar/bin/composer';\n__HALT_COMPILER();\n");
+$phar->stopBuffering();
+chmod($out, 0755);

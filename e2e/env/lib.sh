@@ -1,0 +1,88 @@
+# shellcheck shell=bash
+# Shared settings and helpers for e2e/env/up and e2e/env/down.
+# Every path and knob can be overridden from the environment (see README.md).
+set -Eeuo pipefail
+# an unexpected failure says where it happened (a silent exit helps nobody)
+trap 'echo "[draft-env] error: \"$BASH_COMMAND\" failed (exit $?) at ${BASH_SOURCE[0]##*/}:$LINENO" >&2' ERR
+
+ENV_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+K8S_VERSION="${K8S_VERSION:-v1.34.4}"                      # must match hyperkube/go.mod
+STATE="${DRAFT_ENV_STATE:-/var/lib/draft-env}"            # all runtime state (wiped by down)
+CACHE="${DRAFT_ENV_CACHE:-/var/cache/draft-env}"          # binaries, base images (kept by down)
+RUN_DIR="${DRAFT_ENV_RUN:-/run/draft-env}"                # sockets and pid files of the Docker engine
+BIN="$CACHE/bin"
+PIDS="$STATE/run"
+LOGS="$STATE/logs"
+PKI="$STATE/pki"
+NODE_NAME="${DRAFT_ENV_NODE_NAME:-localhost}"             # must resolve to 127.0.0.1 (apiserver -> kubelet)
+REGISTRY_PORT="${DRAFT_ENV_REGISTRY_PORT:-5000}"
+REGISTRY_ADDR="127.0.0.1:$REGISTRY_PORT"
+CONTAINERD_SOCK=/run/containerd/containerd.sock           # the kubelet's containerd (CRI)
+POD_CIDR="${DRAFT_ENV_POD_CIDR:-10.244.0.0/24}"
+SERVICE_CIDR="${DRAFT_ENV_SERVICE_CIDR:-10.96.0.0/16}"
+BRIDGE="${DRAFT_ENV_BRIDGE:-draft0}"
+PAUSE_IMAGE="$REGISTRY_ADDR/pause:3.10"
+KUBECONFIG_ADMIN="$STATE/admin.kubeconfig"
+KUBE_PROXY="${DRAFT_ENV_KUBE_PROXY:-1}"                   # 0: no kube-proxy (no ClusterIP/NodePort routing)
+WITH_HELM="${DRAFT_ENV_HELM:-0}"                          # 1: also build the helm CLI into $BIN
+WITH_DOCKER="${DRAFT_ENV_DOCKER:-1}"                      # 0: no Docker engine
+IMAGES="${DRAFT_ENV_IMAGES-python node golang ruby php java}"   # base image families; "" for none
+DEBIAN_MIRROR="${DRAFT_ENV_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
+# Docker engine: its own containerd, never the kubelet's.
+DOCKER_CONTAINERD_SOCK="$RUN_DIR/docker-containerd/containerd.sock"
+DOCKER_DATA="$STATE/docker"
+export PATH="$BIN:/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+log() { printf '[draft-env %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { printf '[draft-env %s] error: %s\n' "$(date +%H:%M:%S)" "$*" >&2; exit 1; }
+
+# One up or down at a time (fd 9 is closed for the processes that are started).
+take_lock() {
+  exec 9>/run/draft-env.lock
+  flock -w 1800 9 || die "another e2e/env/up or down holds /run/draft-env.lock"
+}
+
+# The Docker socket: the default one unless something else already listens
+# there (then a socket of our own). Decided once by up and remembered.
+docker_sock() {
+  if [[ -s $STATE/docker.sock.path ]]; then cat "$STATE/docker.sock.path"; return; fi
+  if [[ -S /var/run/docker.sock ]] && curl -fsS --max-time 2 --unix-socket /var/run/docker.sock http://d/_ping >/dev/null 2>&1; then
+    echo "$RUN_DIR/docker.sock"
+  else
+    echo /var/run/docker.sock
+  fi
+}
+
+# pid_of NAME: the PID in $PIDS/NAME.pid if that process still runs and is
+# ours (its command line mentions $STATE: guards against PID reuse).
+pid_of() {
+  local f="$PIDS/$1.pid" p
+  [[ -s $f ]] || return 1
+  p=$(cat "$f")
+  [[ $p =~ ^[0-9]+$ ]] || return 1
+  [[ $(cut -d' ' -f3 "/proc/$p/stat" 2>/dev/null) != Z ]] || return 1   # zombies: PID 1 here does not reap
+  { tr '\0' ' ' < "/proc/$p/cmdline"; } 2>/dev/null | grep -qF -- "$STATE" || return 1
+  echo "$p"
+}
+pid_alive() { pid_of "$1" >/dev/null; }
+
+# stop NAME...: SIGTERM the recorded processes together, SIGKILL whatever
+# still runs after STOP_TIMEOUT seconds (default 15).
+stop() {
+  local name p i alive pids=()
+  for name in "$@"; do
+    if p=$(pid_of "$name"); then kill -TERM "$p" 2>/dev/null; pids+=("$p"); fi
+    rm -f "$PIDS/$name.pid"
+  done
+  ((${#pids[@]})) || return 0
+  for ((i = 0; i < ${STOP_TIMEOUT:-15} * 10; i++)); do
+    alive=0
+    for p in "${pids[@]}"; do
+      kill -0 "$p" 2>/dev/null && [[ $(cut -d' ' -f3 "/proc/$p/stat" 2>/dev/null) != Z ]] && alive=1
+    done
+    ((alive)) || return 0
+    sleep 0.1
+  done
+  for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && { log "killing $p"; kill -KILL "$p" 2>/dev/null; }; done
+  sleep 0.2
+}
