@@ -1,0 +1,146 @@
+package action
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"github.com/draftk8s/draft/pkg/config"
+	"github.com/draftk8s/draft/pkg/detect"
+	"github.com/draftk8s/draft/pkg/pack"
+)
+
+// Create detects an app's language and writes its pack's files.
+type Create struct {
+	Dir     string // the app's directory
+	Pack    string // a pack chosen by the user; "" to detect
+	App     string // the app's name; "" for the directory's name
+	Port    int    // 0 for the pack's choice
+	Force   bool   // replace files that exist
+	DryRun  bool   // write nothing
+	PackDir string // the user's own packs, "" for none
+}
+
+// CreateResult is what Create did, or would do under DryRun.
+type CreateResult struct {
+	App       string
+	Pack      *pack.Pack
+	Detection *detect.Result // nil when the pack was chosen with --pack
+	Facts     detect.Facts
+	Version   string // the runtime image tag chosen
+	Port      int
+	Files     []pack.File // every file the pack renders, in order
+	Written   pack.Written
+	Notes     []string
+}
+
+// Run detects, renders and writes.
+func (c *Create) Run(ctx context.Context) (*CreateResult, error) {
+	dir := c.Dir
+	if dir == "" {
+		dir = "."
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	if fi, err := os.Stat(abs); err != nil || !fi.IsDir() {
+		return nil, fmt.Errorf("%s is not a directory: give the application's directory, or run draft create inside it", dir)
+	}
+	app, err := appName(c.App, abs)
+	if err != nil {
+		return nil, err
+	}
+	packs, err := pack.Load(c.PackDir)
+	if err != nil {
+		return nil, err
+	}
+	res := &CreateResult{App: app}
+	if c.Pack != "" {
+		p, ok := pack.Find(packs, c.Pack)
+		if !ok {
+			return nil, fmt.Errorf("there is no pack %q: the packs are %s (draft pack list shows them)", c.Pack, strings.Join(pack.Names(packs), ", "))
+		}
+		res.Pack = p
+		res.Facts = detect.FactsFor(abs, detect.Stack(p.Name))
+	} else {
+		d, err := detect.Detect(ctx, abs)
+		if err != nil {
+			if errors.Is(err, detect.ErrNoStack) {
+				return nil, noStackError(dir, d, packs)
+			}
+			return nil, err
+		}
+		res.Detection = d
+		res.Facts = d.Facts
+		p, ok := pack.Find(packs, string(d.Stack))
+		if !ok {
+			return nil, fmt.Errorf("detected %s, but there is no pack named %s: choose one with --pack (draft pack list shows them)", d.Stack, d.Stack)
+		}
+		res.Pack = p
+	}
+	f := res.Facts
+	r, err := res.Pack.Render(pack.Input{
+		App: app, Port: c.Port, Version: f.Version, Framework: f.Framework, BuildTool: f.BuildTool,
+		DepFiles: f.DepFiles, Entry: f.Entry, Server: f.Server, Module: f.Module, HasBuildScript: f.HasBuildScript,
+	})
+	if err != nil {
+		return nil, err
+	}
+	res.Version, res.Port = r.Version, r.Port
+	res.Notes = append(append(res.Notes, f.Notes...), r.Notes...)
+	res.Files = append(r.Files, pack.File{
+		Path: config.FileName, Mode: 0o644,
+		Data: config.NewFile{App: app, Chart: pack.ChartDir(app), Dockerfile: "Dockerfile", Port: r.Port}.Render(),
+	})
+	if c.DryRun {
+		for _, file := range res.Files {
+			if _, err := os.Lstat(filepath.Join(abs, filepath.FromSlash(file.Path))); err == nil && !c.Force {
+				res.Written.Kept = append(res.Written.Kept, file.Path)
+			} else {
+				res.Written.Wrote = append(res.Written.Wrote, file.Path)
+			}
+		}
+		return res, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	res.Written, err = pack.Write(abs, res.Files, c.Force)
+	return res, err
+}
+
+func noStackError(dir string, d *detect.Result, packs []*pack.Pack) error {
+	what := "no source code that draft recognises"
+	if d != nil && len(d.Languages) > 0 {
+		what = "no supported application (it is mostly " + d.Languages[0].Name + ")"
+	}
+	return fmt.Errorf("%s has %s: draft has packs for %s; if this is one of them, choose it with --pack NAME",
+		dir, what, strings.Join(pack.Names(packs), ", "))
+}
+
+var notNameChars = regexp.MustCompile(`[^a-z0-9-]+`)
+
+// appName validates the given name, or derives one from the directory.
+func appName(given, dir string) (string, error) {
+	if given != "" {
+		if msg := config.ValidateAppName(given); msg != "" {
+			return "", fmt.Errorf("--app %q is not a valid name: %s", given, msg)
+		}
+		return given, nil
+	}
+	name := strings.ToLower(filepath.Base(dir))
+	name = notNameChars.ReplaceAllString(strings.ReplaceAll(name, "_", "-"), "-")
+	name = strings.Trim(name, "-")
+	if len(name) > 53 {
+		name = strings.Trim(name[:53], "-")
+	}
+	if msg := config.ValidateAppName(name); msg != "" {
+		return "", fmt.Errorf("cannot make an app name from the folder %q (%s): give one with --app", filepath.Base(dir), msg)
+	}
+	return name, nil
+}

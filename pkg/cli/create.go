@@ -1,0 +1,93 @@
+package cli
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/draftk8s/draft/pkg/action"
+	"github.com/draftk8s/draft/pkg/config"
+)
+
+func newCreateCommand(s streams) *cobra.Command {
+	c := &action.Create{}
+	var explain bool
+	cmd := &cobra.Command{
+		Use:   "create [DIR]",
+		Short: "Detect the app's language and write a Dockerfile, a Helm chart and draft.toml",
+		Long: `Detect the application's language in DIR (default: the current directory) and write
+the pack's files: Dockerfile, .dockerignore, charts/<app>/ and draft.toml.
+
+A file that already exists is kept as it is unless --force is given. The files
+written are listed on stdout; everything else goes to stderr.`,
+		Example: `  draft create                 # detect and write
+  draft create --dry-run --explain
+  draft create --pack node --port 3000 --app web ./frontend`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				c.Dir = args[0]
+			}
+			if c.Port < 0 || c.Port > 65535 {
+				return usageError{fmt.Errorf("--port %d is not a port: give a number from 1 to 65535", c.Port)}
+			}
+			res, err := c.Run(cmd.Context())
+			if res != nil && res.Detection != nil && explain {
+				fmt.Fprint(s.Err, res.Detection.String())
+			}
+			if err != nil {
+				return err
+			}
+			printCreate(s, res, c.DryRun)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&c.Pack, "pack", "", "use this pack instead of detecting one (draft pack list)")
+	f.StringVarP(&c.App, "app", "a", "", "the app's name, used for the chart and the release (default: the folder's name)")
+	f.IntVarP(&c.Port, "port", "p", 0, "the port the app listens on (default: the framework's)")
+	f.BoolVar(&c.Force, "force", false, "replace files that already exist")
+	f.BoolVar(&c.DryRun, "dry-run", false, "show what would be written, and write nothing")
+	f.BoolVar(&explain, "explain", false, "show the language ranking and why the pack was chosen")
+	f.StringVar(&c.PackDir, "pack-dir", config.PacksDir(), "a folder of your own packs, which add to or override the built-in ones")
+	return cmd
+}
+
+func printCreate(s streams, res *action.CreateResult, dryRun bool) {
+	detail := "pack " + res.Pack.Name
+	if res.Detection != nil {
+		detail = fmt.Sprintf("detected %s (%s)", res.Detection.Stack, res.Detection.Reason)
+		if res.Pack.Source != "built-in" {
+			detail += "; pack from " + res.Pack.Source
+		}
+	}
+	fw := ""
+	if res.Facts.Framework != "" {
+		fw = ", " + res.Facts.Framework
+	}
+	fmt.Fprintf(s.Err, "%s: %s, version %s%s, port %d\n", res.App, detail, res.Version, fw, res.Port)
+	if res.Detection != nil && res.Detection.Close != "" {
+		fmt.Fprintf(s.Err, "note: %s\n", res.Detection.Close)
+	}
+	for _, n := range res.Notes {
+		fmt.Fprintf(s.Err, "note: %s\n", n)
+	}
+	verb := ""
+	if dryRun {
+		verb = "would write "
+	}
+	for _, p := range res.Written.Wrote {
+		fmt.Fprintf(s.Out, "%s%s\n", verb, p)
+	}
+	for _, p := range res.Written.Kept {
+		fmt.Fprintf(s.Err, "kept %s (it exists; --force replaces it)\n", p)
+	}
+	switch {
+	case dryRun:
+		fmt.Fprintln(s.Err, "dry run: nothing was written")
+	case len(res.Written.Wrote) == 0:
+		fmt.Fprintln(s.Err, "nothing written: every file exists (use --force to replace them)")
+	default:
+		fmt.Fprintln(s.Err, "next: draft up")
+	}
+}

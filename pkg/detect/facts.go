@@ -1,0 +1,617 @@
+package detect
+
+import (
+	"bufio"
+	"encoding/json"
+	"encoding/xml"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/pelletier/go-toml/v2"
+	"golang.org/x/mod/modfile"
+)
+
+// Facts are what the chosen stack's manifests say about the application.
+type Facts struct {
+	// Version is the runtime version or constraint as the app states it
+	// ("1.22.3", ">=3.10", "^20", "21"); "" when the app does not say.
+	Version string
+	// VersionFrom names where Version was read ("go.mod go directive").
+	VersionFrom string
+	// Framework is the web framework when clear: flask, django, fastapi,
+	// express, fastify, koa, nest, next, spring-boot, sinatra, rails, rack,
+	// laravel, symfony, slim, gin, echo, fiber, chi; "" otherwise.
+	Framework string
+	// BuildTool: maven or gradle (java); npm, yarn or pnpm (node); pip,
+	// pipenv or poetry (python); bundler (ruby); composer (php); go (go).
+	BuildTool string
+	// DepFiles are the root files holding dependencies and their locks, to be
+	// copied before the source.
+	DepFiles []string
+	// Entry is what starts the app: a Go main package ("./cmd/api"), a Python
+	// module or file ("app", "app.py"), a Django project ("mysite"), a Node
+	// script ("server.js"), a Java main class, a Ruby file, a PHP document root.
+	Entry string
+	// HasBuildScript: the Node app has a "build" script (TypeScript, bundlers).
+	HasBuildScript bool
+	// Server: a production server dependency is present (gunicorn, uvicorn, puma).
+	Server string
+	// Module is the Go module path or the Java/Node/PHP project name.
+	Module string
+	// Notes are things worth telling the user.
+	Notes []string
+}
+
+func readFacts(root string, s Stack, ms []string) Facts {
+	var f Facts
+	switch s {
+	case Go:
+		goFacts(root, &f)
+	case Node:
+		nodeFacts(root, &f)
+	case Python:
+		pythonFacts(root, &f)
+	case Java:
+		javaFacts(root, &f)
+	case Ruby:
+		rubyFacts(root, &f)
+	case PHP:
+		phpFacts(root, &f)
+	}
+	return f
+}
+
+func read(root, name string) ([]byte, bool) {
+	b, err := os.ReadFile(filepath.Join(root, name))
+	return b, err == nil
+}
+
+func firstExisting(root string, names ...string) string {
+	for _, n := range names {
+		if isFile(filepath.Join(root, n)) {
+			return n
+		}
+	}
+	return ""
+}
+
+func (f *Facts) addDeps(root string, names ...string) {
+	for _, n := range names {
+		if isFile(filepath.Join(root, n)) {
+			f.DepFiles = append(f.DepFiles, n)
+		}
+	}
+}
+
+func (f *Facts) note(format string, a ...any) { f.Notes = append(f.Notes, fmt.Sprintf(format, a...)) }
+
+// --- Go ---
+
+var goFrameworks = []struct{ mod, name string }{
+	{"github.com/gin-gonic/gin", "gin"}, {"github.com/labstack/echo", "echo"},
+	{"github.com/gofiber/fiber", "fiber"}, {"github.com/go-chi/chi", "chi"},
+}
+
+func goFacts(root string, f *Facts) {
+	f.BuildTool = "go"
+	f.addDeps(root, "go.mod", "go.sum")
+	if b, ok := read(root, "go.mod"); ok {
+		if mf, err := modfile.ParseLax("go.mod", b, nil); err == nil {
+			if mf.Module != nil {
+				f.Module = mf.Module.Mod.Path
+			}
+			if mf.Go != nil {
+				f.Version, f.VersionFrom = mf.Go.Version, "go.mod go directive"
+			}
+			for _, r := range mf.Require {
+				for _, fw := range goFrameworks {
+					if strings.HasPrefix(r.Mod.Path, fw.mod) && f.Framework == "" {
+						f.Framework = fw.name
+					}
+				}
+			}
+		} else {
+			f.note("go.mod does not parse (%v)", err)
+		}
+	}
+	if isDir(filepath.Join(root, "vendor")) {
+		f.DepFiles = append(f.DepFiles, "vendor")
+	}
+	f.Entry = goMainPackage(root, f.Module)
+}
+
+// goMainPackage finds the package to build: the root when it has a main.go,
+// else the cmd/<name> named after the module, else the only or first cmd/<name>.
+func goMainPackage(root, module string) string {
+	if isFile(filepath.Join(root, "main.go")) {
+		return "."
+	}
+	entries, _ := os.ReadDir(filepath.Join(root, "cmd"))
+	var cmds []string
+	for _, e := range entries {
+		if e.IsDir() && isFile(filepath.Join(root, "cmd", e.Name(), "main.go")) {
+			cmds = append(cmds, e.Name())
+		}
+	}
+	if len(cmds) == 0 {
+		return "."
+	}
+	base := module[strings.LastIndex(module, "/")+1:]
+	for _, c := range cmds {
+		if c == base {
+			return "./cmd/" + c
+		}
+	}
+	return "./cmd/" + cmds[0]
+}
+
+// --- Node.js ---
+
+type packageJSON struct {
+	Name    string            `json:"name"`
+	Main    string            `json:"main"`
+	Engines map[string]string `json:"engines"`
+	Scripts map[string]string `json:"scripts"`
+	Deps    map[string]string `json:"dependencies"`
+	DevDeps map[string]string `json:"devDependencies"`
+	PkgMgr  string            `json:"packageManager"`
+}
+
+var nodeFrameworks = []struct{ dep, name string }{
+	{"next", "next"}, {"@nestjs/core", "nest"}, {"fastify", "fastify"}, {"koa", "koa"},
+	{"express", "express"}, {"@hapi/hapi", "hapi"},
+}
+
+func nodeFacts(root string, f *Facts) {
+	f.BuildTool = "npm"
+	switch {
+	case isFile(filepath.Join(root, "pnpm-lock.yaml")):
+		f.BuildTool = "pnpm"
+	case isFile(filepath.Join(root, "yarn.lock")):
+		f.BuildTool = "yarn"
+	}
+	f.addDeps(root, "package.json", "package-lock.json", "npm-shrinkwrap.json", "yarn.lock", "pnpm-lock.yaml", ".yarnrc.yml")
+	var p packageJSON
+	if b, ok := read(root, "package.json"); ok {
+		if err := json.Unmarshal(b, &p); err != nil {
+			f.note("package.json does not parse (%v)", err)
+		}
+	}
+	f.Module = p.Name
+	if v := p.Engines["node"]; v != "" {
+		f.Version, f.VersionFrom = v, "package.json engines.node"
+	} else if v := firstLine(root, ".nvmrc"); v != "" {
+		f.Version, f.VersionFrom = strings.TrimPrefix(v, "v"), ".nvmrc"
+	} else if v := firstLine(root, ".node-version"); v != "" {
+		f.Version, f.VersionFrom = strings.TrimPrefix(v, "v"), ".node-version"
+	}
+	for _, fw := range nodeFrameworks {
+		if _, ok := p.Deps[fw.dep]; ok {
+			f.Framework = fw.name
+			break
+		}
+	}
+	_, f.HasBuildScript = p.Scripts["build"]
+	// Prefer running node directly (signals reach the app); fall back to npm start.
+	start := strings.Fields(p.Scripts["start"])
+	switch {
+	case len(start) == 2 && start[0] == "node":
+		f.Entry = start[1]
+	case p.Scripts["start"] != "":
+		f.Entry = "" // npm start
+	case p.Main != "" && isFile(filepath.Join(root, p.Main)):
+		f.Entry = p.Main
+	default:
+		f.Entry = firstExisting(root, "server.js", "index.js", "app.js", "main.js", "src/index.js", "src/server.js")
+		if f.Entry == "" && !f.HasBuildScript {
+			f.note("package.json has no start script and no main file was found; the image runs npm start")
+		}
+	}
+}
+
+// --- Python ---
+
+var pyFrameworks = []string{"django", "fastapi", "flask"}
+
+func pythonFacts(root string, f *Facts) {
+	deps := map[string]bool{}
+	switch {
+	case isFile(filepath.Join(root, "requirements.txt")):
+		f.BuildTool = "pip"
+		f.addDeps(root, "requirements.txt")
+		for _, d := range requirementNames(root, "requirements.txt") {
+			deps[d] = true
+		}
+	case isFile(filepath.Join(root, "Pipfile")):
+		f.BuildTool = "pipenv"
+		f.addDeps(root, "Pipfile", "Pipfile.lock")
+	case isFile(filepath.Join(root, "pyproject.toml")):
+		f.BuildTool = "pip"
+		f.addDeps(root, "pyproject.toml")
+		if isFile(filepath.Join(root, "poetry.lock")) {
+			f.BuildTool = "poetry"
+			f.addDeps(root, "poetry.lock")
+		}
+	}
+	var pp struct {
+		Project struct {
+			Name           string   `toml:"name"`
+			RequiresPython string   `toml:"requires-python"`
+			Dependencies   []string `toml:"dependencies"`
+		} `toml:"project"`
+		Tool struct {
+			Poetry struct {
+				Dependencies map[string]any `toml:"dependencies"`
+			} `toml:"poetry"`
+		} `toml:"tool"`
+	}
+	if b, ok := read(root, "pyproject.toml"); ok {
+		if err := toml.Unmarshal(b, &pp); err != nil {
+			f.note("pyproject.toml does not parse (%v)", err)
+		}
+		for _, d := range pp.Project.Dependencies {
+			deps[reqName(d)] = true
+		}
+		for d := range pp.Tool.Poetry.Dependencies {
+			deps[strings.ToLower(d)] = true
+		}
+		f.Module = pp.Project.Name
+	}
+	var pf struct {
+		Packages map[string]any `toml:"packages"`
+		Requires struct {
+			PythonVersion string `toml:"python_version"`
+		} `toml:"requires"`
+	}
+	if b, ok := read(root, "Pipfile"); ok {
+		_ = toml.Unmarshal(b, &pf)
+		for d := range pf.Packages {
+			deps[strings.ToLower(d)] = true
+		}
+	}
+	switch {
+	case firstLine(root, ".python-version") != "":
+		f.Version, f.VersionFrom = firstLine(root, ".python-version"), ".python-version"
+	case pp.Project.RequiresPython != "":
+		f.Version, f.VersionFrom = pp.Project.RequiresPython, "pyproject.toml requires-python"
+	case pf.Requires.PythonVersion != "":
+		f.Version, f.VersionFrom = pf.Requires.PythonVersion, "Pipfile python_version"
+	case strings.HasPrefix(firstLine(root, "runtime.txt"), "python-"):
+		f.Version, f.VersionFrom = strings.TrimPrefix(firstLine(root, "runtime.txt"), "python-"), "runtime.txt"
+	}
+	if pv := pp.Tool.Poetry.Dependencies["python"]; f.Version == "" && pv != nil {
+		if s, ok := pv.(string); ok {
+			f.Version, f.VersionFrom = s, "pyproject.toml tool.poetry python"
+		}
+	}
+	for _, fw := range pyFrameworks {
+		if deps[fw] {
+			f.Framework = fw
+			break
+		}
+	}
+	for _, s := range []string{"gunicorn", "uvicorn"} {
+		if deps[s] || deps[s+"[standard]"] {
+			f.Server = s
+			break
+		}
+	}
+	switch f.Framework {
+	case "django":
+		f.Entry = djangoProject(root)
+		if f.Entry == "" {
+			f.note("no <project>/wsgi.py found beside manage.py; edit the Dockerfile's CMD")
+		}
+	case "flask", "fastapi":
+		f.Entry = strings.TrimSuffix(firstExisting(root, "app.py", "main.py", "wsgi.py", "server.py", "application.py", "api.py"), ".py")
+		if f.Entry == "" {
+			f.Entry = "app"
+			f.note("no app.py or main.py at the root; the Dockerfile assumes a module named app")
+		}
+		if f.Framework == "fastapi" && f.Server == "" {
+			f.note("fastapi apps need uvicorn; add it to your dependencies")
+		}
+	default:
+		f.Entry = firstExisting(root, "app.py", "main.py", "server.py", "run.py", "manage.py", "__main__.py")
+		if f.Entry == "" {
+			f.Entry = "app.py"
+			f.note("no app.py, main.py or server.py at the root; edit the Dockerfile's CMD to start your app")
+		}
+	}
+}
+
+var reqNameRE = regexp.MustCompile(`^\s*([A-Za-z0-9][A-Za-z0-9._-]*)(\[[^\]]*\])?`)
+
+func reqName(line string) string {
+	m := reqNameRE.FindStringSubmatch(line)
+	if m == nil {
+		return ""
+	}
+	return strings.ToLower(strings.ReplaceAll(m[1], "_", "-"))
+}
+
+func requirementNames(root, name string) []string {
+	file, err := os.Open(filepath.Join(root, name))
+	if err != nil {
+		return nil
+	}
+	defer file.Close()
+	var out []string
+	sc := bufio.NewScanner(file)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") || strings.HasPrefix(line, "-") {
+			continue
+		}
+		if n := reqName(line); n != "" {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// djangoProject finds the directory beside manage.py that holds wsgi.py.
+func djangoProject(root string) string {
+	entries, _ := os.ReadDir(root)
+	for _, e := range entries {
+		if e.IsDir() && isFile(filepath.Join(root, e.Name(), "wsgi.py")) {
+			return e.Name()
+		}
+	}
+	return ""
+}
+
+// --- Java ---
+
+type pom struct {
+	ArtifactID string `xml:"artifactId"`
+	Packaging  string `xml:"packaging"`
+	Parent     struct {
+		ArtifactID string `xml:"artifactId"`
+	} `xml:"parent"`
+	Properties struct {
+		Entries []xmlEntry `xml:",any"`
+	} `xml:"properties"`
+	Deps []struct {
+		GroupID    string `xml:"groupId"`
+		ArtifactID string `xml:"artifactId"`
+	} `xml:"dependencies>dependency"`
+	Plugins []struct {
+		ArtifactID string `xml:"artifactId"`
+		Config     struct {
+			Release   string `xml:"release"`
+			Source    string `xml:"source"`
+			MainClass string `xml:"mainClass"`
+			Archive   struct {
+				Manifest struct {
+					MainClass string `xml:"mainClass"`
+				} `xml:"manifest"`
+			} `xml:"archive"`
+		} `xml:"configuration"`
+	} `xml:"build>plugins>plugin"`
+}
+
+type xmlEntry struct {
+	XMLName xml.Name
+	Value   string `xml:",chardata"`
+}
+
+var (
+	gradleToolchainRE = regexp.MustCompile(`(?:JavaLanguageVersion\.of|jvmToolchain)\s*\(\s*(\d+)\s*\)`)
+	gradleCompatRE    = regexp.MustCompile(`sourceCompatibility\s*=\s*(?:JavaVersion\.VERSION_(?:1_)?(\d+)|['"]?(?:1\.)?(\d+)['"]?)`)
+	gradleMainRE      = regexp.MustCompile(`mainClass(?:Name)?\s*(?:=|\.set\s*\()\s*['"]([\w.$]+)['"]`)
+	javaMainRE        = regexp.MustCompile(`(?m)^\s*package\s+([\w.]+)\s*;|static\s+void\s+main\s*\(`)
+)
+
+func javaFacts(root string, f *Facts) {
+	if b, ok := read(root, "pom.xml"); ok {
+		f.BuildTool = "maven"
+		f.addDeps(root, "pom.xml", ".mvn")
+		var p pom
+		if err := xml.Unmarshal(b, &p); err != nil {
+			f.note("pom.xml does not parse (%v)", err)
+		}
+		f.Module = p.ArtifactID
+		props := map[string]string{}
+		for _, e := range p.Properties.Entries {
+			props[e.XMLName.Local] = strings.TrimSpace(e.Value)
+		}
+		for _, k := range []string{"maven.compiler.release", "java.version", "maven.compiler.source", "maven.compiler.target"} {
+			if v := props[k]; v != "" && !strings.Contains(v, "${") {
+				f.Version, f.VersionFrom = v, "pom.xml "+k
+				break
+			}
+		}
+		if strings.HasPrefix(p.Parent.ArtifactID, "spring-boot") {
+			f.Framework = "spring-boot"
+		}
+		for _, d := range p.Deps {
+			if strings.HasPrefix(d.ArtifactID, "spring-boot-starter") {
+				f.Framework = "spring-boot"
+			}
+		}
+		for _, pl := range p.Plugins {
+			c := pl.Config
+			if f.Version == "" && c.Release != "" && !strings.Contains(c.Release, "${") {
+				f.Version, f.VersionFrom = c.Release, "pom.xml maven-compiler-plugin release"
+			}
+			if pl.ArtifactID == "spring-boot-maven-plugin" {
+				f.Framework = "spring-boot"
+			}
+			for _, m := range []string{c.MainClass, c.Archive.Manifest.MainClass} {
+				if m != "" && f.Entry == "" && !strings.Contains(m, "${") {
+					f.Entry = m
+				}
+			}
+		}
+	} else {
+		name := firstExisting(root, "build.gradle.kts", "build.gradle")
+		b, _ := read(root, name)
+		f.BuildTool = "gradle"
+		f.addDeps(root, "settings.gradle", "settings.gradle.kts", name, "gradle.properties", "gradle")
+		s := string(b)
+		if m := gradleToolchainRE.FindStringSubmatch(s); m != nil {
+			f.Version, f.VersionFrom = m[1], name+" toolchain"
+		} else if m := gradleCompatRE.FindStringSubmatch(s); m != nil {
+			f.Version, f.VersionFrom = m[1]+m[2], name+" sourceCompatibility"
+		}
+		if strings.Contains(s, "org.springframework.boot") {
+			f.Framework = "spring-boot"
+		}
+		if m := gradleMainRE.FindStringSubmatch(s); m != nil {
+			f.Entry = m[1]
+		}
+		f.Module = filepath.Base(root)
+		if st, ok := read(root, firstExisting(root, "settings.gradle.kts", "settings.gradle")); ok {
+			if m := regexp.MustCompile(`rootProject\.name\s*=\s*['"]([^'"]+)['"]`).FindSubmatch(st); m != nil {
+				f.Module = string(m[1])
+			}
+		}
+	}
+	if f.Framework != "spring-boot" && f.Entry == "" {
+		f.Entry = javaMainClass(filepath.Join(root, "src", "main", "java"))
+		if f.Entry == "" {
+			f.note("no class with a main method under src/main/java; set the main class in the Dockerfile")
+		}
+	}
+}
+
+// javaMainClass finds the first class (in path order) that declares main.
+func javaMainClass(dir string) string {
+	var found []string
+	_ = filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".java") {
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return nil
+		}
+		pkg, hasMain := "", false
+		for _, m := range javaMainRE.FindAllSubmatch(b, -1) {
+			if len(m[1]) > 0 {
+				pkg = string(m[1])
+			} else {
+				hasMain = true
+			}
+		}
+		if hasMain {
+			cls := strings.TrimSuffix(filepath.Base(p), ".java")
+			if pkg != "" {
+				cls = pkg + "." + cls
+			}
+			found = append(found, cls)
+		}
+		return nil
+	})
+	sort.Strings(found)
+	if len(found) == 0 {
+		return ""
+	}
+	return found[0]
+}
+
+// --- Ruby ---
+
+var (
+	gemfileRubyRE = regexp.MustCompile(`(?m)^\s*ruby\s+['"]([^'"]+)['"]`)
+	gemRE         = regexp.MustCompile(`(?m)^\s*gem\s+['"]([\w-]+)['"]`)
+)
+
+func rubyFacts(root string, f *Facts) {
+	f.BuildTool = "bundler"
+	f.addDeps(root, "Gemfile", "Gemfile.lock")
+	gems := map[string]bool{}
+	gemfile, _ := read(root, "Gemfile")
+	for _, m := range gemRE.FindAllSubmatch(gemfile, -1) {
+		gems[string(m[1])] = true
+	}
+	if v := firstLine(root, ".ruby-version"); v != "" {
+		f.Version, f.VersionFrom = strings.TrimPrefix(v, "ruby-"), ".ruby-version"
+	} else if m := gemfileRubyRE.FindSubmatch(gemfile); m != nil {
+		f.Version, f.VersionFrom = string(m[1]), "Gemfile ruby"
+	}
+	if gems["puma"] {
+		f.Server = "puma"
+	}
+	switch {
+	case gems["rails"] || gems["railties"]:
+		f.Framework = "rails"
+	case gems["sinatra"]:
+		f.Framework = "sinatra"
+	case isFile(filepath.Join(root, "config.ru")):
+		f.Framework = "rack"
+	}
+	if isFile(filepath.Join(root, "config.ru")) {
+		f.Entry = "config.ru"
+	}
+	if f.Framework != "rails" && f.Entry == "" {
+		f.Entry = firstExisting(root, "app.rb", "main.rb", "server.rb", "config.ru")
+		if f.Entry == "" {
+			f.Entry = "app.rb"
+			f.note("no app.rb, main.rb or config.ru at the root; edit the Dockerfile's CMD to start your app")
+		}
+	}
+}
+
+// --- PHP ---
+
+func phpFacts(root string, f *Facts) {
+	var c struct {
+		Name    string            `json:"name"`
+		Require map[string]string `json:"require"`
+	}
+	if b, ok := read(root, "composer.json"); ok {
+		f.BuildTool = "composer"
+		f.addDeps(root, "composer.json", "composer.lock")
+		if err := json.Unmarshal(b, &c); err != nil {
+			f.note("composer.json does not parse (%v)", err)
+		}
+	}
+	f.Module = c.Name
+	if v := c.Require["php"]; v != "" {
+		f.Version, f.VersionFrom = v, "composer.json require.php"
+	}
+	switch {
+	case c.Require["laravel/framework"] != "":
+		f.Framework = "laravel"
+	case c.Require["symfony/framework-bundle"] != "":
+		f.Framework = "symfony"
+	case c.Require["slim/slim"] != "":
+		f.Framework = "slim"
+	}
+	f.Entry = "."
+	if isFile(filepath.Join(root, "public", "index.php")) {
+		f.Entry = "public"
+	}
+}
+
+func firstLine(root, name string) string {
+	b, ok := read(root, name)
+	if !ok {
+		return ""
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	return strings.TrimSpace(line)
+}
+
+func isDir(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.IsDir()
+}
+
+// FactsFor reads the manifests of stack s under root, for when the stack is
+// chosen by the user rather than detected.
+func FactsFor(root string, s Stack) Facts {
+	var ms []string
+	for _, m := range manifests[s] {
+		if isFile(filepath.Join(root, m)) {
+			ms = append(ms, m)
+		}
+	}
+	return readFacts(root, s, ms)
+}

@@ -1,0 +1,11 @@
+// Package templates holds the one Helm chart template that every pack shares.
+// Its files are rendered by pkg/pack with [[ ]] delimiters, so Helm's own
+// {{ }} templates pass through untouched.
+package templates
+
+import "embed"
+
+// Chart is the shared chart template, rooted at "chart".
+//
+//go:embed all:chart
+var Chart embed.FS
