@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"text/template"
@@ -108,12 +109,33 @@ func describe(path string, err error) error {
 	if errors.As(err, &de) {
 		row, col := de.Position()
 		field := strings.Join(de.Key(), ".")
+		if m := typeErrRE.FindStringSubmatch(de.Error()); m != nil && field != "" {
+			return fmt.Errorf("%s:%d:%d: field %s is a TOML %s; it must be %s", path, row, col, field, m[1], goTypeWords(m[2]))
+		}
 		if field != "" {
 			return fmt.Errorf("%s:%d:%d: field %s: %s", path, row, col, field, de.Error())
 		}
 		return fmt.Errorf("%s:%d:%d: %s", path, row, col, de.Error())
 	}
 	return fmt.Errorf("%s: %w", path, err)
+}
+
+var typeErrRE = regexp.MustCompile(`cannot decode TOML (\w+) into .* of type (\S+)`)
+
+func goTypeWords(t string) string {
+	switch strings.TrimPrefix(t, "*") {
+	case "bool":
+		return "true or false"
+	case "string":
+		return "a string in quotes"
+	case "float64", "int", "int64":
+		return "a number"
+	case "[]string":
+		return `a list of strings, like ["a", "b"]`
+	case "map[string]string":
+		return "a table of strings"
+	}
+	return "a " + t
 }
 
 // EnvironmentNames lists the environments, sorted.

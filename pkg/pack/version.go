@@ -34,13 +34,14 @@ func (p *Pack) ResolveVersion(v string) (tag, note string) {
 	return p.newestMatching(v)
 }
 
-// newestMatching picks the newest known version that satisfies constraint c.
+// newestMatching picks the default version when it satisfies constraint c,
+// else the newest known version that does.
 func (p *Pack) newestMatching(c string) (string, string) {
 	cons, err := semver.NewConstraint(normalizeConstraint(c))
 	if err != nil {
 		return p.DefaultVersion, fmt.Sprintf("cannot read the version constraint %q; using %s", c, p.DefaultVersion)
 	}
-	for _, known := range p.Versions {
+	for _, known := range append([]string{p.DefaultVersion}, p.Versions...) {
 		// A tag such as 3.12 stands for every 3.12.x: try its first and a late patch.
 		probes := []string{known + ".0", known + ".999"}
 		if p.VersionParts == 1 {

@@ -1,0 +1,183 @@
+package action
+
+import (
+	"context"
+	"flag"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden trees under testdata/")
+
+// options for cases that need flags; the rest run with none.
+var caseOptions = map[string]Create{
+	"python-plain": {Port: 9000},
+	"php-plain":    {App: "hello-php"},
+}
+
+// TestCreateGolden runs Create on testdata/create/<case>/src and compares the
+// whole resulting tree with testdata/create/<case>/want.
+func TestCreateGolden(t *testing.T) {
+	cases, err := os.ReadDir(filepath.Join("testdata", "create"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cases {
+		name := c.Name()
+		t.Run(name, func(t *testing.T) {
+			src := filepath.Join("testdata", "create", name, "src")
+			want := filepath.Join("testdata", "create", name, "want")
+			// The app's folder is named after the case, so the app's name is the case's name.
+			dir := filepath.Join(t.TempDir(), name)
+			copyTree(t, src, dir)
+			opts := caseOptions[name]
+			opts.Dir, opts.PackDir = dir, ""
+			if _, err := opts.Run(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			got := readTree(t, dir)
+			if *update {
+				os.RemoveAll(want)
+				copyTree(t, dir, want)
+				return
+			}
+			wantTree := readTree(t, want)
+			for p, w := range wantTree {
+				g, ok := got[p]
+				switch {
+				case !ok:
+					t.Errorf("%s was not written", p)
+				case g != w:
+					t.Errorf("%s differs from the golden file (go test ./pkg/action -run Golden -update to accept):\n--- got\n%s\n--- want\n%s", p, g, w)
+				}
+			}
+			for p := range got {
+				if _, ok := wantTree[p]; !ok {
+					t.Errorf("%s was written but is not in the golden tree", p)
+				}
+			}
+		})
+	}
+}
+
+func TestCreateKeepsFilesAndDryRunWritesNothing(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "app")
+	copyTree(t, filepath.Join("testdata", "create", "keeps-dockerfile", "src"), dir)
+	before := readTree(t, dir)
+	res, err := (&Create{Dir: dir, DryRun: true}).Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after := readTree(t, dir); len(after) != len(before) {
+		t.Fatalf("dry run wrote files: %d before, %d after", len(before), len(after))
+	}
+	if strings.Join(res.Written.Kept, ",") != "Dockerfile" || len(res.Written.Wrote) != len(res.Files)-1 {
+		t.Errorf("dry run: kept %v, would write %v", res.Written.Kept, res.Written.Wrote)
+	}
+	res, err = (&Create{Dir: dir}).Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := readTree(t, dir)["Dockerfile"]; got != before["Dockerfile"] {
+		t.Errorf("the user's Dockerfile was overwritten:\n%s", got)
+	}
+	// A second create keeps everything.
+	res, err = (&Create{Dir: dir}).Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Written.Wrote) != 0 || len(res.Written.Kept) != len(res.Files) {
+		t.Errorf("second create wrote %v", res.Written.Wrote)
+	}
+}
+
+func TestCreateErrors(t *testing.T) {
+	empty := t.TempDir()
+	docs := t.TempDir()
+	os.WriteFile(filepath.Join(docs, "README.md"), []byte("# docs\n"), 0o644)
+	app := filepath.Join(t.TempDir(), "app")
+	copyTree(t, filepath.Join("testdata", "create", "python-plain", "src"), app)
+	tests := []struct {
+		name string
+		c    Create
+		want string
+	}{
+		{"empty tree", Create{Dir: empty}, "has no source code that draft recognises: draft has packs for go, java, node, php, python, ruby; if this is one of them, choose it with --pack NAME"},
+		{"docs only", Create{Dir: docs}, "choose it with --pack NAME"},
+		{"not a directory", Create{Dir: filepath.Join(app, "server.py")}, "is not a directory"},
+		{"bad app name", Create{Dir: app, App: "My_App"}, `--app "My_App" is not a valid name: a name must be lower-case letters`},
+		{"unknown pack", Create{Dir: app, Pack: "cobol"}, `there is no pack "cobol": the packs are go, java, node, php, python, ruby`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := readTree(t, tt.c.Dir)
+			_, err := tt.c.Run(context.Background())
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want %q", err, tt.want)
+			}
+			if after := readTree(t, tt.c.Dir); len(after) != len(before) {
+				t.Errorf("files written on error")
+			}
+		})
+	}
+}
+
+func TestCreateWithPackReadsThatStacksManifests(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "both")
+	copyTree(t, filepath.Join("testdata", "create", "node-express", "src"), dir)
+	os.WriteFile(filepath.Join(dir, "app.py"), []byte(strings.Repeat("x = 1\n", 10000)), 0o644)
+	res, err := (&Create{Dir: dir, Pack: "node", DryRun: true}).Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Pack.Name != "node" || res.Facts.Framework != "express" || res.Version != "22" || res.Port != 3000 {
+		t.Errorf("pack %s, facts %+v, version %s, port %d", res.Pack.Name, res.Facts, res.Version, res.Port)
+	}
+}
+
+func copyTree(t *testing.T, from, to string) {
+	t.Helper()
+	err := filepath.WalkDir(from, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(from, p)
+		target := filepath.Join(to, rel)
+		if d.IsDir() {
+			return os.MkdirAll(target, 0o755)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(target, b, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func readTree(t *testing.T, root string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	fi, err := os.Stat(root)
+	if err != nil || !fi.IsDir() {
+		return out
+	}
+	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		rel, _ := filepath.Rel(root, p)
+		out[filepath.ToSlash(rel)] = string(b)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}

@@ -1,0 +1,3 @@
+SECRET_KEY = "dev"
+ALLOWED_HOSTS = ["*"]
+ROOT_URLCONF = "mysite.urls"
