@@ -63,7 +63,7 @@ flavor() {
       TAGS="ruby:3.1-slim"
       [[ $1 == *trixie ]] && SUITE=trixie TAGS="ruby:3.2-slim ruby:3.3-slim ruby:3.4-slim" ;;
     php-bookworm | php-trixie)
-      PKGS="ca-certificates php-cli php-mbstring php-xml php-curl php-sqlite3 php-zip php-bcmath php-mysql php-pgsql unzip composer"
+      PKGS="ca-certificates git php-cli php-mbstring php-xml php-curl php-sqlite3 php-zip php-bcmath php-mysql php-pgsql unzip composer"
       POST=post_php CMD='["php", "-a"]' VERSION_CMD="php --version"
       ENVS=(COMPOSER_ALLOW_SUPERUSER=1 COMPOSER_HOME=/tmp)
       TAGS="php:8.1-cli php:8.2-cli"
@@ -92,6 +92,7 @@ flavor() {
       TAGS="gradle:8-jdk$v gradle:jdk$v" ;;
     *) die "unknown image flavor '$1' (known: ${FLAVORS[*]})" ;;
   esac
+  return 0
 }
 
 # ---------------------------------------------------------------- fix-ups (run inside the chroot)
@@ -109,7 +110,10 @@ post_node() {
   ln -sf /usr/bin/node /usr/local/bin/node
   ln -sf /usr/bin/npm /usr/local/bin/npm
   [ ! -e /usr/bin/npx ] || ln -sf /usr/bin/npx /usr/local/bin/npx
-  npm --version >/dev/null
+  # corepack (yarn, pnpm) ships with the official images, not with Debian's nodejs
+  command -v corepack >/dev/null || npm install -g --no-audit --no-fund corepack@0 >/dev/null
+  rm -rf /root/.npm
+  corepack --version >/dev/null && npm --version >/dev/null
 }
 post_ruby() {
   mkdir -p /usr/local/bundle/bin && chmod -R 1777 /usr/local/bundle
@@ -153,7 +157,7 @@ hostpost_golang() { # R: the root filesystem (runs on the host)
 # ---------------------------------------------------------------- building
 umount_under() { # DIR: unmount everything mounted below DIR (deepest first)
   local m
-  findmnt -rn -o TARGET | grep -E "^$1(/|$)" | sort -r | while read -r m; do umount "$m" 2>/dev/null || umount -l "$m"; done
+  findmnt -rn -o TARGET | { grep -E "^$1(/|$)" || true; } | sort -r | while read -r m; do umount "$m" 2>/dev/null || umount -l "$m"; done
 }
 WORK=
 cleanup() { [[ -n $WORK && -d $WORK ]] && umount_under "$WORK" && rm -rf --one-file-system "$WORK"; return 0; }
@@ -212,7 +216,7 @@ stamp_of() { # FLAVOR
 flavor_build() { # FLAVOR
   local f=$1 t stamp info size
   t=$(date +%s)
-  stamp=$(stamp_of "$f")        # also sets the flavor's variables
+  stamp=$(stamp_of "$f"); flavor "$f"
   ensure_minbase "$SUITE"
   log "building base image $f ($SUITE: ${PKGS:-minbase})"
   WORK="$IMG_CACHE/work/$f"
@@ -237,7 +241,11 @@ flavor_build() { # FLAVOR
   umount "$R/proc" "$R/var/cache/apt/archives"
   # slim it like the -slim images
   rm -rf "$R"/var/lib/apt/lists/* "$R"/var/cache/apt/*.bin "$R"/var/cache/debconf/*-old "$R"/tmp/* \
-    "$R"/var/log/apt/* "$R"/var/log/*.log "$R"/usr/sbin/policy-rc.d "$R"/root/.cache "$R"/root/.npm
+    "$R"/var/log/apt/* "$R"/var/log/*.log "$R"/usr/sbin/policy-rc.d "$R"/root/.cache "$R"/root/.npm \
+    "$R"/usr/share/man/* "$R"/usr/share/info/*
+  find "$R/usr/share/doc" -mindepth 1 ! -name copyright ! -type d -delete 2>/dev/null || true
+  find "$R/usr/share/doc" -mindepth 1 -type d -empty -delete 2>/dev/null || true
+  find "$R/usr/share/locale" -mindepth 1 -maxdepth 1 ! -name 'en*' ! -name locale.alias -exec rm -rf {} + 2>/dev/null || true
   : > "$R/etc/machine-id" 2>/dev/null || true
   size=$(du -sm "$R" | cut -f1)
   tar -C "$R" --numeric-owner -cf - . | pigz -1 > "$WORK/rootfs.tar.gz"
