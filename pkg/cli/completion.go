@@ -16,7 +16,7 @@ func newCompletionCommand(s streams) *cobra.Command {
   zsh:        draft completion zsh > "${fpath[1]}/_draft"
   fish:       draft completion fish > ~/.config/fish/completions/draft.fish
   powershell: draft completion powershell | Out-String | Invoke-Expression`,
-		Args:      cobra.ExactArgs(1),
+		Args:      usageArgs(cobra.ExactArgs(1)),
 		ValidArgs: []string{"bash", "zsh", "fish", "powershell"},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			root := cmd.Root()

@@ -23,7 +23,7 @@ written are listed on stdout; everything else goes to stderr.`,
 		Example: `  draft create                 # detect and write
   draft create --dry-run --explain
   draft create --pack node --port 3000 --app web ./frontend`,
-		Args: cobra.MaximumNArgs(1),
+		Args: usageArgs(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {
 				c.Dir = args[0]

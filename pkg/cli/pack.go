@@ -14,7 +14,7 @@ func newPackCommand(s streams) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "pack",
 		Short: "Work with packs, the per-language recipes draft create uses",
-		Args:  cobra.NoArgs,
+		Args:  usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return cmd.Help()
 		},
@@ -23,7 +23,7 @@ func newPackCommand(s streams) *cobra.Command {
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "List the built-in packs and your own",
-		Args:  cobra.NoArgs,
+		Args:  usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			packs, err := pack.Load(dir)
 			if err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/spf13/cobra"
 )
@@ -37,7 +38,7 @@ func Execute(ctx context.Context, in io.Reader, out, errOut io.Writer, args []st
 	fmt.Fprintf(errOut, "Error: %s\n", err)
 	var ue usageError
 	switch {
-	case errors.As(err, &ue):
+	case errors.As(err, &ue), strings.HasPrefix(err.Error(), "unknown command"):
 		return ExitUsage
 	case errors.Is(err, context.Canceled) || ctx.Err() != nil:
 		return ExitCanceled
@@ -50,6 +51,16 @@ func Execute(ctx context.Context, in io.Reader, out, errOut io.Writer, args []st
 type usageError struct{ error }
 
 func (u usageError) Unwrap() error { return u.error }
+
+// usageArgs marks a command's argument errors as usage errors (exit code 2).
+func usageArgs(check cobra.PositionalArgs) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if err := check(cmd, args); err != nil {
+			return usageError{fmt.Errorf("%w; see draft %s --help", err, cmd.Name())}
+		}
+		return nil
+	}
+}
 
 // NewRootCommand builds the draft command tree.
 func NewRootCommand(s streams) *cobra.Command {
