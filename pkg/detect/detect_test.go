@@ -73,7 +73,7 @@ func TestDetect(t *testing.T) {
 		{
 			name: "Gradle app builds with Gradle",
 			files: map[string]string{
-				"build.gradle.kts": "plugins { id(\"org.springframework.boot\") version \"3.3.0\" }\njava { toolchain { languageVersion = JavaLanguageVersion.of(17) } }\n",
+				"build.gradle.kts":       "plugins { id(\"org.springframework.boot\") version \"3.3.0\" }\njava { toolchain { languageVersion = JavaLanguageVersion.of(17) } }\n",
 				"src/main/kotlin/App.kt": big("fun main() { println(1) }", 20),
 			},
 			want: Java,
@@ -86,7 +86,7 @@ func TestDetect(t *testing.T) {
 		{
 			name: "Maven app builds with Maven",
 			files: map[string]string{
-				"pom.xml":                              `<project><artifactId>shop</artifactId><properties><maven.compiler.release>21</maven.compiler.release></properties></project>`,
+				"pom.xml":                             `<project><artifactId>shop</artifactId><properties><maven.compiler.release>21</maven.compiler.release></properties></project>`,
 				"src/main/java/com/example/Main.java": "package com.example;\npublic class Main { public static void main(String[] a) {} }\n",
 				"src/main/java/com/example/Util.java": "package com.example;\nclass Util {}\n",
 			},
@@ -183,8 +183,8 @@ func TestDetect(t *testing.T) {
 
 func TestDetectNothing(t *testing.T) {
 	tests := map[string]map[string]string{
-		"empty tree": {},
-		"docs only":  {"README.md": "# hi\n", "docs/guide.md": "words\n", "LICENSE": "MIT\n"},
+		"empty tree":                   {},
+		"docs only":                    {"README.md": "# hi\n", "docs/guide.md": "words\n", "LICENSE": "MIT\n"},
 		"only an unsupported language": {"main.rs": "fn main() {}\n"},
 	}
 	for name, files := range tests {
