@@ -198,7 +198,10 @@ func nodeFacts(root string, f *Facts) {
 	_, f.HasBuildScript = p.Scripts["build"]
 	// Prefer running node directly (signals reach the app); fall back to npm start.
 	start := strings.Fields(p.Scripts["start"])
+	prod := strings.Fields(p.Scripts["start:prod"])
 	switch {
+	case len(prod) == 2 && prod[0] == "node": // NestJS and others: "start" runs a dev CLI
+		f.Entry = prod[1]
 	case len(start) == 2 && start[0] == "node":
 		f.Entry = start[1]
 	case p.Scripts["start"] != "":

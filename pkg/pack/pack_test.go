@@ -30,6 +30,7 @@ var inputs = map[string][]Input{
 		{Framework: "django", BuildTool: "pip", DepFiles: []string{"requirements.txt"}, Entry: "mysite", Server: "gunicorn", Version: "3.11.4"},
 		{Framework: "django", BuildTool: "pipenv", DepFiles: []string{"Pipfile", "Pipfile.lock"}, Entry: "mysite"},
 		{Framework: "fastapi", BuildTool: "pip", DepFiles: []string{"pyproject.toml"}, Entry: "main", Server: "uvicorn"},
+		{Framework: "fastapi", BuildTool: "pip", DepFiles: []string{"pyproject.toml"}, Entry: "main", Server: "uvicorn", Version: "3.9"},
 		{BuildTool: "poetry", DepFiles: []string{"pyproject.toml", "poetry.lock"}, Entry: "main.py"},
 	},
 	"node": {

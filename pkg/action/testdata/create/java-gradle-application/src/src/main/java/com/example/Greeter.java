@@ -1,0 +1,7 @@
+package com.example;
+
+public class Greeter {
+    public static void main(String[] args) {
+        System.out.println("hello");
+    }
+}
