@@ -1,0 +1,297 @@
+package registry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+)
+
+// Client pushes and fetches images.
+type Client struct {
+	keychain authn.Keychain
+	insecure map[string]bool // registries allowed over plain HTTP beyond loopback
+	mirrors  []string        // mirrors of Docker Hub, tried in order before it
+	progress func(Progress)
+	base     http.RoundTripper
+	retries  int
+}
+
+// Progress reports a push: bytes sent of the bytes that had to be sent.
+type Progress struct {
+	Complete, Total int64
+}
+
+// Stats tell what a push did.
+type Stats struct {
+	Uploaded int64 // bytes of blobs sent to the registry
+}
+
+// Option configures a Client.
+type Option func(*Client)
+
+// WithKeychain replaces authn.DefaultKeychain (the Docker config and its credential helpers).
+func WithKeychain(k authn.Keychain) Option { return func(c *Client) { c.keychain = k } }
+
+// WithInsecure allows plain HTTP to these registries ("host:port").
+func WithInsecure(registries ...string) Option {
+	return func(c *Client) {
+		for _, r := range registries {
+			c.insecure[r] = true
+		}
+	}
+}
+
+// WithMirrors sets the mirrors tried for Docker Hub images ("host:port" or URLs).
+func WithMirrors(mirrors ...string) Option {
+	return func(c *Client) {
+		for _, m := range mirrors {
+			m = strings.TrimSuffix(strings.TrimPrefix(strings.TrimPrefix(m, "https://"), "http://"), "/")
+			if m != "" {
+				c.mirrors = append(c.mirrors, m)
+			}
+		}
+	}
+}
+
+// WithProgress receives push progress.
+func WithProgress(f func(Progress)) Option { return func(c *Client) { c.progress = f } }
+
+// WithTransport sets the HTTP transport under draft's own (tests).
+func WithTransport(t http.RoundTripper) Option { return func(c *Client) { c.base = t } }
+
+// New returns a Client.
+func New(opts ...Option) *Client {
+	c := &Client{keychain: authn.DefaultKeychain, insecure: map[string]bool{}, base: remote.DefaultTransport, retries: 4}
+	for _, o := range opts {
+		o(c)
+	}
+	return c
+}
+
+// IsLoopback reports whether a registry host ("host:port") is on this machine.
+func IsLoopback(registry string) bool {
+	host := registry
+	if h, _, err := net.SplitHostPort(registry); err == nil {
+		host = h
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(strings.Trim(host, "[]"))
+	return ip != nil && ip.IsLoopback()
+}
+
+// ParseRepository parses "registry/path" for an app's images, with plain HTTP
+// for loopback and insecure registries.
+func (c *Client) ParseRepository(repo string) (name.Repository, error) {
+	reg := repo
+	if i := strings.IndexByte(repo, '/'); i >= 0 {
+		reg = repo[:i]
+	}
+	var opts []name.Option
+	if IsLoopback(reg) || c.insecure[reg] {
+		opts = append(opts, name.Insecure)
+	}
+	r, err := name.NewRepository(repo, opts...)
+	if err != nil {
+		return name.Repository{}, fmt.Errorf("%q is not a valid image repository: %w", repo, err)
+	}
+	return r, nil
+}
+
+// options builds go-containerregistry options; uploaded counts blob bytes sent.
+func (c *Client) options(ctx context.Context, uploaded *atomic.Int64, progress chan<- v1.Update) []remote.Option {
+	opts := []remote.Option{
+		remote.WithContext(ctx),
+		remote.WithAuthFromKeychain(c.keychain),
+		remote.WithTransport(&guard{base: c.base, insecure: c.insecure, uploaded: uploaded}),
+		remote.WithRetryBackoff(remote.Backoff{Duration: 250 * time.Millisecond, Factor: 2, Jitter: 0.1, Steps: c.retries}),
+		remote.WithRetryStatusCodes(http.StatusRequestTimeout, http.StatusInternalServerError, http.StatusBadGateway,
+			http.StatusServiceUnavailable, http.StatusGatewayTimeout, http.StatusTooManyRequests),
+		remote.WithUserAgent("draft"),
+	}
+	if progress != nil {
+		opts = append(opts, remote.WithProgress(progress))
+	}
+	return opts
+}
+
+// Push writes img to tag and returns its digest. Blobs the registry already
+// has are not uploaded.
+func (c *Client) Push(ctx context.Context, img v1.Image, tag name.Tag) (name.Digest, Stats, error) {
+	var uploaded atomic.Int64
+	var updates chan v1.Update
+	done := make(chan struct{})
+	if c.progress != nil {
+		updates = make(chan v1.Update, 16)
+		go func() {
+			defer close(done)
+			for u := range updates {
+				c.progress(Progress{Complete: u.Complete, Total: u.Total})
+			}
+		}()
+	} else {
+		close(done)
+	}
+	err := remote.Write(tag, img, c.options(ctx, &uploaded, updates)...)
+	<-done
+	stats := Stats{Uploaded: uploaded.Load()}
+	if err != nil {
+		return name.Digest{}, stats, c.describe("pushing to", tag.Context().String(), err)
+	}
+	d, err := img.Digest()
+	if err != nil {
+		return name.Digest{}, stats, err
+	}
+	return tag.Context().Digest(d.String()), stats, nil
+}
+
+// Lookup returns the digest tag points at, and false when the registry has no such tag.
+func (c *Client) Lookup(ctx context.Context, ref name.Reference) (v1.Hash, bool, error) {
+	desc, err := remote.Head(ref, c.options(ctx, nil, nil)...)
+	if err != nil {
+		var te *transport.Error
+		if errors.As(err, &te) && te.StatusCode == http.StatusNotFound {
+			return v1.Hash{}, false, nil
+		}
+		return v1.Hash{}, false, c.describe("looking up", ref.String(), err)
+	}
+	return desc.Digest, true, nil
+}
+
+// Image fetches an image for platform. Docker Hub images are fetched from the
+// mirrors first, in order, then from Docker Hub.
+func (c *Client) Image(ctx context.Context, ref name.Reference, platform v1.Platform) (v1.Image, error) {
+	var errs []error
+	for _, r := range c.candidates(ref) {
+		img, err := remote.Image(r, append(c.options(ctx, nil, nil), remote.WithPlatform(platform))...)
+		if err == nil {
+			return img, nil
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		errs = append(errs, c.describe("fetching", r.String(), err))
+	}
+	return nil, errors.Join(errs...)
+}
+
+// candidates lists where to fetch ref from: mirrors first for Docker Hub.
+func (c *Client) candidates(ref name.Reference) []name.Reference {
+	if ref.Context().RegistryStr() != name.DefaultRegistry || len(c.mirrors) == 0 {
+		return []name.Reference{ref}
+	}
+	var out []name.Reference
+	for _, m := range c.mirrors {
+		var opts []name.Option
+		if IsLoopback(m) || c.insecure[m] {
+			opts = append(opts, name.Insecure)
+		}
+		s := m + "/" + ref.Context().RepositoryStr()
+		var r name.Reference
+		var err error
+		switch v := ref.(type) {
+		case name.Digest:
+			r, err = name.NewDigest(s+"@"+v.DigestStr(), opts...)
+		default:
+			r, err = name.NewTag(s+":"+ref.Identifier(), opts...)
+		}
+		if err == nil {
+			out = append(out, r)
+		}
+	}
+	return append(out, ref)
+}
+
+// describe turns registry errors into one sentence that says what to do.
+func (c *Client) describe(verb, what string, err error) error {
+	var te *transport.Error
+	if errors.As(err, &te) {
+		switch te.StatusCode {
+		case http.StatusUnauthorized, http.StatusForbidden:
+			return fmt.Errorf("%s %s: the registry refused the credentials (HTTP %d): log in with docker login %s", verb, what, te.StatusCode, registryOf(what))
+		case http.StatusNotFound:
+			return fmt.Errorf("%s %s: not found in the registry", verb, what)
+		}
+		if te.StatusCode >= 500 {
+			return fmt.Errorf("%s %s: the registry failed (HTTP %d) after %d tries; try again later", verb, what, te.StatusCode, c.retries)
+		}
+	}
+	var ge *guardError
+	if errors.As(err, &ge) {
+		return ge
+	}
+	var ne net.Error
+	var oe *net.OpError
+	if errors.As(err, &oe) || errors.As(err, &ne) || strings.Contains(err.Error(), "connection refused") {
+		return fmt.Errorf("%s %s: cannot reach the registry at %s: is it running and is the address right? (%v)", verb, what, registryOf(what), rootCause(err))
+	}
+	return fmt.Errorf("%s %s: %w", verb, what, err)
+}
+
+func registryOf(ref string) string {
+	if i := strings.IndexByte(ref, '/'); i >= 0 {
+		return ref[:i]
+	}
+	return ref
+}
+
+func rootCause(err error) error {
+	for {
+		u := errors.Unwrap(err)
+		if u == nil {
+			return err
+		}
+		err = u
+	}
+}
+
+// guard refuses plain HTTP to registries that are neither loopback nor marked
+// insecure (go-containerregistry would fall back to HTTP for private network
+// addresses), and counts the blob bytes uploaded.
+type guard struct {
+	base     http.RoundTripper
+	insecure map[string]bool
+	uploaded *atomic.Int64
+}
+
+type guardError struct{ host string }
+
+func (g *guardError) Error() string {
+	return fmt.Sprintf("refusing plain HTTP to the registry %s: use TLS, or mark it insecure (draft.toml insecure-registries or --insecure-registry %s)", g.host, g.host)
+}
+
+func (g *guard) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.URL.Scheme == "http" && !IsLoopback(req.URL.Host) && !g.insecure[req.URL.Host] {
+		return nil, &guardError{host: req.URL.Host}
+	}
+	if g.uploaded != nil && req.Body != nil && (req.Method == http.MethodPut || req.Method == http.MethodPatch) && strings.Contains(req.URL.Path, "/blobs/uploads/") {
+		req.Body = &countingReader{r: req.Body, n: g.uploaded}
+	}
+	return g.base.RoundTrip(req)
+}
+
+type countingReader struct {
+	r io.ReadCloser
+	n *atomic.Int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+func (c *countingReader) Close() error { return c.r.Close() }

@@ -1,0 +1,182 @@
+package registry
+
+import (
+	"context"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	ggcr "github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+)
+
+// server runs go-containerregistry's in-memory registry behind a handler
+// wrapper; it returns the registry's host:port.
+func server(t *testing.T, wrap func(http.Handler) http.Handler) string {
+	t.Helper()
+	h := ggcr.New(ggcr.Logger(log.New(io.Discard, "", 0)))
+	if wrap != nil {
+		h = wrap(h)
+	}
+	s := httptest.NewServer(h)
+	t.Cleanup(s.Close)
+	return strings.TrimPrefix(s.URL, "http://")
+}
+
+func tag(t *testing.T, c *Client, s string) name.Tag {
+	t.Helper()
+	repo, err := c.ParseRepository(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return repo.Tag("v1")
+}
+
+func TestPushSkipsBlobsTheRegistryHas(t *testing.T) {
+	host := server(t, nil)
+	c := New(WithKeychain(authn.NewMultiKeychain()))
+	img, err := random.Image(1<<20, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	d, stats, err := c.Push(ctx, img, tag(t, c, host+"/app"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stats.Uploaded < 3<<20 {
+		t.Errorf("first push uploaded %d bytes, want at least the 3 MiB of layers", stats.Uploaded)
+	}
+	want, _ := img.Digest()
+	if d.DigestStr() != want.String() {
+		t.Errorf("digest %s, want %s", d.DigestStr(), want)
+	}
+	// The same image again: nothing to upload.
+	_, stats, err = c.Push(ctx, img, tag(t, c, host+"/app"))
+	if err != nil || stats.Uploaded != 0 {
+		t.Errorf("second push: %v, uploaded %d bytes, want 0", err, stats.Uploaded)
+	}
+	// One new layer on top: only that layer and the config are sent.
+	layer, _ := random.Layer(100<<10, "application/vnd.docker.image.rootfs.diff.tar.gzip")
+	img2, _ := mutate.AppendLayers(img, layer)
+	_, stats, err = c.Push(ctx, img2, tag(t, c, host+"/app"))
+	size, _ := layer.Size()
+	cfg, _ := img2.RawConfigFile()
+	if err != nil || stats.Uploaded != size+int64(len(cfg)) {
+		t.Errorf("push of one new layer uploaded %d bytes, want %d (layer) + %d (config)", stats.Uploaded, size, len(cfg))
+	}
+	h, ok, err := c.Lookup(ctx, tag(t, c, host+"/app"))
+	d2, _ := img2.Digest()
+	if err != nil || !ok || h != d2 {
+		t.Errorf("Lookup = %v %v %v, want %v", h, ok, err, d2)
+	}
+	if _, ok, err := c.Lookup(ctx, tag(t, c, host+"/nothing")); ok || err != nil {
+		t.Errorf("Lookup of a missing repository = %v, %v; want not found, no error", ok, err)
+	}
+}
+
+func TestPushRetriesServerErrors(t *testing.T) {
+	var fails atomic.Int32
+	fails.Store(2)
+	host := server(t, func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodPatch || r.Method == http.MethodPut {
+				if fails.Add(-1) >= 0 {
+					http.Error(w, "upstream hiccup", http.StatusServiceUnavailable)
+					return
+				}
+			}
+			h.ServeHTTP(w, r)
+		})
+	})
+	c := New(WithKeychain(authn.NewMultiKeychain()))
+	img, _ := random.Image(1024, 1)
+	if _, _, err := c.Push(context.Background(), img, tag(t, c, host+"/app")); err != nil {
+		t.Fatalf("push through two 503s: %v", err)
+	}
+}
+
+func TestPushErrorsAreClear(t *testing.T) {
+	always := func(code int) func(http.Handler) http.Handler {
+		return func(h http.Handler) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Path == "/v2/" {
+					h.ServeHTTP(w, r)
+					return
+				}
+				w.WriteHeader(code)
+			})
+		}
+	}
+	img, _ := random.Image(1024, 1)
+	tests := []struct {
+		name string
+		host string
+		want string
+	}{
+		{"unauthorized", server(t, always(http.StatusUnauthorized)), "the registry refused the credentials (HTTP 401): log in with docker login"},
+		{"server error", server(t, always(http.StatusInternalServerError)), "the registry failed (HTTP 500) after 4 tries"},
+		{"unreachable", "127.0.0.1:1", "cannot reach the registry at 127.0.0.1:1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := New(WithKeychain(authn.NewMultiKeychain()))
+			c.retries = 2
+			if tt.name == "server error" {
+				c.retries = 4
+			}
+			_, _, err := c.Push(context.Background(), img, tag(t, c, tt.host+"/app"))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestMirrorsServeDockerHubImages(t *testing.T) {
+	mirror := server(t, nil)
+	c := New(WithKeychain(authn.NewMultiKeychain()), WithMirrors("http://"+mirror+"/"))
+	img, _ := random.Image(1024, 1)
+	if _, _, err := c.Push(context.Background(), img, tag(t, c, mirror+"/library/python")); err != nil {
+		t.Fatal(err)
+	}
+	ref, _ := name.ParseReference("python:v1")
+	got, err := c.Image(context.Background(), ref, v1.Platform{OS: "linux", Architecture: "amd64"})
+	if err != nil {
+		t.Fatalf("fetching python:v1 through the mirror: %v", err)
+	}
+	gd, _ := got.Digest()
+	wd, _ := img.Digest()
+	if gd != wd {
+		t.Errorf("got %s, want %s", gd, wd)
+	}
+	cands := c.candidates(ref)
+	if len(cands) != 2 || cands[0].String() != mirror+"/library/python:v1" || cands[1].Context().RegistryStr() != name.DefaultRegistry {
+		t.Errorf("candidates = %v", cands)
+	}
+	other, _ := name.ParseReference("ghcr.io/o/app:1")
+	if len(c.candidates(other)) != 1 {
+		t.Errorf("mirrors used for a registry other than Docker Hub")
+	}
+}
+
+func TestGuardRefusesPlainHTTPBeyondLoopback(t *testing.T) {
+	g := &guard{base: http.DefaultTransport, insecure: map[string]bool{"10.1.2.3:5000": false}}
+	req, _ := http.NewRequest(http.MethodGet, "http://10.1.2.3:5000/v2/", nil)
+	if _, err := g.RoundTrip(req); err == nil || !strings.Contains(err.Error(), "refusing plain HTTP to the registry 10.1.2.3:5000") {
+		t.Fatalf("err = %v", err)
+	}
+	for reg, want := range map[string]bool{"127.0.0.1:5000": true, "localhost:5000": true, "[::1]:5000": true, "10.0.0.1:5000": false, "example.com": false} {
+		if IsLoopback(reg) != want {
+			t.Errorf("IsLoopback(%s) = %v", reg, !want)
+		}
+	}
+}
