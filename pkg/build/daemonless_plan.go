@@ -1,0 +1,251 @@
+package build
+
+import (
+	"bytes"
+	"fmt"
+	"path"
+	"strings"
+
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"github.com/moby/buildkit/frontend/dockerfile/parser"
+	"github.com/moby/buildkit/frontend/dockerfile/shell"
+)
+
+// Plan is what the daemonless builder reads from a Dockerfile: how to make the
+// final stage's image without running it. A Dockerfile qualifies when its
+// final stage is a base image plus metadata plus either
+//   - (source) the build context copied last (COPY [--chown=U:G] . DEST), with
+//     any dependency steps (COPY of files, RUN) before it; or
+//   - (go) a binary copied from a build stage that makes it with go build.
+type Plan struct {
+	Kind string // KindSource or KindGo
+	Base string // the final stage's FROM ("scratch" for none)
+
+	// Metadata of the final stage, in order, applied to the base's config.
+	Workdir    string
+	Env        [][2]string
+	User       string
+	Expose     []string
+	Entrypoint []string
+	Cmd        []string
+	Labels     [][2]string
+
+	// Source: where the context goes, and with which owner.
+	SourceDest string
+	UID, GID   int
+	// NeedsPrevious is set when steps before the source (RUN, COPY of
+	// dependency files) must come from an earlier build's image.
+	NeedsPrevious bool
+	DepFiles      []string // the context files copied before the source
+
+	// Go: the package to build, its flags, and where the binary goes.
+	GoPackage  string
+	GoFlags    []string // go build flags other than -o
+	GoEnv      []string // the build stage's ENV (CGO_ENABLED=0 ...)
+	BinaryDest string
+	// CACerts is where the build stage's CA bundle is copied to, "" if not.
+	CACerts string
+}
+
+// The plans' kinds.
+const (
+	KindSource = "source"
+	KindGo     = "go"
+)
+
+// metadataOnly are instructions that make no layer.
+func metadataOnly(c instructions.Command) bool {
+	switch c.(type) {
+	case *instructions.EnvCommand, *instructions.LabelCommand, *instructions.UserCommand, *instructions.ExposeCommand,
+		*instructions.CmdCommand, *instructions.EntrypointCommand, *instructions.WorkdirCommand, *instructions.ArgCommand,
+		*instructions.StopSignalCommand, *instructions.HealthCheckCommand:
+		return true
+	}
+	return false
+}
+
+// Analyze reads a Dockerfile. It returns a nil plan and the reason when the
+// daemonless builder cannot make this image.
+func Analyze(dockerfile []byte) (*Plan, string) {
+	res, err := parser.Parse(bytes.NewReader(dockerfile))
+	if err != nil {
+		return nil, fmt.Sprintf("the Dockerfile does not parse: %v", err)
+	}
+	stages, metaArgs, err := instructions.Parse(res.AST, nil)
+	if err != nil {
+		return nil, fmt.Sprintf("the Dockerfile does not parse: %v", err)
+	}
+	if len(metaArgs) > 0 {
+		return nil, "the Dockerfile has ARGs before FROM"
+	}
+	final := stages[len(stages)-1]
+	p := &Plan{Base: final.BaseName}
+	for _, s := range stages {
+		if s.Name != "" && strings.EqualFold(s.Name, final.BaseName) {
+			return nil, "the final stage builds on another stage"
+		}
+	}
+	lex := shell.NewLex('\\')
+	last := -1
+	for i, c := range final.Commands {
+		if !metadataOnly(c) {
+			last = i
+		}
+	}
+	if last < 0 {
+		return nil, "the final stage copies nothing"
+	}
+	copyLast, ok := final.Commands[last].(*instructions.CopyCommand)
+	if !ok {
+		return nil, fmt.Sprintf("the final stage ends with %s, not a COPY", strings.ToUpper(final.Commands[last].Name()))
+	}
+	// Metadata anywhere in the stage (docker applies it in order).
+	for _, c := range final.Commands {
+		switch cmd := c.(type) {
+		case *instructions.WorkdirCommand:
+			if path.IsAbs(cmd.Path) {
+				p.Workdir = cmd.Path
+			} else {
+				p.Workdir = path.Join("/", p.Workdir, cmd.Path)
+			}
+		case *instructions.EnvCommand:
+			for _, kv := range cmd.Env {
+				p.Env = append(p.Env, [2]string{kv.Key, kv.Value})
+			}
+		case *instructions.LabelCommand:
+			for _, kv := range cmd.Labels {
+				p.Labels = append(p.Labels, [2]string{kv.Key, kv.Value})
+			}
+		case *instructions.UserCommand:
+			p.User = cmd.User
+		case *instructions.ExposeCommand:
+			p.Expose = append(p.Expose, cmd.Ports...)
+		case *instructions.EntrypointCommand:
+			p.Entrypoint = execForm(cmd.ShellDependantCmdLine)
+			p.Cmd = nil // as docker does: a new ENTRYPOINT resets CMD
+		case *instructions.CmdCommand:
+			p.Cmd = execForm(cmd.ShellDependantCmdLine)
+		case *instructions.StopSignalCommand, *instructions.HealthCheckCommand:
+			return nil, "the final stage sets STOPSIGNAL or HEALTHCHECK"
+		}
+	}
+	if copyLast.From == "" {
+		if strings.Join(copyLast.SourcePaths, " ") != "." || len(copyLast.SourceContents) > 0 || copyLast.Chmod != "" || copyLast.Link || len(copyLast.ExcludePatterns) > 0 {
+			return nil, "the final stage's last COPY is not COPY . DEST"
+		}
+		p.Kind = KindSource
+		dest := copyLast.DestPath
+		if !path.IsAbs(dest) {
+			dest = path.Join("/", p.Workdir, dest)
+		}
+		p.SourceDest = path.Clean(dest)
+		if copyLast.Chown != "" {
+			if _, err := fmt.Sscanf(copyLast.Chown, "%d:%d", &p.UID, &p.GID); err != nil {
+				if _, err := fmt.Sscanf(copyLast.Chown, "%d", &p.UID); err != nil {
+					return nil, "COPY --chown names a user; the daemonless builder needs numeric ids"
+				}
+				p.GID = p.UID
+			}
+		}
+		for _, c := range final.Commands[:last] {
+			switch cmd := c.(type) {
+			case *instructions.RunCommand:
+				p.NeedsPrevious = true
+			case *instructions.CopyCommand:
+				if cmd.From != "" {
+					return nil, "the final stage copies from another stage before the source"
+				}
+				p.NeedsPrevious = true
+				p.DepFiles = append(p.DepFiles, cmd.SourcePaths...)
+			case *instructions.AddCommand:
+				return nil, "the final stage uses ADD"
+			}
+		}
+		if len(stages) > 1 {
+			return nil, "the source stage is not the only stage"
+		}
+		return p, ""
+	}
+	// A binary copied from a Go build stage.
+	var build *instructions.Stage
+	for i := range stages[:len(stages)-1] {
+		if stages[i].Name == copyLast.From {
+			build = &stages[i]
+		}
+	}
+	if build == nil || len(copyLast.SourcePaths) != 1 {
+		return nil, "the final stage copies from an image, not a build stage"
+	}
+	bin := copyLast.SourcePaths[0]
+	p.Kind = KindGo
+	p.BinaryDest = copyLast.DestPath
+	for _, c := range final.Commands[:last] {
+		switch cmd := c.(type) {
+		case *instructions.CopyCommand:
+			if cmd.From == build.Name && len(cmd.SourcePaths) == 1 && cmd.SourcePaths[0] == "/etc/ssl/certs/ca-certificates.crt" {
+				p.CACerts = cmd.DestPath
+				if strings.HasSuffix(p.CACerts, "/") {
+					p.CACerts += "ca-certificates.crt"
+				}
+				continue
+			}
+			return nil, "the final stage copies more than the binary and the CA bundle"
+		default:
+			if !metadataOnly(c) {
+				return nil, fmt.Sprintf("the final stage runs %s", strings.ToUpper(c.Name()))
+			}
+		}
+	}
+	for _, c := range build.Commands {
+		switch cmd := c.(type) {
+		case *instructions.EnvCommand:
+			for _, kv := range cmd.Env {
+				p.GoEnv = append(p.GoEnv, kv.Key+"="+kv.Value)
+			}
+		case *instructions.RunCommand:
+			words, err := lex.ProcessWords(strings.Join(cmd.CmdLine, " "), shell.EnvsFromSlice(nil))
+			if err != nil || len(words) < 3 || words[0] != "go" || words[1] != "build" {
+				continue
+			}
+			out, pkg, flags := "", "", []string{}
+			for i := 2; i < len(words); i++ {
+				switch w := words[i]; {
+				case w == "-o" && i+1 < len(words):
+					out = words[i+1]
+					i++
+				case strings.HasPrefix(w, "-o="):
+					out = strings.TrimPrefix(w, "-o=")
+				case valueFlags[strings.TrimLeft(w, "-")] && i+1 < len(words):
+					flags = append(flags, w+"="+words[i+1])
+					i++
+				case strings.HasPrefix(w, "-"):
+					flags = append(flags, w)
+				default:
+					pkg = w
+				}
+			}
+			if out == bin {
+				p.GoFlags, p.GoPackage = flags, pkg
+			}
+		}
+	}
+	if p.GoPackage == "" {
+		return nil, "no go build -o " + bin + " in the build stage"
+	}
+	return p, ""
+}
+
+// valueFlags are go build's flags that take a value.
+var valueFlags = map[string]bool{
+	"tags": true, "ldflags": true, "gcflags": true, "asmflags": true, "mod": true, "modfile": true, "p": true,
+	"pkgdir": true, "installsuffix": true, "buildmode": true, "compiler": true, "gccgoflags": true, "overlay": true,
+	"pgo": true, "toolexec": true, "C": true,
+}
+
+// execForm returns a CMD or ENTRYPOINT as docker stores it.
+func execForm(c instructions.ShellDependantCmdLine) []string {
+	if c.PrependShell {
+		return append([]string{"/bin/sh", "-c"}, strings.Join(c.CmdLine, " "))
+	}
+	return append([]string(nil), c.CmdLine...)
+}
