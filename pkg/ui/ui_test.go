@@ -1,0 +1,32 @@
+package ui
+
+import (
+	"bytes"
+	"testing"
+)
+
+func TestPlainOutput(t *testing.T) {
+	var buf bytes.Buffer
+	u := New(&buf)
+	if u.Terminal() {
+		t.Fatal("a buffer is not a terminal")
+	}
+	u.Status("pods ready 0/1")
+	u.Status("pods ready 0/1")
+	u.Status("pods ready 1/1")
+	u.Printf("built in %s", "1s")
+	b := u.Bar("pushing", 100)
+	for i := int64(0); i <= 100; i += 10 {
+		b.Set(i, 100)
+	}
+	b.Finish()
+	want := "pods ready 0/1\npods ready 1/1\nbuilt in 1s\npushing: 25% of 100 B\npushing: 50% of 100 B\npushing: 75% of 100 B\npushing: 100% of 100 B\n"
+	if buf.String() != want {
+		t.Errorf("got\n%s\nwant\n%s", buf.String(), want)
+	}
+	for n, s := range map[int64]string{0: "0 B", 2048: "2.0 KiB", 5 << 20: "5.0 MiB", 3 << 30: "3.0 GiB"} {
+		if Bytes(n) != s {
+			t.Errorf("Bytes(%d) = %s", n, Bytes(n))
+		}
+	}
+}
