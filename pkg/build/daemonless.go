@@ -1,0 +1,379 @@
+package build
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+)
+
+// DepsLabel holds the digest of everything an image's dependency layers were
+// made from (the Dockerfile, the dependency files, the build arguments). The
+// daemonless source path reuses an image's layers only when it matches.
+const DepsLabel = "dev.draft.deps"
+
+// ErrNotEligible wraps the reasons the daemonless builder cannot make an image;
+// the caller then uses the Docker builder.
+var ErrNotEligible = errors.New("the daemonless builder cannot build this image")
+
+// Fetcher fetches base images (through registry mirrors).
+type Fetcher func(ctx context.Context, ref name.Reference, platform v1.Platform) (v1.Image, error)
+
+// Daemonless assembles images with go-containerregistry, no daemon needed.
+type Daemonless struct {
+	fetch Fetcher
+	goCmd string
+	epoch time.Time
+}
+
+var _ Builder = (*Daemonless)(nil)
+
+// DaemonlessOption configures a Daemonless builder.
+type DaemonlessOption func(*Daemonless)
+
+// WithGo sets the go command used to compile Go apps (default "go" on PATH).
+func WithGo(goCmd string) DaemonlessOption { return func(d *Daemonless) { d.goCmd = goCmd } }
+
+// NewDaemonless returns a daemonless builder that fetches base images with fetch.
+func NewDaemonless(fetch Fetcher, opts ...DaemonlessOption) *Daemonless {
+	d := &Daemonless{fetch: fetch, goCmd: "go", epoch: time.Unix(0, 0).UTC()}
+	for _, o := range opts {
+		o(d)
+	}
+	return d
+}
+
+// Plan reads the request's Dockerfile and says whether and how this builder
+// can make the image; err wraps ErrNotEligible with the reason.
+func (d *Daemonless) Plan(req Request) (*Plan, error) {
+	b, err := os.ReadFile(filepath.Join(req.Dir, req.Dockerfile))
+	if err != nil {
+		return nil, fmt.Errorf("reading the Dockerfile: %w", err)
+	}
+	if len(req.BuildArgs) > 0 {
+		return nil, fmt.Errorf("%w: the build has build arguments", ErrNotEligible)
+	}
+	p, reason := Analyze(b)
+	if p == nil {
+		return nil, fmt.Errorf("%w: %s", ErrNotEligible, reason)
+	}
+	if p.Kind == KindSource && p.NeedsPrevious {
+		switch {
+		case req.Previous == nil:
+			return nil, fmt.Errorf("%w: its dependency steps need a first build with Docker", ErrNotEligible)
+		case req.Labels[DepsLabel] == "":
+			return nil, fmt.Errorf("%w: no dependency digest was given", ErrNotEligible)
+		}
+		cfg, err := req.Previous.ConfigFile()
+		if err != nil {
+			return nil, fmt.Errorf("reading the previous image: %w", err)
+		}
+		if cfg.Config.Labels[DepsLabel] != req.Labels[DepsLabel] {
+			return nil, fmt.Errorf("%w: the dependencies or the Dockerfile changed since the last image", ErrNotEligible)
+		}
+	}
+	return p, nil
+}
+
+// Build makes the image. It returns an error wrapping ErrNotEligible when it
+// cannot, before doing any work.
+func (d *Daemonless) Build(ctx context.Context, req Request) (*Result, error) {
+	p, err := d.Plan(req)
+	if err != nil {
+		return nil, err
+	}
+	var img v1.Image
+	switch {
+	case p.Kind == KindGo:
+		img, err = d.buildGo(ctx, req, p)
+	case p.NeedsPrevious:
+		img, err = d.replaceSource(ctx, req, p)
+	default:
+		img, err = d.sourceOnBase(ctx, req, p)
+	}
+	if err != nil {
+		return nil, err
+	}
+	kind := "daemonless-" + p.Kind
+	return &Result{Image: img, Path: kind}, nil
+}
+
+// base fetches the plan's base image, or an empty one for scratch.
+func (d *Daemonless) base(ctx context.Context, p *Plan, platform v1.Platform) (v1.Image, error) {
+	if p.Base == "scratch" {
+		return mutate.ConfigFile(empty.Image, &v1.ConfigFile{OS: platform.OS, Architecture: platform.Architecture, Variant: platform.Variant,
+			RootFS: v1.RootFS{Type: "layers"}})
+	}
+	ref, err := name.ParseReference(p.Base)
+	if err != nil {
+		return nil, fmt.Errorf("the base image %q: %w", p.Base, err)
+	}
+	img, err := d.fetch(ctx, ref, platform)
+	if err != nil {
+		return nil, fmt.Errorf("fetching the base image: %w", err)
+	}
+	return img, nil
+}
+
+// sourceOnBase: base image + the source as one layer + the Dockerfile's metadata.
+func (d *Daemonless) sourceOnBase(ctx context.Context, req Request, p *Plan) (v1.Image, error) {
+	base, err := d.base(ctx, p, req.Platform)
+	if err != nil {
+		return nil, err
+	}
+	layer, err := d.sourceLayer(ctx, req, p)
+	if err != nil {
+		return nil, err
+	}
+	img, err := mutate.Append(base, mutate.Addendum{Layer: layer, History: v1.History{Created: v1.Time{Time: d.epoch}, CreatedBy: "COPY . " + p.SourceDest + " # draft daemonless"}})
+	if err != nil {
+		return nil, err
+	}
+	return d.configure(img, p, req.Labels)
+}
+
+// replaceSource: the previous image with its top (source) layer replaced.
+func (d *Daemonless) replaceSource(ctx context.Context, req Request, p *Plan) (v1.Image, error) {
+	prev := req.Previous
+	layers, err := prev.Layers()
+	if err != nil || len(layers) == 0 {
+		return nil, fmt.Errorf("reading the previous image's layers: %v", err)
+	}
+	cfg, err := prev.ConfigFile()
+	if err != nil {
+		return nil, err
+	}
+	cfg = cfg.DeepCopy()
+	layer, err := d.sourceLayer(ctx, req, p)
+	if err != nil {
+		return nil, err
+	}
+	diffID, err := layer.DiffID()
+	if err != nil {
+		return nil, err
+	}
+	img := empty.Image
+	adds := make([]mutate.Addendum, 0, len(layers))
+	for _, l := range layers[:len(layers)-1] {
+		adds = append(adds, mutate.Addendum{Layer: l})
+	}
+	adds = append(adds, mutate.Addendum{Layer: layer})
+	if img, err = mutate.Append(img, adds...); err != nil {
+		return nil, err
+	}
+	n := len(cfg.RootFS.DiffIDs)
+	if n != len(layers) {
+		return nil, fmt.Errorf("%w: the previous image's config and layers disagree", ErrNotEligible)
+	}
+	cfg.RootFS.DiffIDs = append(cfg.RootFS.DiffIDs[:n-1:n-1], diffID)
+	for i := len(cfg.History) - 1; i >= 0; i-- {
+		if !cfg.History[i].EmptyLayer {
+			cfg.History[i] = v1.History{Created: v1.Time{Time: d.epoch}, CreatedBy: "COPY . " + p.SourceDest + " # draft daemonless"}
+			break
+		}
+	}
+	cfg.Created = v1.Time{Time: d.epoch}
+	return mutate.ConfigFile(img, cfg)
+}
+
+// configure applies the plan's metadata and labels to img's config, as docker would.
+func (d *Daemonless) configure(img v1.Image, p *Plan, labels map[string]string) (v1.Image, error) {
+	cfg, err := img.ConfigFile()
+	if err != nil {
+		return nil, err
+	}
+	cfg = cfg.DeepCopy()
+	c := &cfg.Config
+	if p.Workdir != "" {
+		c.WorkingDir = p.Workdir
+	}
+	for _, kv := range p.Env {
+		c.Env = setEnv(c.Env, kv[0], kv[1])
+	}
+	if p.User != "" {
+		c.User = p.User
+	}
+	for _, port := range p.Expose {
+		if c.ExposedPorts == nil {
+			c.ExposedPorts = map[string]struct{}{}
+		}
+		if !strings.Contains(port, "/") {
+			port += "/tcp"
+		}
+		c.ExposedPorts[port] = struct{}{}
+	}
+	if p.Entrypoint != nil {
+		c.Entrypoint, c.Cmd = p.Entrypoint, nil
+	}
+	if p.Cmd != nil {
+		c.Cmd = p.Cmd
+	}
+	if len(p.Labels) > 0 || len(labels) > 0 {
+		if c.Labels == nil {
+			c.Labels = map[string]string{}
+		}
+		for _, kv := range p.Labels {
+			c.Labels[kv[0]] = kv[1]
+		}
+		for k, v := range labels {
+			c.Labels[k] = v
+		}
+	}
+	cfg.Created = v1.Time{Time: d.epoch}
+	return mutate.ConfigFile(img, cfg)
+}
+
+func setEnv(env []string, key, value string) []string {
+	for i, e := range env {
+		if strings.HasPrefix(e, key+"=") {
+			env[i] = key + "=" + value
+			return env
+		}
+	}
+	return append(env, key+"="+value)
+}
+
+// buildGo compiles the app on this machine for the cluster's platform and
+// puts the binary (and the CA bundle, if the Dockerfile copies it) on the base.
+func (d *Daemonless) buildGo(ctx context.Context, req Request, p *Plan) (v1.Image, error) {
+	tmp, err := os.MkdirTemp("", "draft-go-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	bin := filepath.Join(tmp, "app")
+	args := append([]string{"build", "-buildvcs=false"}, p.GoFlags...)
+	args = append(args, "-o", bin, p.GoPackage)
+	cmd := exec.CommandContext(ctx, d.goCmd, args...)
+	cmd.Dir = req.Dir
+	cmd.Env = append(append(os.Environ(), p.GoEnv...), "GOOS="+req.Platform.OS, "GOARCH="+req.Platform.Architecture)
+	if req.Platform.Architecture == "arm" && strings.HasPrefix(req.Platform.Variant, "v") {
+		cmd.Env = append(cmd.Env, "GOARM="+strings.TrimPrefix(req.Platform.Variant, "v"))
+	}
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, fmt.Errorf("go build %s failed: %s", p.GoPackage, lastLines(out.String(), 20))
+	}
+	if req.Log != nil && out.Len() > 0 {
+		req.Log.Write(out.Bytes())
+	}
+	base, err := d.base(ctx, p, req.Platform)
+	if err != nil {
+		return nil, err
+	}
+	var adds []mutate.Addendum
+	if p.CACerts != "" {
+		ca, err := os.ReadFile("/etc/ssl/certs/ca-certificates.crt")
+		if err != nil {
+			return nil, fmt.Errorf("%w: no CA bundle on this machine to copy", ErrNotEligible)
+		}
+		l, err := d.layer([]layerEntry{{name: p.CACerts, mode: 0o644, data: ca}})
+		if err != nil {
+			return nil, err
+		}
+		adds = append(adds, mutate.Addendum{Layer: l, History: v1.History{Created: v1.Time{Time: d.epoch}, CreatedBy: "COPY /etc/ssl/certs/ca-certificates.crt # draft daemonless"}})
+	}
+	data, err := os.ReadFile(bin)
+	if err != nil {
+		return nil, err
+	}
+	l, err := d.layer([]layerEntry{{name: p.BinaryDest, mode: 0o755, data: data}})
+	if err != nil {
+		return nil, err
+	}
+	adds = append(adds, mutate.Addendum{Layer: l, History: v1.History{Created: v1.Time{Time: d.epoch}, CreatedBy: "go build " + p.GoPackage + " # draft daemonless"}})
+	img, err := mutate.Append(base, adds...)
+	if err != nil {
+		return nil, err
+	}
+	return d.configure(img, p, req.Labels)
+}
+
+// layerEntry is one file, directory or symlink of a layer.
+type layerEntry struct {
+	name     string // absolute path in the image
+	mode     int64
+	dir      bool
+	linkname string // a symlink's target
+	data     []byte
+	uid, gid int
+}
+
+// layer writes a reproducible layer: entries sorted, parents created, fixed
+// times, gzip at its best compression (the inner loop pushes these often).
+func (d *Daemonless) layer(entries []layerEntry) (v1.Layer, error) {
+	seen, listed := map[string]bool{}, map[string]bool{}
+	for _, e := range entries {
+		listed[e.name] = true
+	}
+	var all []layerEntry
+	for _, e := range entries {
+		// Parent directories not listed themselves are made as root's, like WORKDIR.
+		for dir := path.Dir(e.name); dir != "/" && dir != "." && !seen[dir]; dir = path.Dir(dir) {
+			seen[dir] = true
+			if !listed[dir] {
+				all = append(all, layerEntry{name: dir, mode: 0o755, dir: true})
+			}
+		}
+		if !seen[e.name] {
+			seen[e.name] = true
+			all = append(all, e)
+		}
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].name < all[j].name })
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, e := range all {
+		h := &tar.Header{Name: strings.TrimPrefix(e.name, "/"), Mode: e.mode, Uid: e.uid, Gid: e.gid, ModTime: d.epoch, Format: tar.FormatPAX}
+		switch {
+		case e.dir:
+			h.Typeflag, h.Name = tar.TypeDir, h.Name+"/"
+		case e.linkname != "":
+			h.Typeflag, h.Linkname = tar.TypeSymlink, e.linkname
+		default:
+			h.Typeflag, h.Size = tar.TypeReg, int64(len(e.data))
+		}
+		if err := tw.WriteHeader(h); err != nil {
+			return nil, err
+		}
+		if h.Typeflag == tar.TypeReg {
+			if _, err := tw.Write(e.data); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return nil, err
+	}
+	b := buf.Bytes()
+	return tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil },
+		tarball.WithCompressionLevel(gzip.BestCompression))
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
