@@ -26,6 +26,8 @@ const DefaultWatchDelay = 1.0
 // Config is a draft.toml.
 type Config struct {
 	Environments map[string]*Environment `toml:"environments"`
+	// Tasks may also live here as [tasks.pre-up] and so on.
+	Tasks *Tasks `toml:"tasks"`
 	// Path is the file it was read from.
 	Path string `toml:"-"`
 }
@@ -49,6 +51,13 @@ type Environment struct {
 	Builder       string            `toml:"builder"`
 	KubeContext   string            `toml:"kube-context"`
 	AllowContexts []string          `toml:"allowed-contexts"`
+	// Extras of draft's: create the namespace if missing, docker build's network
+	// ("host" lets RUN steps reach package registries), registries allowed over
+	// plain HTTP, and mirrors of Docker Hub for base images.
+	CreateNamespace    bool     `toml:"create-namespace"`
+	BuildNetwork       string   `toml:"build-network"`
+	InsecureRegistries []string `toml:"insecure-registries"`
+	RegistryMirrors    []string `toml:"registry-mirrors"`
 
 	// Fields of classic Draft that draft reads but does not use.
 	ContainerBuilder  string   `toml:"container-builder"`

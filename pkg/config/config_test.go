@@ -97,3 +97,27 @@ func TestValidateAppName(t *testing.T) {
 		}
 	}
 }
+
+func TestTasks(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, TasksFileName), []byte("[pre-up]\n  b = \"echo b\"\n  a = \"echo a\"\n[cleanup]\n  rm = \"rm -f x\"\n"), 0o644)
+	c, err := Parse("draft.toml", []byte("[environments.development]\nname = \"x\"\n[tasks.pre-up]\nc = \"echo c\"\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tasks, err := LoadTasks(dir, c.Tasks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := Ordered(tasks.PreUp)
+	if len(got) != 3 || got[0].Name != "a" || got[2].Command != "echo c" || tasks.Cleanup["rm"] != "rm -f x" {
+		t.Errorf("tasks = %+v", tasks)
+	}
+	os.WriteFile(filepath.Join(dir, TasksFileName), []byte("[pre-upp]\nx = \"y\"\n"), 0o644)
+	if _, err := LoadTasks(dir, nil); err == nil || !strings.Contains(err.Error(), `.draft-tasks.toml:1: unknown field "pre-upp"`) {
+		t.Errorf("err = %v", err)
+	}
+	if tasks, err := LoadTasks(t.TempDir(), nil); err != nil || len(tasks.PreUp) != 0 {
+		t.Errorf("no file: %v %+v", err, tasks)
+	}
+}

@@ -1,0 +1,3 @@
+<?php
+$version = "v1";
+echo "php-app $version\n";
