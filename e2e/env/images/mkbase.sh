@@ -48,7 +48,7 @@ flavor() {
       PKGS="ca-certificates nodejs npm"
       POST=post_node CMD='["node"]' VERSION_CMD="node --version"
       TAGS="node:18-slim"
-      [[ $1 == *trixie ]] && SUITE=trixie TAGS="node:20-slim node:22-slim node:24-slim" ;;
+      [[ $1 == *trixie ]] && SUITE=trixie PKGS="$PKGS node-corepack" TAGS="node:20-slim node:22-slim node:24-slim" ;;
     golang)
       # Debian's Go is old: the image carries the host's toolchain (/usr/local/go).
       local gv; gv=$(go env GOVERSION); gv=${gv#go}
@@ -110,10 +110,16 @@ post_node() {
   ln -sf /usr/bin/node /usr/local/bin/node
   ln -sf /usr/bin/npm /usr/local/bin/npm
   [ ! -e /usr/bin/npx ] || ln -sf /usr/bin/npx /usr/local/bin/npx
-  # corepack (yarn, pnpm) ships with the official images, not with Debian's nodejs
-  command -v corepack >/dev/null || npm install -g --no-audit --no-fund corepack@0 >/dev/null
-  rm -rf /root/.npm
-  corepack --version >/dev/null && npm --version >/dev/null
+  # corepack (yarn, pnpm) ships with the official images; Debian has it from trixie
+  # on (node-corepack); on bookworm it comes from the npm registry (the host's CA
+  # bundle is used for that download only: egress may go through a TLS proxy).
+  if ! command -v corepack >/dev/null; then
+    NODE_OPTIONS=--dns-result-order=ipv4first timeout 180 npm install -g --no-audit --no-fund --cafile /tmp/host-ca.crt corepack@0.24.0 >/dev/null 2>&1 ||
+      echo "warning: corepack could not be installed from the npm registry; this image has no corepack" >&2
+    rm -rf /root/.npm
+  fi
+  rm -f /tmp/host-ca.crt
+  npm --version >/dev/null
 }
 post_ruby() {
   mkdir -p /usr/local/bundle/bin && chmod -R 1777 /usr/local/bundle
@@ -123,7 +129,11 @@ post_php() {
   ln -sf /usr/bin/php /usr/local/bin/php
   # /usr/bin/composer: Debian's composer needs /usr/share/php; replace it by a
   # self-contained PHAR so that `COPY --from=composer:2 /usr/bin/composer ...` works.
-  php -d phar.readonly=0 /tmp/mkphar.php /usr/share/php /usr/bin/composer.phar && mv /usr/bin/composer.phar /usr/bin/composer
+  php -d phar.readonly=0 /tmp/mkphar.php /usr/share/php /usr/bin/composer.phar
+  # then drop Debian's composer and its libraries: PHP's include_path holds
+  # /usr/share/php, and mixing them with the PHAR's copies breaks composer
+  apt-get purge -y -q --auto-remove composer >/dev/null
+  mv /usr/bin/composer.phar /usr/bin/composer
   chmod 755 /usr/bin/composer
   # the official images' extension helpers: the extensions are Debian packages here
   for h in docker-php-ext-install docker-php-ext-enable docker-php-ext-configure; do
@@ -227,6 +237,7 @@ flavor_build() { # FLAVOR
   mount --bind "$IMG_CACHE/debs/$SUITE" "$R/var/cache/apt/archives"
   mount -t proc proc "$R/proc"
   [[ $f != php-* ]] || cp "$ENV_DIR/images/mkphar.php" "$R/tmp/mkphar.php"
+  [[ $f != node-* ]] || cp /etc/ssl/certs/ca-certificates.crt "$R/tmp/host-ca.crt"
   if [[ -n $PKGS ]]; then
     in_chroot "$R" "
       apt-get install -y -q $PKGS >/tmp/apt.log 2>&1 ||
