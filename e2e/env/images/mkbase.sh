@@ -33,9 +33,10 @@ family_of() {
   esac
 }
 
-# flavor NAME: sets SUITE PKGS ENVS CMD WORKDIR TAGS POST HOSTPOST VERSION_CMD
+# flavor NAME: sets SUITE PKGS ENVS CMD WORKDIR TAGS POST HOSTPOST VERSION_CMD FILES
+# (FILES: helper files of this folder, copied to the chroot's /tmp for the fix-ups)
 flavor() {
-  SUITE=bookworm PKGS="" ENVS=() CMD='["bash"]' WORKDIR="" TAGS="" POST="" HOSTPOST="" VERSION_CMD="cat /etc/debian_version"
+  SUITE=bookworm PKGS="" ENVS=() CMD='["bash"]' WORKDIR="" TAGS="" POST="" HOSTPOST="" VERSION_CMD="cat /etc/debian_version" FILES=""
   case $1 in
     debian-bookworm) TAGS="debian:bookworm-slim debian:12-slim" ;;
     debian-trixie) SUITE=trixie TAGS="debian:trixie-slim debian:13-slim" ;;
@@ -64,7 +65,7 @@ flavor() {
       [[ $1 == *trixie ]] && SUITE=trixie TAGS="ruby:3.2-slim ruby:3.3-slim ruby:3.4-slim" ;;
     php-bookworm | php-trixie)
       PKGS="ca-certificates git php-cli php-mbstring php-xml php-curl php-sqlite3 php-zip php-bcmath php-mysql php-pgsql unzip composer"
-      POST=post_php CMD='["php", "-a"]' VERSION_CMD="php --version"
+      POST=post_php CMD='["php", "-a"]' VERSION_CMD="php --version" FILES=mkphar.php
       ENVS=(COMPOSER_ALLOW_SUPERUSER=1 COMPOSER_HOME=/tmp)
       TAGS="php:8.1-cli php:8.2-cli"
       [[ $1 == *trixie ]] && SUITE=trixie TAGS="php:8.3-cli php:8.4-cli composer:2 composer:latest" ;;
@@ -78,9 +79,12 @@ flavor() {
       TAGS="eclipse-temurin:$v-jre eclipse-temurin:$v-jre-jammy eclipse-temurin:$v-jre-noble" ;;
     maven17 | maven21)
       local v=${1#maven}
-      PKGS="ca-certificates openjdk-$v-jdk-headless maven"
+      # + Debian's Maven plugins, which stand in for Maven Central (see maven-offline.sh)
+      PKGS="ca-certificates openjdk-$v-jdk-headless maven libmaven-resources-plugin-java libmaven-compiler-plugin-java
+        libsurefire-java libmaven-jar-plugin-java libmaven-install-plugin-java libmaven-clean-plugin-java
+        libmaven-dependency-plugin-java libmaven-deploy-plugin-java libmaven-site-plugin-java"
       [[ $v == 21 ]] && SUITE=trixie
-      POST=post_maven CMD='["mvn"]' VERSION_CMD="mvn --version 2>&1 | head -1"
+      POST=post_maven CMD='["mvn"]' VERSION_CMD="mvn -B --version 2>&1 | head -1" FILES=maven-offline.sh
       ENVS=("PATH=/opt/java/openjdk/bin:$DEFAULT_PATH" JAVA_HOME=/opt/java/openjdk MAVEN_HOME=/usr/share/maven MAVEN_CONFIG=/root/.m2)
       TAGS="maven:3.9-eclipse-temurin-$v maven:3-eclipse-temurin-$v" ;;
     gradle17 | gradle21)
@@ -92,6 +96,7 @@ flavor() {
       TAGS="gradle:8-jdk$v gradle:jdk$v" ;;
     *) die "unknown image flavor '$1' (known: ${FLAVORS[*]})" ;;
   esac
+  PKGS=$(echo $PKGS)
   return 0
 }
 
@@ -153,6 +158,10 @@ post_java() {
 post_maven() {
   post_java
   mkdir -p /root/.m2
+  local release
+  release=$(basename "$(readlink -f /opt/java/openjdk)" | sed -E 's/^java-([0-9]+)-.*/\1/')
+  bash /tmp/maven-offline.sh "$release" || echo "warning: offline Maven builds will not work in this image" >&2
+  rm -f /tmp/maven-offline.sh
 }
 post_gradle() {
   post_java
@@ -219,7 +228,7 @@ stamp_of() { # FLAVOR
     declare -f flavor_build umount_under in_chroot
     [[ -z $POST ]] || declare -f "$POST" post_java
     [[ -z $HOSTPOST ]] || { declare -f "$HOSTPOST"; go env GOVERSION; }
-    [[ $1 != php-* ]] || cat "$ENV_DIR/images/mkphar.php"
+    local x; for x in $FILES; do cat "$ENV_DIR/images/$x"; done
   } | sha256sum | cut -c1-16
 }
 
@@ -236,8 +245,10 @@ flavor_build() { # FLAVOR
   printf '#!/bin/sh\nexit 101\n' > "$R/usr/sbin/policy-rc.d"; chmod 755 "$R/usr/sbin/policy-rc.d"
   mount --bind "$IMG_CACHE/debs/$SUITE" "$R/var/cache/apt/archives"
   mount -t proc proc "$R/proc"
-  [[ $f != php-* ]] || cp "$ENV_DIR/images/mkphar.php" "$R/tmp/mkphar.php"
-  [[ $f != node-* ]] || cp /etc/ssl/certs/ca-certificates.crt "$R/tmp/host-ca.crt"
+  local x
+  for x in $FILES; do cp "$ENV_DIR/images/$x" "$R/tmp/$x"; done
+  # the host's CA bundle, for downloads made while building (egress may go through a TLS proxy)
+  cp /etc/ssl/certs/ca-certificates.crt "$R/tmp/host-ca.crt"
   if [[ -n $PKGS ]]; then
     in_chroot "$R" "
       apt-get install -y -q $PKGS >/tmp/apt.log 2>&1 ||
@@ -312,6 +323,12 @@ cmd_list() {
 
 [[ $(id -u) == 0 || ${1:-} == list ]] || die "mkbase.sh must run as root (debootstrap, chroot)"
 mkdir -p "$IMG_CACHE"
+if [[ ${1:-} != list ]]; then
+  # one image build at a time (up holds its own lock, but mkbase.sh can be run alone)
+  exec 8>/run/draft-env-images.lock
+  flock -n 8 || { log "waiting for another mkbase.sh (/run/draft-env-images.lock)"; flock -w 3600 8; } ||
+    die "another mkbase.sh holds /run/draft-env-images.lock"
+fi
 case "${1:-}" in
   ensure) shift; cmd_ensure "$@" ;;
   build) shift; [[ $# -gt 0 ]] || die "usage: mkbase.sh build FLAVOR..."; for f in "$@"; do flavor_build "$f"; done ;;
