@@ -52,7 +52,7 @@ func WithGo(goCmd string) DaemonlessOption { return func(d *Daemonless) { d.goCm
 
 // NewDaemonless returns a daemonless builder that fetches base images with fetch.
 func NewDaemonless(fetch Fetcher, opts ...DaemonlessOption) *Daemonless {
-	d := &Daemonless{fetch: fetch, goCmd: "go", epoch: time.Unix(0, 0).UTC()}
+	d := &Daemonless{fetch: fetch, goCmd: "go", epoch: time.Unix(ContextModTime, 0).UTC()}
 	for _, o := range opts {
 		o(d)
 	}

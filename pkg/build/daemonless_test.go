@@ -102,8 +102,8 @@ func files(t *testing.T, l v1.Layer) map[string]string {
 		if len(b) < 64 && h.Typeflag == tar.TypeReg {
 			v += " " + string(b)
 		}
-		if !h.ModTime.Equal(time.Unix(0, 0)) {
-			t.Errorf("%s has mtime %v, want the epoch", h.Name, h.ModTime)
+		if !h.ModTime.Equal(time.Unix(ContextModTime, 0)) {
+			t.Errorf("%s has mtime %v, want ContextModTime", h.Name, h.ModTime)
 		}
 		out[h.Name] = v
 	}
