@@ -1,0 +1,226 @@
+package deploy
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+
+	"helm.sh/helm/v3/pkg/releaseutil"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/tools/cache"
+	"sigs.k8s.io/yaml"
+)
+
+// workload is a Deployment of a release, as its manifest declares it.
+type workload struct {
+	namespace, name string
+	selector        labels.Selector
+	replicas        int32 // as declared; the live object's spec decides
+}
+
+func (w workload) String() string { return w.name }
+
+// workloadsOf returns the Deployments in a release's manifest.
+func workloadsOf(manifest, namespace string) ([]workload, error) {
+	var out []workload
+	for _, doc := range releaseutil.SplitManifests(manifest) {
+		var head struct {
+			APIVersion string `json:"apiVersion"`
+			Kind       string `json:"kind"`
+		}
+		if err := yaml.Unmarshal([]byte(doc), &head); err != nil {
+			continue // Helm built this manifest; what it cannot parse is not ours to wait on
+		}
+		if head.Kind != "Deployment" || !strings.HasPrefix(head.APIVersion, "apps/") {
+			continue
+		}
+		var dep appsv1.Deployment
+		if err := yaml.Unmarshal([]byte(doc), &dep); err != nil {
+			return nil, fmt.Errorf("reading a Deployment of the release manifest: %w", err)
+		}
+		if dep.Spec.Selector == nil {
+			continue
+		}
+		sel, err := metav1.LabelSelectorAsSelector(dep.Spec.Selector)
+		if err != nil {
+			return nil, fmt.Errorf("reading the selector of Deployment %s: %w", dep.Name, err)
+		}
+		w := workload{namespace: dep.Namespace, name: dep.Name, selector: sel, replicas: 1}
+		if w.namespace == "" {
+			w.namespace = namespace
+		}
+		if dep.Spec.Replicas != nil {
+			w.replicas = *dep.Spec.Replicas
+		}
+		out = append(out, w)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].namespace+"/"+out[i].name < out[j].namespace+"/"+out[j].name })
+	return out, nil
+}
+
+// watched holds the informer stores of one workload.
+type watched struct {
+	workload
+	deployments cache.Store // nil when only pods are watched
+	replicaSets cache.Store
+	pods        cache.Store
+}
+
+// deployment returns the live Deployment, or nil.
+func (w *watched) deployment() *appsv1.Deployment {
+	if w.deployments == nil {
+		return nil
+	}
+	obj, ok, _ := w.deployments.GetByKey(w.namespace + "/" + w.name)
+	if !ok {
+		return nil
+	}
+	d, _ := obj.(*appsv1.Deployment)
+	return d
+}
+
+func (w *watched) replicaSetList() []*appsv1.ReplicaSet {
+	var out []*appsv1.ReplicaSet
+	if w.replicaSets == nil {
+		return nil
+	}
+	for _, o := range w.replicaSets.List() {
+		if rs, ok := o.(*appsv1.ReplicaSet); ok && w.selector.Matches(labels.Set(rs.Labels)) {
+			out = append(out, rs)
+		}
+	}
+	return out
+}
+
+func (w *watched) podList() []*corev1.Pod {
+	var out []*corev1.Pod
+	for _, o := range w.pods.List() {
+		if p, ok := o.(*corev1.Pod); ok && w.selector.Matches(labels.Set(p.Labels)) {
+			out = append(out, p)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// watchSet is a set of informers on the workloads of a release: every change
+// to them is signalled on changed, so that the rollout is re-evaluated the
+// moment the API server reports it, without polling.
+type watchSet struct {
+	items   []*watched
+	changed chan struct{}
+	failed  chan error // a watch that cannot work (forbidden)
+	stop    func()
+}
+
+// startWatch starts informers on ws (their Deployments and ReplicaSets too,
+// unless podsOnly) and waits until they have listed what exists.
+func (d *Deployer) startWatch(ctx context.Context, ws []workload, podsOnly bool) (*watchSet, error) {
+	s := &watchSet{changed: make(chan struct{}, 1), failed: make(chan error, 1)}
+	kick := func() {
+		select {
+		case s.changed <- struct{}{}:
+		default:
+		}
+	}
+	handler := cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(any) { kick() },
+		UpdateFunc: func(any, any) { kick() },
+		DeleteFunc: func(any) { kick() },
+	}
+	onWatchError := func(_ *cache.Reflector, err error) {
+		if apierrors.IsForbidden(err) || apierrors.IsUnauthorized(err) {
+			select {
+			case s.failed <- err:
+			default:
+			}
+		}
+	}
+	stopCh := make(chan struct{})
+	var factories []informers.SharedInformerFactory
+	var checkers []cache.DoneChecker
+	add := func(inf cache.SharedIndexInformer) (cache.Store, error) {
+		if err := inf.SetWatchErrorHandler(onWatchError); err != nil {
+			return nil, err
+		}
+		if err := inf.SetTransform(stripManagedFields); err != nil {
+			return nil, err
+		}
+		if _, err := inf.AddEventHandler(handler); err != nil {
+			return nil, err
+		}
+		checkers = append(checkers, inf.HasSyncedChecker())
+		return inf.GetStore(), nil
+	}
+	var err error
+	for _, w := range ws {
+		item := &watched{workload: w}
+		bySelector := informers.NewSharedInformerFactoryWithOptions(d.client, 0,
+			informers.WithNamespace(w.namespace),
+			informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = w.selector.String() }))
+		factories = append(factories, bySelector)
+		if item.pods, err = add(bySelector.Core().V1().Pods().Informer()); err != nil {
+			return nil, err
+		}
+		if !podsOnly {
+			byName := informers.NewSharedInformerFactoryWithOptions(d.client, 0,
+				informers.WithNamespace(w.namespace),
+				informers.WithTweakListOptions(func(o *metav1.ListOptions) {
+					o.FieldSelector = fields.OneTermEqualSelector("metadata.name", w.name).String()
+				}))
+			factories = append(factories, byName)
+			if item.deployments, err = add(byName.Apps().V1().Deployments().Informer()); err != nil {
+				return nil, err
+			}
+			if item.replicaSets, err = add(bySelector.Apps().V1().ReplicaSets().Informer()); err != nil {
+				return nil, err
+			}
+		}
+		s.items = append(s.items, item)
+	}
+	var once sync.Once
+	s.stop = func() {
+		once.Do(func() {
+			close(stopCh)
+			for _, f := range factories {
+				f.Shutdown()
+			}
+		})
+	}
+	for _, f := range factories {
+		f.Start(stopCh)
+	}
+	syncCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	synced := make(chan bool, 1)
+	go func() { synced <- cache.WaitFor(syncCtx, "", checkers...) }()
+	select {
+	case ok := <-synced:
+		if !ok {
+			s.stop()
+			return nil, ctx.Err()
+		}
+	case err := <-s.failed:
+		cancel()
+		<-synced
+		s.stop()
+		return nil, fmt.Errorf("watching the rollout in namespace %s: %w", ws[0].namespace, err)
+	}
+	return s, nil
+}
+
+// stripManagedFields keeps the informers' caches small.
+func stripManagedFields(obj any) (any, error) {
+	if m, ok := obj.(metav1.Object); ok {
+		m.SetManagedFields(nil)
+	}
+	return obj, nil
+}
