@@ -70,6 +70,8 @@ func NewRootCommand(s streams) *cobra.Command {
 		Long: `draft is a tool for the Kubernetes inner loop.
 
   draft create     detect the language and write a Dockerfile, a Helm chart and draft.toml
+  draft up         build, push and deploy the app; wait until it is ready
+  draft delete     uninstall the app's release
   draft pack list  list the packs draft can use`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
@@ -82,6 +84,8 @@ func NewRootCommand(s streams) *cobra.Command {
 	})
 	root.AddCommand(
 		newCreateCommand(s),
+		newUpCommand(s),
+		newDeleteCommand(s),
 		newPackCommand(s),
 		newVersionCommand(s),
 		newCompletionCommand(s),

@@ -2,11 +2,13 @@ package registry
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -295,3 +297,24 @@ func (c *countingReader) Read(p []byte) (int, error) {
 }
 
 func (c *countingReader) Close() error { return c.r.Close() }
+
+// DockerDaemonMirrors reads registry-mirrors from Docker's daemon.json
+// (/etc/docker/daemon.json, or $DOCKER_DAEMON_CONFIG), so that draft fetches
+// base images where docker build would.
+func DockerDaemonMirrors() []string {
+	path := os.Getenv("DOCKER_DAEMON_CONFIG")
+	if path == "" {
+		path = "/etc/docker/daemon.json"
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil
+	}
+	var cfg struct {
+		Mirrors []string `json:"registry-mirrors"`
+	}
+	if json.Unmarshal(b, &cfg) != nil {
+		return nil
+	}
+	return cfg.Mirrors
+}

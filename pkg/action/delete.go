@@ -1,0 +1,87 @@
+package action
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/draftk8s/draft/pkg/config"
+	"github.com/draftk8s/draft/pkg/deploy"
+	"github.com/draftk8s/draft/pkg/kube"
+	"github.com/draftk8s/draft/pkg/ui"
+)
+
+// Delete uninstalls the app's release and waits until its pods are gone.
+type Delete struct {
+	Dir            string // the app's directory (holds draft.toml)
+	Environment    string
+	Release        string // overrides draft.toml's name
+	Kube           kube.Options
+	AllowContexts  []string
+	IgnoreNotFound bool
+	UI             *ui.UI
+}
+
+// DeleteResult says what Delete did.
+type DeleteResult struct {
+	Release, Namespace string
+	NotFound           bool // there was no such release (and IgnoreNotFound was set)
+}
+
+// Run uninstalls, then runs the cleanup tasks.
+func (d *Delete) Run(ctx context.Context) (*DeleteResult, error) {
+	dir, err := appDir(d.Dir)
+	if err != nil {
+		return nil, err
+	}
+	release, ko, allowed := d.Release, d.Kube, d.AllowContexts
+	var tasks *config.Tasks
+	if _, err := os.Stat(filepath.Join(dir, config.FileName)); err == nil || d.Release == "" {
+		cfg, env, err := loadEnvironment(dir, d.Environment)
+		if err != nil {
+			return nil, err
+		}
+		release = firstNonEmpty(release, env.Name)
+		ko.Context = firstNonEmpty(ko.Context, env.KubeContext)
+		ko.Namespace = firstNonEmpty(ko.Namespace, env.Namespace)
+		allowed = append(append([]string{}, allowed...), env.AllowContexts...)
+		if tasks, err = config.LoadTasks(dir, cfg.Tasks); err != nil {
+			return nil, err
+		}
+	}
+	cluster, err := kube.Resolve(ctx, ko)
+	if err != nil {
+		return nil, err
+	}
+	if err := kube.CheckLocal(cluster, allowed); err != nil {
+		return nil, err
+	}
+	dep, err := deploy.New(cluster.Getter, cluster.Namespace)
+	if err != nil {
+		return nil, err
+	}
+	res := &DeleteResult{Release: release, Namespace: cluster.Namespace}
+	if d.UI != nil {
+		d.UI.Status("deleting release %s in namespace %s and waiting for its pods to go", release, cluster.Namespace)
+	}
+	err = dep.Uninstall(ctx, release, true)
+	if d.UI != nil {
+		d.UI.ClearStatus()
+	}
+	switch {
+	case errors.Is(err, deploy.ErrNotFound) && d.IgnoreNotFound:
+		res.NotFound = true
+	case errors.Is(err, deploy.ErrNotFound):
+		return nil, fmt.Errorf("there is no release %s in namespace %s (draft delete --ignore-not-found makes this a success)", release, cluster.Namespace)
+	case err != nil:
+		return nil, err
+	}
+	if tasks != nil {
+		if err := runHostTasks(ctx, d.UI, dir, "cleanup", tasks.Cleanup, nil); err != nil {
+			return res, err
+		}
+	}
+	return res, nil
+}

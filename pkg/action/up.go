@@ -1,0 +1,463 @@
+package action
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/draftk8s/draft/pkg/build"
+	"github.com/draftk8s/draft/pkg/config"
+	"github.com/draftk8s/draft/pkg/deploy"
+	"github.com/draftk8s/draft/pkg/kube"
+	"github.com/draftk8s/draft/pkg/registry"
+	"github.com/draftk8s/draft/pkg/ui"
+)
+
+// Builders --builder accepts.
+const (
+	BuilderAuto       = "auto"
+	BuilderDocker     = "docker"
+	BuilderDaemonless = "daemonless"
+)
+
+// Up builds the app, pushes its image and deploys its chart.
+type Up struct {
+	Dir             string // the app's directory (holds draft.toml)
+	Environment     string // draft.toml environment, "" for development
+	Registry        string // --registry; else draft.toml; else $DRAFT_REGISTRY
+	Builder         string // auto, docker or daemonless; "" for draft.toml's, else auto
+	Kube            kube.Options
+	AllowContexts   []string
+	CreateNamespace bool
+	Timeout         time.Duration // for the rollout; 0 for deploy's default
+
+	// UI receives progress and build output (stderr); Events, when set,
+	// receives one Event per step (--output json).
+	UI     *ui.UI
+	Events func(Event)
+}
+
+// Event is one step of up, for editors and CI (--output json).
+type Event struct {
+	Event     string            `json:"event"` // task, build, push, deploy, progress, ready, unchanged, error
+	Time      time.Time         `json:"time"`
+	Release   string            `json:"release,omitempty"`
+	Path      string            `json:"path,omitempty"` // the build path
+	Image     string            `json:"image,omitempty"`
+	Uploaded  *int64            `json:"uploaded,omitempty"`
+	Revision  int               `json:"revision,omitempty"`
+	Ready     *int              `json:"ready,omitempty"`
+	Desired   int               `json:"desired,omitempty"`
+	Seconds   float64           `json:"seconds,omitempty"`
+	Message   string            `json:"message,omitempty"`
+	Diagnosis *deploy.Diagnosis `json:"diagnosis,omitempty"`
+}
+
+// UpResult is what up did.
+type UpResult struct {
+	Release, Namespace string
+	Image              name.Digest
+	Path               string // the build path taken; "" when nothing was built
+	Uploaded           int64  // bytes sent to the registry
+	Revision           int
+	Unchanged          bool // nothing had changed: nothing built, pushed or deployed
+	Build, Push        time.Duration
+	Deploy, Ready      time.Duration
+	Total              time.Duration
+}
+
+// upEnv is what up resolved before doing anything.
+type upEnv struct {
+	dir        string
+	env        *config.Environment
+	tasks      *config.Tasks
+	release    string
+	chartDir   string
+	dockerfile string
+	repo       name.Repository
+	reg        *registry.Client
+	cluster    *kube.Cluster
+	deployer   *deploy.Deployer
+	platform   v1.Platform
+}
+
+func (u *Up) emit(e Event) {
+	if u.Events != nil {
+		e.Time = time.Now()
+		u.Events(e)
+	}
+}
+
+func (u *Up) say(format string, a ...any) {
+	if u.UI != nil {
+		u.UI.Printf(format, a...)
+	}
+}
+
+// Run does one up.
+func (u *Up) Run(ctx context.Context) (res *UpResult, err error) {
+	start := time.Now()
+	defer func() {
+		if err != nil {
+			var re *deploy.RolloutError
+			ev := Event{Event: "error", Message: err.Error()}
+			if errors.As(err, &re) {
+				ev.Diagnosis = &re.Diagnosis
+			}
+			u.emit(ev)
+		}
+	}()
+	e, err := u.resolve(ctx)
+	if err != nil {
+		return nil, err
+	}
+	res = &UpResult{Release: e.release, Namespace: e.cluster.Namespace}
+	if err := u.runTasks(ctx, e, "pre-up", e.tasks.PreUp); err != nil {
+		return nil, err
+	}
+
+	// The image's tag is the digest of what the build would see.
+	digest, err := build.ContextDigest(e.dir, e.dockerfile, e.env.BuildArgs)
+	if err != nil {
+		return nil, err
+	}
+	tag := e.repo.Tag(digest[:20])
+	current, err := e.deployer.Current(ctx, e.release)
+	if err != nil && !errors.Is(err, deploy.ErrNotFound) {
+		return nil, err
+	}
+	var deployedRef name.Reference
+	if current != nil {
+		if ref, perr := name.ParseReference(current.Value("image.repository")+"@"+current.Value("image.digest"), name.Insecure); perr == nil && current.Value("image.digest") != "" {
+			deployedRef = ref
+		}
+	}
+
+	// Nothing to build when the registry already has this tag.
+	var image name.Digest
+	if h, ok, err := e.reg.Lookup(ctx, tag); err != nil {
+		return nil, err
+	} else if ok {
+		image = tag.Context().Digest(h.String())
+	} else {
+		t0 := time.Now()
+		built, err := u.build(ctx, e, tag, deployedRef)
+		if err != nil {
+			return nil, err
+		}
+		res.Path, res.Build = built.Path, time.Since(t0)
+		u.emit(Event{Event: "build", Release: e.release, Path: built.Path, Seconds: res.Build.Seconds()})
+		t0 = time.Now()
+		if built.Image != nil {
+			var bar *ui.Bar
+			reg := e.reg
+			if u.UI != nil {
+				bar = u.UI.Bar("pushing "+tag.Context().String(), 0)
+				reg = registry.New(append(u.registryOptions(e.env), registry.WithProgress(func(p registry.Progress) { bar.Set(p.Complete, p.Total) }))...)
+			}
+			d, stats, err := reg.Push(ctx, built.Image, tag)
+			if bar != nil {
+				bar.Finish()
+			}
+			if err != nil {
+				return nil, err
+			}
+			image, res.Uploaded = d, stats.Uploaded
+		} else {
+			image = built.Pushed
+			res.Uploaded = -1 // the daemon pushed; it does not say how much
+		}
+		res.Push = time.Since(t0)
+		ev := Event{Event: "push", Release: e.release, Image: image.String(), Seconds: res.Push.Seconds()}
+		if res.Uploaded >= 0 {
+			ev.Uploaded = &res.Uploaded
+			u.say("pushed %s (%s uploaded) in %s", image, ui.Bytes(res.Uploaded), round(res.Push))
+		} else {
+			u.say("pushed %s in %s", image, round(res.Push))
+		}
+		u.emit(ev)
+	}
+	res.Image = image
+
+	// Deploy, pinned by digest.
+	values, err := deploy.MergeValues(deploy.ValueSources{Dir: e.dir, Files: e.env.Values, Set: e.env.Set, Override: map[string]any{
+		"image": map[string]any{"repository": image.Context().String(), "tag": tag.TagStr(), "digest": image.DigestStr()},
+	}})
+	if err != nil {
+		return nil, err
+	}
+	t0 := time.Now()
+	dr, err := e.deployer.Upgrade(ctx, deploy.Request{
+		Release: e.release, Namespace: e.cluster.Namespace, ChartDir: e.chartDir, Values: values,
+		CreateNamespace: u.CreateNamespace || e.env.CreateNamespace, Timeout: u.Timeout,
+		Progress: func(p deploy.Progress) {
+			if u.UI != nil {
+				u.UI.Status("%s: %s", e.release, p)
+			}
+			ready := p.Ready
+			u.emit(Event{Event: "progress", Release: e.release, Ready: &ready, Desired: p.Desired})
+		},
+	})
+	if u.UI != nil {
+		u.UI.ClearStatus()
+	}
+	if err != nil {
+		return nil, err
+	}
+	res.Revision, res.Deploy, res.Ready = dr.Revision, time.Since(t0), dr.Ready
+	res.Total = time.Since(start)
+	if dr.Unchanged && res.Path == "" {
+		res.Unchanged = true
+		u.emit(Event{Event: "unchanged", Release: e.release, Image: image.String(), Revision: dr.Revision, Seconds: res.Total.Seconds()})
+		return res, nil
+	}
+	if dr.Recovered != "" {
+		u.say("note: %s", dr.Recovered)
+	}
+	u.emit(Event{Event: "deploy", Release: e.release, Image: image.String(), Revision: dr.Revision, Seconds: dr.Apply.Seconds()})
+	u.emit(Event{Event: "ready", Release: e.release, Revision: dr.Revision, Seconds: res.Total.Seconds()})
+	if err := u.runTasks(ctx, e, "post-up", e.tasks.PostUp); err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+// resolve reads draft.toml and finds the registry, the chart, the cluster.
+func (u *Up) resolve(ctx context.Context) (*upEnv, error) {
+	e := &upEnv{}
+	dir, err := appDir(u.Dir)
+	if err != nil {
+		return nil, err
+	}
+	e.dir = dir
+	cfg, env, err := loadEnvironment(dir, u.Environment)
+	if err != nil {
+		return nil, err
+	}
+	e.env = env
+	if e.tasks, err = config.LoadTasks(dir, cfg.Tasks); err != nil {
+		return nil, err
+	}
+	e.release = env.Name
+	if e.release == "" {
+		return nil, fmt.Errorf("%s: environments.%s has no name: set name = \"my-app\"", cfg.Path, envName(u.Environment))
+	}
+	chart := env.Chart
+	if chart == "" {
+		chart = filepath.Join("charts", e.release)
+	}
+	e.chartDir = filepath.Join(dir, chart)
+	if _, err := os.Stat(filepath.Join(e.chartDir, "Chart.yaml")); err != nil {
+		return nil, fmt.Errorf("there is no chart at %s: run draft create, or set chart in draft.toml", chart)
+	}
+	e.dockerfile = env.Dockerfile
+	if e.dockerfile == "" {
+		e.dockerfile = "Dockerfile"
+	}
+	if _, err := os.Stat(filepath.Join(dir, e.dockerfile)); err != nil {
+		return nil, fmt.Errorf("there is no %s in %s: run draft create, or set dockerfile in draft.toml", e.dockerfile, dir)
+	}
+	regHost := firstNonEmpty(u.Registry, env.Registry, os.Getenv("DRAFT_REGISTRY"))
+	if regHost == "" {
+		return nil, errors.New("no registry to push to: set one with --registry, registry in draft.toml, or $DRAFT_REGISTRY (127.0.0.1:5000 for a local registry)")
+	}
+	e.reg = registry.New(u.registryOptions(env)...)
+	if e.repo, err = e.reg.ParseRepository(strings.TrimSuffix(regHost, "/") + "/" + e.release); err != nil {
+		return nil, err
+	}
+	ko := u.Kube
+	if ko.Context == "" {
+		ko.Context = env.KubeContext
+	}
+	if ko.Namespace == "" {
+		ko.Namespace = env.Namespace
+	}
+	if e.cluster, err = kube.Resolve(ctx, ko); err != nil {
+		return nil, err
+	}
+	if err := kube.CheckLocal(e.cluster, append(append([]string{}, u.AllowContexts...), env.AllowContexts...)); err != nil {
+		return nil, err
+	}
+	if e.deployer, err = deploy.New(e.cluster.Getter, e.cluster.Namespace); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+func (u *Up) registryOptions(env *config.Environment) []registry.Option {
+	opts := []registry.Option{registry.WithInsecure(env.InsecureRegistries...)}
+	mirrors := append([]string{}, env.RegistryMirrors...)
+	if m := os.Getenv("DRAFT_REGISTRY_MIRROR"); m != "" {
+		mirrors = append(mirrors, strings.Split(m, ",")...)
+	}
+	mirrors = append(mirrors, registry.DockerDaemonMirrors()...)
+	return append(opts, registry.WithMirrors(mirrors...))
+}
+
+// build picks the builder and builds.
+func (u *Up) build(ctx context.Context, e *upEnv, tag name.Tag, deployed name.Reference) (*build.Result, error) {
+	if e.platform.OS == "" {
+		os, arch, err := kube.NodePlatform(ctx, e.cluster)
+		if err != nil {
+			return nil, err
+		}
+		e.platform = v1.Platform{OS: os, Architecture: arch}
+	}
+	deps, err := depsDigest(e.dir, e.dockerfile, e.env.BuildArgs)
+	if err != nil {
+		return nil, err
+	}
+	var log io.Writer = io.Discard
+	if u.UI != nil {
+		log = u.UI.Writer()
+	}
+	req := build.Request{
+		Dir: e.dir, Dockerfile: e.dockerfile, BuildArgs: e.env.BuildArgs, Target: tag, Network: e.env.BuildNetwork,
+		Platform: e.platform, Log: log, Labels: map[string]string{build.DepsLabel: deps},
+	}
+	choice := firstNonEmpty(u.Builder, e.env.Builder, BuilderAuto)
+	daemonless := build.NewDaemonless(e.reg.Image)
+	var why error
+	if choice == BuilderAuto || choice == BuilderDaemonless {
+		if deployed != nil {
+			if prev, err := e.reg.Image(ctx, deployed, e.platform); err == nil {
+				req.Previous = prev
+			}
+		}
+		_, why = daemonless.Plan(req)
+		if why == nil {
+			u.say("building %s without Docker (%s)", e.release, daemonlessWhat(req))
+			return daemonless.Build(ctx, req)
+		}
+		if !errors.Is(why, build.ErrNotEligible) {
+			return nil, why
+		}
+		if choice == BuilderDaemonless {
+			return nil, fmt.Errorf("--builder daemonless cannot build this app (%s): use --builder docker", strings.TrimPrefix(why.Error(), build.ErrNotEligible.Error()+": "))
+		}
+	}
+	if choice != BuilderAuto && choice != BuilderDocker {
+		return nil, fmt.Errorf("unknown builder %q: use auto, docker or daemonless", choice)
+	}
+	docker, err := build.NewDockerBuilder()
+	if err != nil {
+		return nil, err
+	}
+	defer docker.Close()
+	if err := docker.Ping(ctx); err != nil {
+		if why != nil {
+			return nil, fmt.Errorf("%w (draft could not build without Docker either: %s)", err, strings.TrimPrefix(why.Error(), build.ErrNotEligible.Error()+": "))
+		}
+		return nil, err
+	}
+	if why != nil {
+		u.say("building %s with Docker (%s)", e.release, strings.TrimPrefix(why.Error(), build.ErrNotEligible.Error()+": "))
+	} else {
+		u.say("building %s with Docker", e.release)
+	}
+	return docker.Build(ctx, req)
+}
+
+func daemonlessWhat(req build.Request) string {
+	if req.Previous != nil {
+		return "only the source changed: replacing the top layer"
+	}
+	return "assembling the image from its base"
+}
+
+// depsDigest is the digest of what an image's dependency layers come from:
+// the Dockerfile, the files it copies before the source, and the build args.
+func depsDigest(dir, dockerfile string, args map[string]string) (string, error) {
+	h := sha256.New()
+	df, err := os.ReadFile(filepath.Join(dir, dockerfile))
+	if err != nil {
+		return "", err
+	}
+	fmt.Fprintf(h, "dockerfile %d\n", len(df))
+	h.Write(df)
+	keys := make([]string, 0, len(args))
+	for k := range args {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		fmt.Fprintf(h, "arg %s=%s\n", k, args[k])
+	}
+	if p, _ := build.Analyze(df); p != nil && p.Kind == build.KindSource {
+		for _, pattern := range p.DepFiles {
+			matches, _ := filepath.Glob(filepath.Join(dir, filepath.FromSlash(pattern)))
+			sort.Strings(matches)
+			for _, m := range matches {
+				if err := hashTree(h, dir, m); err != nil {
+					return "", err
+				}
+			}
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+func hashTree(h io.Writer, root, p string) error {
+	return filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, path)
+		if d.Type()&fs.ModeSymlink != 0 {
+			target, _ := os.Readlink(path)
+			fmt.Fprintf(h, "link %s %s\n", rel, target)
+			return nil
+		}
+		if d.IsDir() || !d.Type().IsRegular() {
+			return nil
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(h, "file %s %d\n", filepath.ToSlash(rel), len(b))
+		h.Write(b)
+		return nil
+	})
+}
+
+// runTasks runs host tasks in the app's directory, in name order.
+func (u *Up) runTasks(ctx context.Context, e *upEnv, kind string, tasks map[string]string) error {
+	return runHostTasks(ctx, u.UI, e.dir, kind, tasks, func(name string, err error) {
+		ev := Event{Event: "task", Release: e.release, Message: kind + " " + name}
+		if err != nil {
+			ev.Message += ": " + err.Error()
+		}
+		u.emit(ev)
+	})
+}
+
+func round(d time.Duration) time.Duration {
+	switch {
+	case d >= time.Second:
+		return d.Round(10 * time.Millisecond)
+	default:
+		return d.Round(time.Millisecond)
+	}
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}

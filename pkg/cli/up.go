@@ -1,0 +1,81 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"sync"
+
+	"github.com/spf13/cobra"
+
+	"github.com/draftk8s/draft/pkg/action"
+	"github.com/draftk8s/draft/pkg/ui"
+)
+
+func newUpCommand(s streams) *cobra.Command {
+	u := &action.Up{}
+	var output string
+	cmd := &cobra.Command{
+		Use:   "up [DIR]",
+		Short: "Build the app's image, push it and deploy its chart; wait until it is ready",
+		Long: `Build the image of the app in DIR (default: the current directory), push it to the
+registry, and install or upgrade its Helm release with the image pinned by digest. up
+waits until the new pods are Ready; when they do not become Ready it says why and rolls
+back to the previous revision, which keeps serving.
+
+With nothing changed, up does nothing and says so. Where it can, up builds without
+Docker: a Go app is compiled here, and when only the source of an app changed, only the
+image's top layer is replaced (--builder auto, the default).`,
+		Example: `  draft up
+  draft up -e staging --registry registry.example.com/team
+  draft up --builder docker --output json`,
+		Args: usageArgs(cobra.MaximumNArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				u.Dir = args[0]
+			}
+			switch u.Builder {
+			case "", action.BuilderAuto, action.BuilderDocker, action.BuilderDaemonless:
+			default:
+				return usageError{fmt.Errorf("--builder %q: choose auto, docker or daemonless", u.Builder)}
+			}
+			u.UI = ui.New(s.Err)
+			switch output {
+			case "":
+			case "json":
+				var mu sync.Mutex
+				enc := json.NewEncoder(s.Out)
+				u.Events = func(e action.Event) {
+					mu.Lock()
+					defer mu.Unlock()
+					_ = enc.Encode(e)
+				}
+			default:
+				return usageError{fmt.Errorf("unknown output format %q: use --output json or leave it out", output)}
+			}
+			res, err := u.Run(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if res.Unchanged {
+				u.UI.Printf("nothing changed: release %s runs %s (revision %d); checked in %s", res.Release, res.Image.DigestStr()[:19], res.Revision, res.Total.Round(1e6))
+			} else {
+				u.UI.Printf("%s is ready: revision %d in namespace %s, in %s (build %s, push %s, deploy %s)", res.Release, res.Revision, res.Namespace,
+					res.Total.Round(1e7), res.Build.Round(1e7), res.Push.Round(1e7), res.Deploy.Round(1e7))
+				u.UI.Printf("reach it with: draft connect")
+			}
+			if output == "" {
+				fmt.Fprintln(s.Out, res.Image)
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&u.Environment, "environment", "e", "", "the draft.toml environment (default: development)")
+	f.StringVar(&u.Registry, "registry", "", "where to push the image (default: draft.toml's registry, else $DRAFT_REGISTRY)")
+	f.StringVar(&u.Builder, "builder", "", "auto, docker or daemonless (default: draft.toml's builder, else auto)")
+	f.BoolVar(&u.CreateNamespace, "create-namespace", false, "create the namespace if it does not exist")
+	f.DurationVar(&u.Timeout, "timeout", 0, "how long to wait for the rollout (default 2m)")
+	f.StringVarP(&output, "output", "o", "", "json: one JSON event per line on stdout (build, push, deploy, ready, error)")
+	addKubeFlags(f, &u.Kube, &u.AllowContexts)
+	return cmd
+}
