@@ -163,7 +163,7 @@ func (u *Up) Run(ctx context.Context) (res *UpResult, err error) {
 		if built.Image != nil {
 			var bar *ui.Bar
 			reg := e.reg
-			if u.UI != nil {
+			if u.UI != nil && u.UI.Terminal() {
 				bar = u.UI.Bar("pushing "+tag.Context().String(), 0)
 				reg = registry.New(append(u.registryOptions(e.env), registry.WithProgress(func(p registry.Progress) { bar.Set(p.Complete, p.Total) }))...)
 			}
@@ -336,9 +336,10 @@ func (u *Up) build(ctx context.Context, e *upEnv, tag name.Tag, deployed name.Re
 				req.Previous = prev
 			}
 		}
-		_, why = daemonless.Plan(req)
+		var plan *build.Plan
+		plan, why = daemonless.Plan(req)
 		if why == nil {
-			u.say("building %s without Docker (%s)", e.release, daemonlessWhat(req))
+			u.say("building %s without Docker (%s)", e.release, daemonlessWhat(plan))
 			return daemonless.Build(ctx, req)
 		}
 		if !errors.Is(why, build.ErrNotEligible) {
@@ -370,11 +371,14 @@ func (u *Up) build(ctx context.Context, e *upEnv, tag name.Tag, deployed name.Re
 	return docker.Build(ctx, req)
 }
 
-func daemonlessWhat(req build.Request) string {
-	if req.Previous != nil {
-		return "only the source changed: replacing the top layer"
+func daemonlessWhat(p *build.Plan) string {
+	switch {
+	case p.Kind == build.KindGo:
+		return "compiling the Go binary here and putting it on " + p.Base
+	case p.NeedsPrevious:
+		return "only the source changed: replacing the image's top layer"
 	}
-	return "assembling the image from its base"
+	return "the source on " + p.Base
 }
 
 // depsDigest is the digest of what an image's dependency layers come from:

@@ -2,12 +2,14 @@ package cli
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sync"
 
 	"github.com/spf13/cobra"
 
 	"github.com/draftk8s/draft/pkg/action"
+	"github.com/draftk8s/draft/pkg/deploy"
 	"github.com/draftk8s/draft/pkg/ui"
 )
 
@@ -54,6 +56,7 @@ image's top layer is replaced (--builder auto, the default).`,
 			}
 			res, err := u.Run(cmd.Context())
 			if err != nil {
+				printDiagnosis(u.UI, err)
 				return err
 			}
 			if res.Unchanged {
@@ -78,4 +81,35 @@ image's top layer is replaced (--builder auto, the default).`,
 	f.StringVarP(&output, "output", "o", "", "json: one JSON event per line on stdout (build, push, deploy, ready, error)")
 	addKubeFlags(f, &u.Kube, &u.AllowContexts)
 	return cmd
+}
+
+// printDiagnosis shows the failed pod's last log lines and events above the
+// one-line error.
+func printDiagnosis(u *ui.UI, err error) {
+	var re *deploy.RolloutError
+	if !errors.As(err, &re) {
+		return
+	}
+	g := re.Diagnosis
+	if len(g.LogTail) > 0 {
+		u.Printf("last log lines of %s/%s:", g.Pod, g.Container)
+		for _, l := range g.LogTail {
+			u.Printf("  | %s", l)
+		}
+	}
+	if len(g.Events) > 0 {
+		u.Printf("events of %s:", firstNonEmpty(g.Pod, g.Workload))
+		for _, e := range g.Events {
+			u.Printf("  %s", e)
+		}
+	}
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"helm.sh/helm/v3/pkg/action"
+	"helm.sh/helm/v3/pkg/kube"
 	"helm.sh/helm/v3/pkg/release"
 	"helm.sh/helm/v3/pkg/storage/driver"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
@@ -106,6 +107,11 @@ func New(getter genericclioptions.RESTClientGetter, namespace string, opts ...Op
 		d.cfg = new(action.Configuration)
 		if err := d.cfg.Init(getter, namespace, "secret", d.logf); err != nil {
 			return nil, fmt.Errorf("setting up Helm for namespace %s: %w", namespace, err)
+		}
+		// Helm's client puts objects without a namespace in the getter's
+		// namespace; the release's is the one that counts.
+		if kc, ok := d.cfg.KubeClient.(*kube.Client); ok {
+			kc.Namespace = namespace
 		}
 	}
 	if d.cfg.Log == nil {

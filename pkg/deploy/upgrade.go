@@ -16,7 +16,6 @@ import (
 	"helm.sh/helm/v3/pkg/chart/loader"
 	"helm.sh/helm/v3/pkg/chartutil"
 	"helm.sh/helm/v3/pkg/release"
-	appsv1 "k8s.io/api/apps/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
@@ -359,30 +358,20 @@ func (d *Deployer) checkNamespace(ctx context.Context, create bool) error {
 	return fmt.Errorf("checking that namespace %s exists: %w", d.namespace, err)
 }
 
-// available tells whether the Deployments of rel all exist and are
-// available with their current spec, so that an unchanged release needs
-// nothing.
+// available tells whether the Deployments of rel are rolled out, by the
+// rule the rollout watch applies (the Deployment's own status lags behind
+// its pods by a moment), so that an unchanged release needs nothing.
 func (d *Deployer) available(ctx context.Context, rel *release.Release) bool {
 	ws, err := workloadsOf(rel.Manifest, d.namespace)
 	if err != nil {
 		return false
 	}
-	for _, w := range ws {
-		dep, err := d.client.AppsV1().Deployments(w.namespace).Get(ctx, w.name, metav1.GetOptions{})
-		if err != nil || !deploymentAvailable(dep) {
-			return false
-		}
+	items, err := d.listOnce(ctx, ws)
+	if err != nil {
+		return false
 	}
-	return true
-}
-
-func deploymentAvailable(dep *appsv1.Deployment) bool {
-	want := int32(1)
-	if dep.Spec.Replicas != nil {
-		want = *dep.Spec.Replicas
-	}
-	s := dep.Status
-	return s.ObservedGeneration >= dep.Generation && s.UpdatedReplicas == want && s.Replicas == want && s.AvailableReplicas >= want
+	r := &rollout{d: d, set: &watchSet{items: items}, firstSeen: map[string]time.Time{}, pullInfo: map[string]string{}}
+	return r.evaluate(ctx).ready
 }
 
 // sameInputs tells whether deploying ch with vals would redeploy rel: the

@@ -224,3 +224,43 @@ func stripManagedFields(obj any) (any, error) {
 	}
 	return obj, nil
 }
+
+// listOnce reads the current state of ws, one list per kind, into stores
+// that evaluate reads as it reads the informers'.
+func (d *Deployer) listOnce(ctx context.Context, ws []workload) ([]*watched, error) {
+	var out []*watched
+	for _, w := range ws {
+		item := &watched{
+			workload:    w,
+			deployments: cache.NewStore(cache.MetaNamespaceKeyFunc),
+			replicaSets: cache.NewStore(cache.MetaNamespaceKeyFunc),
+			pods:        cache.NewStore(cache.MetaNamespaceKeyFunc),
+		}
+		dep, err := d.client.AppsV1().Deployments(w.namespace).Get(ctx, w.name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			out = append(out, item)
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		_ = item.deployments.Add(dep)
+		opts := metav1.ListOptions{LabelSelector: w.selector.String()}
+		rss, err := d.client.AppsV1().ReplicaSets(w.namespace).List(ctx, opts)
+		if err != nil {
+			return nil, err
+		}
+		for i := range rss.Items {
+			_ = item.replicaSets.Add(&rss.Items[i])
+		}
+		pods, err := d.client.CoreV1().Pods(w.namespace).List(ctx, opts)
+		if err != nil {
+			return nil, err
+		}
+		for i := range pods.Items {
+			_ = item.pods.Add(&pods.Items[i])
+		}
+		out = append(out, item)
+	}
+	return out, nil
+}
