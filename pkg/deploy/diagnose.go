@@ -69,6 +69,9 @@ func (e *RolloutError) Error() string {
 
 func (e *RolloutError) Unwrap() error { return e.RollbackErr }
 
+// noiseEvents are Warning events about the node's setup, not the app.
+var noiseEvents = map[string]bool{"MissingClusterDNS": true, "DNSConfigForming": true}
+
 const (
 	logTailLines = 20
 	maxEvents    = 8
@@ -231,7 +234,7 @@ func (d *Deployer) podEvents(ctx context.Context, p *corev1.Pod) []string {
 		if e.InvolvedObject.Name != p.Name || (e.InvolvedObject.UID != "" && p.UID != "" && e.InvolvedObject.UID != p.UID) {
 			continue
 		}
-		if e.Type != corev1.EventTypeWarning {
+		if e.Type != corev1.EventTypeWarning || noiseEvents[e.Reason] {
 			continue
 		}
 		evs = append(evs, e)
