@@ -47,6 +47,36 @@ if [[ -n $chart ]]; then
   cat "$chart/values.yaml"
 fi
 
-step "5. Next"
-echo "draft up (build, push, deploy) and draft connect come in a later issue: the demo stops here."
-echo "The files are in $app; the environment stays up (stop it with: make cluster-down)."
+step "5. draft up: build, push, deploy, wait until ready"
+cd "$app"
+echo "\$ draft up"
+"$DRAFT" up
+
+step "6. Reach it (draft connect comes with the next issue; kubectl port-forward stands in)"
+release=$(sed -n 's/^ *name = "\(.*\)".*/\1/p' draft.toml | head -1)
+port=$(sed -n 's/^ *port: *\([0-9]*\).*/\1/p' "charts/$release/values.yaml" | head -1)
+kubectl port-forward "service/$release" "18080:$port" >/dev/null 2>&1 &
+pf=$!
+trap 'kill $pf 2>/dev/null || true' EXIT
+for _ in $(seq 1 50); do curl -fsS http://127.0.0.1:18080/ >/dev/null 2>&1 && break; sleep 0.1; done
+echo "\$ curl http://127.0.0.1:18080/"
+curl -fsS http://127.0.0.1:18080/
+
+step "7. Change the source and up again: only the image's top layer is rebuilt and pushed"
+sed -i 's/Hello from draft/Hello again from draft/' app.py
+echo "\$ draft up"
+"$DRAFT" up
+kill $pf 2>/dev/null || true; wait $pf 2>/dev/null || true
+kubectl port-forward "service/$release" "18080:$port" >/dev/null 2>&1 &
+pf=$!
+for _ in $(seq 1 50); do curl -fsS http://127.0.0.1:18080/ >/dev/null 2>&1 && break; sleep 0.1; done
+echo "\$ curl http://127.0.0.1:18080/"
+curl -fsS http://127.0.0.1:18080/
+
+step "8. Nothing changed: up says so and does nothing"
+echo "\$ draft up"
+"$DRAFT" up
+
+step "Done"
+echo "The app is in $app and its release $release is running."
+echo "Remove it with: (cd $app && draft delete); stop the environment with: make cluster-down"
