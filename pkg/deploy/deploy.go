@@ -44,7 +44,10 @@ type Deployer struct {
 	// unschedulableGrace is how long a pod may stay unschedulable before it is
 	// a failure: the scheduler retries, and a node may be coming up.
 	unschedulableGrace time.Duration
-	now                func() time.Time
+	// pullGrace is how long an image pull may fail for a reason that may
+	// pass (the registry does not answer) before it is a failure.
+	pullGrace time.Duration
+	now       func() time.Time
 }
 
 // Option configures a Deployer.
@@ -95,6 +98,7 @@ func New(getter genericclioptions.RESTClientGetter, namespace string, opts ...Op
 		timeout:            DefaultTimeout,
 		probeGrace:         DefaultProbeGrace,
 		unschedulableGrace: 2 * time.Second,
+		pullGrace:          30 * time.Second,
 		now:                time.Now,
 	}
 	for _, o := range opts {

@@ -135,6 +135,7 @@ func TestRolloutFailureDiagnosedAndRolledBack(t *testing.T) {
 		{tag: "unschedulable", reason: ReasonUnschedulable, message: []string{"the pod cannot be scheduled: 0/1 nodes are available: 1 Insufficient cpu."}},
 		{tag: "probe", reason: ReasonProbe, probeGrace: 300 * time.Millisecond, logTail: true,
 			message: []string{"container app is running but its readiness probe has failed for", "Readiness probe failed: dial tcp 10.1.0.7:8080: connect: connection refused"}},
+		{tag: "unreachable", reason: ReasonImagePull, message: []string{`image example.test/app:unreachable cannot be pulled: Head "https://example.test/v2/app/manifests/unreachable": dial tcp 192.0.2.9:443: connect: connection refused`}},
 		{tag: "config", reason: ReasonConfig, message: []string{`container app cannot be created: secret "db" not found`}},
 		{tag: "noexec", reason: ReasonStart, message: []string{"built for another platform than the node's linux/amd64 (exec format error)"}},
 	}
@@ -146,6 +147,7 @@ func TestRolloutFailureDiagnosedAndRolledBack(t *testing.T) {
 			}
 			f := newFixture(t, opts...)
 			f.d.unschedulableGrace = 100 * time.Millisecond
+			f.d.pullGrace = 200 * time.Millisecond
 			ctx := context.Background()
 			if _, err := f.d.Upgrade(ctx, f.request("good-1")); err != nil {
 				t.Fatal(err)
@@ -210,6 +212,27 @@ func TestFirstInstallFailureUninstalls(t *testing.T) {
 	}
 	if _, err := f.d.Current(context.Background(), "app"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("after a failed first install: %v, want ErrNotFound", err)
+	}
+}
+
+func TestRollbackToTheLastGoodRevisionWhenNoneIsDeployed(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	for _, tag := range []string{"good-1", "good-2"} {
+		if _, err := f.d.Upgrade(ctx, f.request(tag)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h := f.history()
+	f.d.markFailed(h[1], "a rollback that failed") // nothing deployed now
+	_, err := f.d.Upgrade(ctx, f.request("notfound"))
+	var re *RolloutError
+	if !errors.As(err, &re) || re.RolledBackTo != 1 || re.Uninstalled {
+		t.Fatalf("err = %v, want a rollback to revision 1", err)
+	}
+	// Helm's upgrade supersedes the failed revision it started from
+	if got := f.statuses(); got != "1:superseded 2:superseded 3:failed 4:deployed" {
+		t.Errorf("history: %s", got)
 	}
 }
 
@@ -427,6 +450,20 @@ func TestClassifyPull(t *testing.T) {
 	for msg, want := range tests {
 		if got := classifyPull(msg); got != want {
 			t.Errorf("classifyPull(%q) = %s, want %s", msg, got, want)
+		}
+	}
+}
+
+func TestShortPullError(t *testing.T) {
+	tests := map[string]string{
+		`failed to pull and unpack image "r/a:1": failed to resolve reference "r/a:1": failed to do request: Head "https://r/v2/a/manifests/1": dial tcp 10.0.0.1:443: connect: connection refused`: `Head "https://r/v2/a/manifests/1": dial tcp 10.0.0.1:443: connect: connection refused`,
+		`failed to pull and unpack image "x": failed to resolve reference "x": failed to authorize: failed to fetch anonymous token: unexpected status: 401 Unauthorized`:                           `unexpected status: 401 Unauthorized`,
+		`Back-off pulling image "x": ErrImagePull: rpc error: code = Unknown desc = failed to pull and unpack image "x": i/o timeout`:                                                               `i/o timeout`,
+		`plain`: `plain`,
+	}
+	for in, want := range tests {
+		if got := shortPullError(in); got != want {
+			t.Errorf("shortPullError(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

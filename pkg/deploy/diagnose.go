@@ -328,17 +328,22 @@ func (d *Deployer) nodePlatform(ctx context.Context, node string) string {
 }
 
 // shortPullError keeps the informative end of a container runtime's pull
-// error: "...: not found" rather than the whole rpc error chain.
+// error: what was asked and what came back, without the chain of "failed
+// to ..." that wraps it.
 func shortPullError(msg string) string {
 	msg = oneLine(msg)
 	if _, rest, ok := strings.Cut(msg, "ErrImagePull: "); ok {
 		msg = rest
 	}
 	parts := strings.Split(msg, ": ")
-	if len(parts) > 2 {
-		msg = strings.Join(parts[len(parts)-2:], ": ")
+	start := 0
+	for j := len(parts) - 1; j >= 0; j-- {
+		if p := parts[j]; strings.HasPrefix(p, "failed to ") || strings.HasPrefix(p, "rpc error") || strings.HasPrefix(p, "code = ") {
+			start = j + 1
+			break
+		}
 	}
-	return msg
+	return strings.Join(parts[min(start, len(parts)-1):], ": ")
 }
 
 func containerImage(p *corev1.Pod, name string) string {

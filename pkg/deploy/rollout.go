@@ -305,7 +305,7 @@ func (r *rollout) podFindings(ctx context.Context, workload string, p *corev1.Po
 				reason := classifyPull(msg)
 				grace := time.Duration(0)
 				if reason == ReasonImagePull {
-					grace = -1 // a registry that does not answer may come back
+					grace = r.d.pullGrace // a registry that does not answer may come back, soon
 				}
 				add(finding{rank: 2, reason: reason, container: cs.Name, message: msg, grace: grace})
 			case "InvalidImageName":

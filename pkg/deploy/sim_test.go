@@ -374,6 +374,10 @@ func (s *sim) behave(ctx context.Context, name, image string) error {
 		return update(func(p *corev1.Pod) {
 			setWaiting(p, "ErrImagePull", `failed to pull and unpack image "`+image+`": failed to authorize: failed to fetch anonymous token: unexpected status: 401 Unauthorized`)
 		})
+	case tag == "unreachable":
+		return update(func(p *corev1.Pod) {
+			setWaiting(p, "ErrImagePull", `failed to pull and unpack image "`+image+`": failed to resolve reference "`+image+`": failed to do request: Head "https://example.test/v2/app/manifests/unreachable": dial tcp 192.0.2.9:443: connect: connection refused`)
+		})
 	case tag == "platform":
 		return update(func(p *corev1.Pod) {
 			setWaiting(p, "ErrImagePull", `failed to pull and unpack image "`+image+`": no match for platform in manifest: not found`)

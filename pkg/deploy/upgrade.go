@@ -111,10 +111,7 @@ func (d *Deployer) Upgrade(ctx context.Context, req Request) (*Result, error) {
 			return nil, err
 		}
 	}
-	var prev *release.Release
-	if h != nil {
-		prev = h.deployed
-	}
+	prev := lastGood(h)
 
 	start := d.now()
 	// Helm's apply is short and is not interrupted half-way: a cancel
@@ -141,6 +138,24 @@ func (d *Deployer) Upgrade(ctx context.Context, req Request) (*Result, error) {
 	}
 	res.Ready = d.now().Sub(waitStart)
 	return res, nil
+}
+
+// lastGood is the revision to go back to when an upgrade fails: the deployed
+// one, else the newest that once was (a failed rollback leaves none
+// deployed); nil when there is none and a failure means uninstalling.
+func lastGood(h *releaseHistory) *release.Release {
+	if h == nil {
+		return nil
+	}
+	if h.deployed != nil {
+		return h.deployed
+	}
+	for i := len(h.all) - 1; i >= 0; i-- {
+		if r := h.all[i]; r.Info != nil && r.Info.Status == release.StatusSuperseded {
+			return r
+		}
+	}
+	return nil
 }
 
 // apply runs Helm's install or upgrade, without Helm's wait.
