@@ -51,11 +51,9 @@ func (d *Delete) Run(ctx context.Context) (*DeleteResult, error) {
 			return nil, err
 		}
 	}
+	ko.Check = func(c *kube.Cluster) error { return kube.CheckLocal(c, allowed) }
 	cluster, err := kube.Resolve(ctx, ko)
 	if err != nil {
-		return nil, err
-	}
-	if err := kube.CheckLocal(cluster, allowed); err != nil {
 		return nil, err
 	}
 	dep, err := deploy.New(cluster.Getter, cluster.Namespace)

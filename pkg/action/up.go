@@ -284,10 +284,9 @@ func (u *Up) resolve(ctx context.Context) (*upEnv, error) {
 	if ko.Namespace == "" {
 		ko.Namespace = env.Namespace
 	}
+	allowed := append(append([]string{}, u.AllowContexts...), env.AllowContexts...)
+	ko.Check = func(c *kube.Cluster) error { return kube.CheckLocal(c, allowed) }
 	if e.cluster, err = kube.Resolve(ctx, ko); err != nil {
-		return nil, err
-	}
-	if err := kube.CheckLocal(e.cluster, append(append([]string{}, u.AllowContexts...), env.AllowContexts...)); err != nil {
 		return nil, err
 	}
 	if e.deployer, err = deploy.New(e.cluster.Getter, e.cluster.Namespace); err != nil {

@@ -36,6 +36,9 @@ type Options struct {
 	Kubeconfig string // --kubeconfig
 	Context    string // --kube-context
 	Namespace  string // --namespace / -n
+	// Check, when set, vets the cluster before Resolve sends it anything
+	// (draft passes the guard against clusters that are not local).
+	Check func(*Cluster) error
 }
 
 // Cluster is the resolved cluster: where it is, how to talk to it, and the
@@ -120,6 +123,11 @@ func Resolve(ctx context.Context, o Options) (*Cluster, error) {
 	c.Client, err = kubernetes.NewForConfig(c.Config)
 	if err != nil {
 		return nil, sentence(ErrNoKubeconfig, err, "the kubeconfig %s is not usable for context %q (%v): fix it, or pick another context with --kube-context", where, c.Context, errText(err))
+	}
+	if o.Check != nil { // before any request: a refused cluster is never contacted
+		if err := o.Check(c); err != nil {
+			return nil, err
+		}
 	}
 	if err := c.ping(ctx); err != nil {
 		return nil, err
