@@ -65,7 +65,10 @@ func main() {
 		}
 		os.Exit(3)
 	}
-	port := os.Getenv("PORT")
+	port := os.Getenv("LISTEN") // set in the image, it wins over the chart's PORT
+	if port == "" {
+		port = os.Getenv("PORT")
+	}
 	if port == "" {
 		port = "8080"
 	}
@@ -257,6 +260,7 @@ func TestE2EDeploy(t *testing.T) {
 		digests[v] = push(t, base, repo, v, "MESSAGE="+v+" "+ns)
 	}
 	digests["crash"] = push(t, base, repo, "crash", "CRASH=1")
+	digests["deaf"] = push(t, base, repo, "deaf", "LISTEN=9999")
 	digests["missing"] = "sha256:" + strings.Repeat("0f", 32)
 
 	chartDir := chartOf(t, "hello")
@@ -265,23 +269,24 @@ func TestE2EDeploy(t *testing.T) {
 		t.Fatal(err)
 	}
 	const rel = "hello"
-	values := func(v string) map[string]any {
-		vals, err := MergeValues(ValueSources{Override: map[string]any{"image": map[string]any{"repository": repo, "tag": v, "digest": digests[v]}}})
+	values := func(v string, set ...string) map[string]any {
+		vals, err := MergeValues(ValueSources{Set: set, Override: map[string]any{"image": map[string]any{"repository": repo, "tag": v, "digest": digests[v]}}})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return vals
 	}
 	var progress []string
-	up := func(v string) (*Result, time.Duration, error) {
+	upCtx := func(ctx context.Context, d *Deployer, v string, set ...string) (*Result, time.Duration, error) {
 		progress = nil
 		start := time.Now()
-		res, err := d.Upgrade(ctx, Request{Release: rel, ChartDir: chartDir, Values: values(v), Timeout: 2 * time.Minute,
+		res, err := d.Upgrade(ctx, Request{Release: rel, ChartDir: chartDir, Values: values(v, set...), Timeout: 2 * time.Minute,
 			Progress: func(p Progress) {
 				progress = append(progress, fmt.Sprintf("%6s %s", time.Since(start).Round(time.Millisecond), p))
 			}})
 		return res, time.Since(start), err
 	}
+	up := func(v string, set ...string) (*Result, time.Duration, error) { return upCtx(ctx, d, v, set...) }
 	wantAnswer := func(v string) {
 		t.Helper()
 		got := answer(t, c, ns, rel)
@@ -378,6 +383,58 @@ func TestE2EDeploy(t *testing.T) {
 		t.Fatalf("rollback: %+v", re)
 	}
 	wantAnswer("v6")
+	// a readiness probe that keeps failing: the app listens on another port
+	// than the chart's probe checks (a deployer with a short probe grace, to keep the test short)
+	dShort, err := New(c.Getter, ns, WithClient(c.Client), WithProbeGrace(5*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, took, err = upCtx(ctx, dShort, "deaf")
+	if !errors.As(err, &re) {
+		t.Fatalf("deploying an app that never gets ready: err = %v", err)
+	}
+	t.Logf("failing readiness probe (grace 5 s): failed and rolled back in %s: %v\n  events: %q", took.Round(time.Millisecond), err, re.Diagnosis.Events)
+	if re.Diagnosis.Reason != ReasonProbe || !strings.Contains(re.Diagnosis.Message, "Readiness probe failed") || !strings.Contains(re.Diagnosis.Message, "connection refused") {
+		t.Fatalf("diagnosis %+v", re.Diagnosis)
+	}
+	wantAnswer("v6")
+
+	// pods that cannot be scheduled
+	_, took, err = up("v6", "resources.requests.cpu=64", "resources.limits.cpu=64")
+	if !errors.As(err, &re) {
+		t.Fatalf("deploying pods too big for the node: err = %v", err)
+	}
+	t.Logf("unschedulable: failed and rolled back in %s: %v", took.Round(time.Millisecond), err)
+	if re.Diagnosis.Reason != ReasonUnschedulable || !strings.Contains(re.Diagnosis.Message, "Insufficient cpu") {
+		t.Fatalf("diagnosis %+v", re.Diagnosis)
+	}
+	wantAnswer("v6")
+
+	// Ctrl-C while the new pod starts: rolled back, and the next up works
+	cctx, cancel := context.WithCancel(ctx)
+	go func() {
+		for cctx.Err() == nil {
+			pods, _ := c.Client.CoreV1().Pods(ns).List(cctx, metav1.ListOptions{LabelSelector: instanceLabel + "=" + rel})
+			if pods != nil && len(pods.Items) > 1 {
+				cancel()
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
+	_, took, err = upCtx(cctx, d, "v5")
+	cancel()
+	t.Logf("Ctrl-C during the rollout: returned in %s: %v", took.Round(time.Millisecond), err)
+	if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "was interrupted; rolled back to revision") {
+		t.Fatalf("err = %v, want an interrupted, rolled back deploy", err)
+	}
+	if cur, err := d.Current(ctx, rel); err != nil || cur.Value("image.tag") != "v6" || cur.Status != "deployed" {
+		t.Fatalf("after Ctrl-C the release is %+v (%v), want v6 deployed", cur, err)
+	}
+	if res, _, err := up("v5"); err != nil || res.Recovered != "" {
+		t.Fatalf("the up after Ctrl-C: %+v %v", res, err)
+	}
+	wantAnswer("v5")
+
 	hist, _ := d.History(ctx, rel)
 	var statuses []string
 	for _, h := range hist {
