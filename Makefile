@@ -22,7 +22,7 @@ unit:
 
 e2e: build
 	@set -e; eval "$$($(ENV_UP))"; \
-	  DRAFT_BIN=$(CURDIR)/$(BIN) $(GO) test -tags e2e -count=1 -timeout 40m ./e2e/...
+	  DRAFT_BIN=$(CURDIR)/$(BIN) $(GO) test -tags e2e -count=1 -timeout 40m ./e2e/... ./pkg/build/ ./pkg/kube/ ./pkg/deploy/
 
 cluster:
 	@$(ENV_UP)
@@ -39,7 +39,7 @@ bench: build
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
 	$(GO) vet ./...
-	$(GO) vet -tags e2e ./e2e/...
+	$(GO) vet -tags e2e ./e2e/... ./pkg/...
 
 golden:
 	$(GO) test ./pkg/... -run Golden -update

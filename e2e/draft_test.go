@@ -255,6 +255,14 @@ func TestUpEveryPack(t *testing.T) {
 		t.Run(p.app, func(t *testing.T) {
 			ns := namespace(t, cs)
 			dir := copyApp(t, p.app)
+			// A fresh nonce makes the content (and so the tag) new to the registry.
+			f, _ := os.OpenFile(filepath.Join(dir, p.source), os.O_APPEND|os.O_WRONLY, 0)
+			comment := "//"
+			if p.app == "python-app" || p.app == "ruby-app" {
+				comment = "#"
+			}
+			fmt.Fprintf(f, "\n%s run %d\n", comment, time.Now().UnixNano())
+			f.Close()
 			mustDraft(t, dir, nil, "create")
 			if len(p.set) > 0 {
 				edit(t, filepath.Join(dir, "draft.toml"), "set = []", `set = ["`+strings.Join(p.set, `", "`)+`"]`)
@@ -369,11 +377,15 @@ func TestUpErrors(t *testing.T) {
 		{name: "cluster unreachable", env: []string{"KUBECONFIG=" + unreachable}, want: "127.0.0.1:1"},
 		{name: "context not allowed", env: []string{"KUBECONFIG=" + remote}, want: "not a local cluster"},
 		{name: "namespace missing", args: []string{"-n", "no-such-namespace-here"}, want: "namespace no-such-namespace-here"},
-		{name: "malformed draft.toml", prep: func(dir string) { edit(t, filepath.Join(dir, "draft.toml"), "wait = true", "wait = true\n    wiat = 3") }, want: `draft.toml:12: unknown field "environments.development.wiat"`},
+		{name: "malformed draft.toml", prep: func(dir string) {
+			edit(t, filepath.Join(dir, "draft.toml"), "wait = true", "wait = true\n    wiat = 3")
+		}, want: `draft.toml:12: unknown field "environments.development.wiat"`},
 		{name: "unknown environment", args: []string{"-e", "prod"}, want: `has no environment "prod"`},
 		{name: "missing chart", prep: func(dir string) { os.RemoveAll(filepath.Join(dir, "charts")) }, want: "there is no chart at charts/python-app"},
 		{name: "Dockerfile syntax error", prep: func(dir string) { edit(t, filepath.Join(dir, "Dockerfile"), "WORKDIR /app", "WORKDIR /app\nRUNN echo") }, want: "unknown instruction", nsArg: true},
-		{name: "build failure", prep: func(dir string) { edit(t, filepath.Join(dir, "Dockerfile"), "WORKDIR /app", "WORKDIR /app\nRUN echo failing on purpose && false") }, want: "failed (exit code 1)", nsArg: true},
+		{name: "build failure", prep: func(dir string) {
+			edit(t, filepath.Join(dir, "Dockerfile"), "WORKDIR /app", "WORKDIR /app\nRUN echo failing on purpose && false")
+		}, want: "failed (exit code 1)", nsArg: true},
 		{name: "unknown builder", args: []string{"--builder", "kaniko"}, want: "--builder \"kaniko\""},
 	}
 	for _, tt := range tests {

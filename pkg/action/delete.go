@@ -56,7 +56,7 @@ func (d *Delete) Run(ctx context.Context) (*DeleteResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	dep, err := deploy.New(cluster.Getter, cluster.Namespace)
+	dep, err := deploy.New(cluster.Getter, cluster.Namespace, deploy.WithClient(cluster.Client))
 	if err != nil {
 		return nil, err
 	}

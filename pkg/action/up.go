@@ -289,7 +289,7 @@ func (u *Up) resolve(ctx context.Context) (*upEnv, error) {
 	if e.cluster, err = kube.Resolve(ctx, ko); err != nil {
 		return nil, err
 	}
-	if e.deployer, err = deploy.New(e.cluster.Getter, e.cluster.Namespace); err != nil {
+	if e.deployer, err = deploy.New(e.cluster.Getter, e.cluster.Namespace, deploy.WithClient(e.cluster.Client)); err != nil {
 		return nil, err
 	}
 	return e, nil
