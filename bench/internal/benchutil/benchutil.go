@@ -1,0 +1,132 @@
+// Package benchutil holds what draft's benchmarks share: a byte-counting proxy
+// in front of the registry, running commands, copying apps, medians.
+package benchutil
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync/atomic"
+	"time"
+)
+
+// Proxy counts the bytes pushed through it to a registry.
+type Proxy struct {
+	Addr     string // host:port to push to
+	uploaded atomic.Int64
+	srv      *http.Server
+}
+
+// NewProxy listens on loopback and forwards to the registry at target (host:port).
+func NewProxy(target string) (*Proxy, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	p := &Proxy{Addr: l.Addr().String()}
+	rp := httputil.NewSingleHostReverseProxy(&url.URL{Scheme: "http", Host: target})
+	rp.ModifyResponse = func(r *http.Response) error {
+		// Upload locations point at the registry itself: send clients back through us.
+		if loc := r.Header.Get("Location"); loc != "" {
+			r.Header.Set("Location", strings.Replace(loc, target, p.Addr, 1))
+		}
+		return nil
+	}
+	p.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Body != nil && (r.Method == http.MethodPut || r.Method == http.MethodPatch || r.Method == http.MethodPost) {
+			r.Body = &counter{r: r.Body, n: &p.uploaded}
+		}
+		rp.ServeHTTP(w, r)
+	})}
+	go p.srv.Serve(l)
+	return p, nil
+}
+
+// Take returns the bytes pushed since the last call.
+func (p *Proxy) Take() int64 { return p.uploaded.Swap(0) }
+
+// Close stops the proxy.
+func (p *Proxy) Close() { p.srv.Close() }
+
+type counter struct {
+	r io.ReadCloser
+	n *atomic.Int64
+}
+
+func (c *counter) Read(b []byte) (int, error) {
+	n, err := c.r.Read(b)
+	c.n.Add(int64(n))
+	return n, err
+}
+func (c *counter) Close() error { return c.r.Close() }
+
+// Run runs a command in dir with extra environment, and fails loudly.
+func Run(dir string, env []string, name string, args ...string) (string, time.Duration) {
+	cmd := exec.Command(name, args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), env...)
+	start := time.Now()
+	out, err := cmd.CombinedOutput()
+	d := time.Since(start)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s %s: %v\n%s\n", name, strings.Join(args, " "), err, out)
+		os.Exit(1)
+	}
+	return string(out), d
+}
+
+// CopyDir copies a directory tree.
+func CopyDir(src, dst string) {
+	err := filepath.Walk(src, func(p string, info os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		if info.IsDir() {
+			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dst, rel), b, info.Mode())
+	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}
+
+// Median of durations or numbers.
+func Median[T int64 | float64 | time.Duration](xs []T) T {
+	s := append([]T(nil), xs...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	if len(s) == 0 {
+		return 0
+	}
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// Root is the repository's top folder (benchmarks run from it).
+func Root() string {
+	wd, _ := os.Getwd()
+	for d := wd; d != "/"; d = filepath.Dir(d) {
+		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
+			if _, err := os.Stat(filepath.Join(d, "e2e", "testdata")); err == nil {
+				return d
+			}
+		}
+	}
+	return wd
+}
