@@ -514,3 +514,40 @@ func copyTree(t *testing.T, src, dst string) {
 		t.Fatal(err)
 	}
 }
+
+// TestTasks: pre-up runs before the build (and a failing one stops up),
+// post-deploy runs inside the new container, cleanup runs after delete.
+func TestTasks(t *testing.T) {
+	_, cs, _ := cluster(t)
+	ns := namespace(t, cs)
+	dir := copyApp(t, "python-app")
+	mustDraft(t, dir, nil, "create")
+	marks := t.TempDir()
+	tasks := fmt.Sprintf(`[pre-up]
+  check = "echo pre-up ran > %[1]s/pre-up"
+[post-deploy]
+  greet = "echo hello from $(hostname)"
+[cleanup]
+  tidy = "echo cleanup ran > %[1]s/cleanup"
+`, marks)
+	os.WriteFile(filepath.Join(dir, ".draft-tasks.toml"), []byte(tasks), 0o644)
+	r := mustDraft(t, dir, nil, "up", "-n", ns)
+	if b, _ := os.ReadFile(filepath.Join(marks, "pre-up")); string(b) != "pre-up ran\n" {
+		t.Errorf("pre-up did not run: %q", b)
+	}
+	if !strings.Contains(r.stderr, "hello from python-app-") {
+		t.Errorf("post-deploy did not run in the pod:\n%s", r.stderr)
+	}
+	mustDraft(t, dir, nil, "delete", "-n", ns)
+	if b, _ := os.ReadFile(filepath.Join(marks, "cleanup")); string(b) != "cleanup ran\n" {
+		t.Errorf("cleanup did not run: %q", b)
+	}
+	os.WriteFile(filepath.Join(dir, ".draft-tasks.toml"), []byte("[pre-up]\n  lint = \"echo lint failed; exit 4\"\n"), 0o644)
+	r = draft(t, dir, nil, "up", "-n", ns)
+	if r.code == 0 || !strings.Contains(r.stderr, "the pre-up task lint (echo lint failed; exit 4) failed: exit status 4") {
+		t.Errorf("a failing pre-up: exit %d\n%s", r.code, r.stderr)
+	}
+	if revisions(t, cs, ns, "python-app") != 0 {
+		t.Errorf("a failing pre-up still deployed")
+	}
+}

@@ -228,10 +228,44 @@ func (u *Up) Run(ctx context.Context) (res *UpResult, err error) {
 	}
 	u.emit(Event{Event: "deploy", Release: e.release, Image: image.String(), Revision: dr.Revision, Seconds: dr.Apply.Seconds()})
 	u.emit(Event{Event: "ready", Release: e.release, Revision: dr.Revision, Seconds: res.Total.Seconds()})
+	if err := u.postDeploy(ctx, e); err != nil {
+		return res, err
+	}
 	if err := u.runTasks(ctx, e, "post-up", e.tasks.PostUp); err != nil {
 		return res, err
 	}
 	return res, nil
+}
+
+// postDeploy runs the post-deploy tasks inside the app's container (a Ready
+// pod of the new revision), as classic Draft did with kubectl exec.
+func (u *Up) postDeploy(ctx context.Context, e *upEnv) error {
+	tasks := config.Ordered(e.tasks.PostDeploy)
+	if len(tasks) == 0 {
+		return nil
+	}
+	pod, err := kube.ReadyPod(ctx, e.cluster, e.cluster.Namespace, "app.kubernetes.io/instance="+e.release)
+	if err != nil {
+		return fmt.Errorf("running the post-deploy tasks: %w", err)
+	}
+	container := pod.Spec.Containers[0].Name
+	var out io.Writer = io.Discard
+	if u.UI != nil {
+		out = u.UI.Writer()
+	}
+	for _, t := range tasks {
+		u.say("post-deploy task %s in %s: %s", t.Name, pod.Name, t.Command)
+		err := kube.Exec(ctx, e.cluster, e.cluster.Namespace, pod.Name, container, []string{"sh", "-c", t.Command}, out, out)
+		ev := Event{Event: "task", Release: e.release, Message: "post-deploy " + t.Name}
+		if err != nil {
+			ev.Message += ": " + err.Error()
+		}
+		u.emit(ev)
+		if err != nil {
+			return fmt.Errorf("the post-deploy task %s failed: %w", t.Name, err)
+		}
+	}
+	return nil
 }
 
 // resolve reads draft.toml and finds the registry, the chart, the cluster.
