@@ -26,7 +26,7 @@ KUBECONFIG_ADMIN="$STATE/admin.kubeconfig"
 KUBE_PROXY="${DRAFT_ENV_KUBE_PROXY:-1}"                   # 0: no kube-proxy (no ClusterIP/NodePort routing)
 WITH_HELM="${DRAFT_ENV_HELM:-0}"                          # 1: also build the helm CLI into $BIN
 WITH_DOCKER="${DRAFT_ENV_DOCKER:-1}"                      # 0: no Docker engine
-IMAGES="${DRAFT_ENV_IMAGES-python node golang ruby php java}"   # base image families; "" for none
+IMAGES="${DRAFT_ENV_IMAGES-debian python node golang ruby php java}"   # base image families; "" for none
 DEBIAN_MIRROR="${DRAFT_ENV_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 # Docker engine: its own containerd, never the kubelet's.
 DOCKER_CONTAINERD_SOCK="$RUN_DIR/docker-containerd/containerd.sock"

@@ -313,12 +313,12 @@ cmd_ensure() {
 
 cmd_list() {
   local f
-  printf 'FLAVOR\tSUITE\tRUNTIME\tROOTFS\tTAGS (%s/...)\n' "$LIB"
+  { printf 'FLAVOR\tSUITE\tRUNTIME\tROOTFS\tTAGS (%s/...)\n' "$LIB"
   for f in "${FLAVORS[@]}"; do
     flavor "$f"
     if [[ -s $IMG_CACHE/oci/$f.info ]]; then printf '%s\t%s\n' "$(cat "$IMG_CACHE/oci/$f.info")" "$TAGS"
     else printf '%s\t%s\t(not built)\t-\t%s\n' "$f" "$SUITE" "$TAGS"; fi
-  done
+  done; } | sed 's/\x1b\[[0-9;]*m//g'
 }
 
 [[ $(id -u) == 0 || ${1:-} == list ]] || die "mkbase.sh must run as root (debootstrap, chroot)"
