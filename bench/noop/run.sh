@@ -32,7 +32,7 @@ pushed=$(echo "$json" | grep -c '"event":"push"' || true)
 # Competitors, set up once so that their no-op is measured.
 KO_REPO=$DRAFT_REGISTRY/ko-noop
 ko_up() {
-  ref=$(KO_DOCKER_REPO=$KO_REPO ko build --bare --insecure-registry . 2>/dev/null)
+  ref=$(KO_DOCKER_REPO=$KO_REPO KO_DEFAULTBASEIMAGE=$DRAFT_REGISTRY/pause:3.10 ko build --bare --insecure-registry . 2>/dev/null)
   helm upgrade --install ko-noop charts/noop-app -n $NS --wait --set "image.repository=${ref%@*}" --set "image.digest=${ref#*@}" >/dev/null
 }
 docker_up() {

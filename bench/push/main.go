@@ -67,7 +67,9 @@ func main() {
 	// ko: the same app and changes.
 	kodir := filepath.Join(os.TempDir(), "draft-bench-push", "ko-app")
 	benchutil.CopyDir(filepath.Join(root, "e2e", "testdata", "go-app"), kodir)
-	koEnv := []string{"KO_DOCKER_REPO=" + proxy.Addr + "/ko-go-app"}
+	// ko's default base (cgr.dev) is not reachable here: the environment's
+	// pause image stands in; only the binary layer changes between edits.
+	koEnv := []string{"KO_DOCKER_REPO=" + proxy.Addr + "/ko-go-app", "KO_DEFAULTBASEIMAGE=" + reg + "/pause:3.10"}
 	benchutil.Run(kodir, koEnv, "ko", "build", "--bare", "--insecure-registry", ".")
 	proxy.Take()
 	var koBytes []int64
