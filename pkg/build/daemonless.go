@@ -320,7 +320,7 @@ type layerEntry struct {
 }
 
 // layer writes a reproducible layer: entries sorted, parents created, fixed
-// times, gzip at its best compression (the inner loop pushes these often).
+// times, gzip at its default level (level 9 saves 0.6% of a Go binary layer for three times the time).
 func (d *Daemonless) layer(entries []layerEntry) (v1.Layer, error) {
 	seen, listed := map[string]bool{}, map[string]bool{}
 	for _, e := range entries {
@@ -367,7 +367,7 @@ func (d *Daemonless) layer(entries []layerEntry) (v1.Layer, error) {
 	}
 	b := buf.Bytes()
 	return tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil },
-		tarball.WithCompressionLevel(gzip.BestCompression))
+		tarball.WithCompressionLevel(gzip.DefaultCompression))
 }
 
 func lastLines(s string, n int) string {
