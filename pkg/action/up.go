@@ -364,9 +364,12 @@ func (u *Up) build(ctx context.Context, e *upEnv, tag name.Tag, deployed name.Re
 	daemonless := build.NewDaemonless(e.reg.Image)
 	var why error
 	if choice == BuilderAuto || choice == BuilderDaemonless {
-		if deployed != nil {
-			if prev, err := e.reg.Image(ctx, deployed, e.platform); err == nil {
-				req.Previous = prev
+		// The deployed image is only needed to replace its top layer.
+		if df, err := os.ReadFile(filepath.Join(e.dir, e.dockerfile)); err == nil && deployed != nil {
+			if p, _ := build.Analyze(df); p != nil && p.Kind == build.KindSource && p.NeedsPrevious {
+				if prev, err := e.reg.Image(ctx, deployed, e.platform); err == nil {
+					req.Previous = prev
+				}
 			}
 		}
 		var plan *build.Plan
