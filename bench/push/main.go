@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -92,7 +93,8 @@ func edit(file string, i int) {
 	s := string(b)
 	start := strings.Index(s, `const version = "`)
 	end := strings.Index(s[start+17:], `"`)
-	s = s[:start] + fmt.Sprintf(`const version = "bench-%d"`, i) + s[start+17+end+1:]
+	// A nonce keeps the content new to the registry across runs of the benchmark.
+	s = s[:start] + fmt.Sprintf(`const version = "bench-%d-%d"`, i, time.Now().UnixNano()) + s[start+17+end+1:]
 	os.WriteFile(file, []byte(s), 0o644)
 }
 
