@@ -1,0 +1,151 @@
+package connect
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strconv"
+	"sync"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/httpstream"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/transport/spdy"
+)
+
+// portForwardProtocol is the subprotocol of the pods' portforward subresource.
+const portForwardProtocol = "portforward.k8s.io"
+
+// podConn is one upgraded connection to a pod's portforward subresource;
+// every local connection to that pod is a pair of streams on it.
+type podConn struct {
+	pod    string
+	uid    types.UID
+	ready  chan struct{} // closed when the dial is done
+	conn   httpstream.Connection
+	err    error
+	closed chan struct{} // closed when conn is gone
+	once   sync.Once
+}
+
+func (c *podConn) close() {
+	c.once.Do(func() {
+		if c.conn != nil {
+			c.conn.Close()
+		}
+		close(c.closed)
+	})
+}
+
+// streams opens the error and data streams of one forwarded connection, as
+// the portforward protocol has them: same port and requestID, the error
+// stream first; we never write to the error stream.
+func (c *podConn) streams(port int, requestID int64) (data, errStream httpstream.Stream, err error) {
+	h := http.Header{}
+	h.Set(corev1.StreamType, corev1.StreamTypeError)
+	h.Set(corev1.PortHeader, strconv.Itoa(port))
+	h.Set(corev1.PortForwardRequestIDHeader, strconv.FormatInt(requestID, 10))
+	if errStream, err = c.conn.CreateStream(h); err != nil {
+		return nil, nil, err
+	}
+	errStream.Close()
+	h.Set(corev1.StreamType, corev1.StreamTypeData)
+	if data, err = c.conn.CreateStream(h); err != nil {
+		c.conn.RemoveStreams(errStream)
+		return nil, nil, err
+	}
+	return data, errStream, nil
+}
+
+// podConn returns the connection to pod, dialling it when there is none; a
+// dial under way is shared.
+func (f *Forwarder) podConn(ctx context.Context, pod *corev1.Pod) (*podConn, error) {
+	f.mu.Lock()
+	c, ok := f.conns[pod.UID]
+	if !ok {
+		c = &podConn{pod: pod.Name, uid: pod.UID, ready: make(chan struct{}), closed: make(chan struct{})}
+		f.conns[pod.UID] = c
+	}
+	f.mu.Unlock()
+	if !ok {
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), f.o.dialWait)
+		stop := context.AfterFunc(ctx, cancel)
+		c.conn, c.err = f.dial(dctx, pod)
+		stop()
+		cancel()
+		close(c.ready)
+		if c.err != nil {
+			f.forgetConn(c)
+		} else {
+			go func() {
+				select {
+				case <-c.conn.CloseChan():
+					f.forgetConn(c)
+				case <-c.closed:
+				}
+			}()
+		}
+	}
+	select {
+	case <-c.ready:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	if c.err != nil {
+		return nil, c.err
+	}
+	select {
+	case <-c.closed:
+		return nil, fmt.Errorf("the connection to pod %s closed", c.pod)
+	default:
+	}
+	return c, nil
+}
+
+// forgetConn closes c and drops it, so that the next connection dials again.
+func (f *Forwarder) forgetConn(c *podConn) {
+	f.mu.Lock()
+	if f.conns[c.uid] == c {
+		delete(f.conns, c.uid)
+	}
+	f.mu.Unlock()
+	c.close()
+}
+
+// forget drops the connection to a pod that is gone.
+func (f *Forwarder) forget(uid types.UID) {
+	f.mu.Lock()
+	c := f.conns[uid]
+	f.mu.Unlock()
+	if c != nil {
+		go func() {
+			<-c.ready
+			f.forgetConn(c)
+		}()
+	}
+}
+
+// dialPod upgrades a connection to the pod's portforward subresource
+// through the API server (SPDY), as kubectl port-forward does.
+func dialPod(ctx context.Context, cfg *rest.Config, client kubernetes.Interface, pod *corev1.Pod) (httpstream.Connection, error) {
+	rt, upgrader, err := spdy.RoundTripperFor(cfg)
+	if err != nil {
+		return nil, err
+	}
+	u := client.CoreV1().RESTClient().Post().Namespace(pod.Namespace).Resource("pods").Name(pod.Name).SubResource("portforward").URL()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+	conn, protocol, err := spdy.Negotiate(upgrader, &http.Client{Transport: rt}, req, portForwardProtocol)
+	if err != nil {
+		return nil, fmt.Errorf("dialling pod %s: %w", pod.Name, err)
+	}
+	if protocol != portForwardProtocol {
+		conn.Close()
+		return nil, fmt.Errorf("dialling pod %s: the API server answered protocol %q, not %q", pod.Name, protocol, portForwardProtocol)
+	}
+	return conn, nil
+}

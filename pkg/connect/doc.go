@@ -1,0 +1,12 @@
+// Package connect puts a release's pods on localhost and their logs on a
+// writer, and keeps both going while the pods are replaced.
+//
+// A Forwarder owns its local listeners for as long as it runs: every accepted
+// connection is sent, through the API server's portforward subresource, to the
+// newest Ready pod that serves the port at that moment, so a redeploy, a crash
+// or a deleted pod never closes the local port (kubectl port-forward binds one
+// pod and dies with it). A Logs streams the logs of every container of the
+// release's pods, prefixed by pod and container, follows new pods as they
+// appear and resumes a dropped stream where it stopped. Both find the pods by
+// a label selector and take client-go types, nothing of draft's.
+package connect

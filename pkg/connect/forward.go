@@ -1,0 +1,343 @@
+package connect
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/httpstream"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+)
+
+// Event is something a Forwarder or a Logs wants the user to know, for
+// stderr: which pod the forward goes to, a held or dropped connection, a log
+// stream that ended or resumed.
+type Event struct {
+	Time    time.Time
+	Kind    string // target, waiting, error (Forwarder); started, ended, retry, error (Logs)
+	Pod     string
+	Message string
+}
+
+// Forwarder forwards local ports to the current pods of a selector.
+type Forwarder struct {
+	client     kubernetes.Interface
+	namespace  string
+	selector   string
+	o          options
+	dial       func(ctx context.Context, pod *corev1.Pod) (httpstream.Connection, error)
+	requestIDs atomic.Int64
+
+	mu       sync.Mutex
+	mappings []Mapping
+	conns    map[types.UID]*podConn
+	target   map[int]string // the pod each port went to last, for events
+	pods     *podWatch      // set by Run before anything listens
+}
+
+// Option configures a Forwarder.
+type Option func(*options)
+
+type options struct {
+	overrides []Mapping
+	hold      time.Duration
+	events    func(Event)
+	ready     func([]Mapping)
+	hosts     []string
+	dialWait  time.Duration
+}
+
+// WithOverrides sets local ports for pod ports (LOCAL:REMOTE), and adds pod
+// ports that the pods do not declare. An override's local port must be free.
+func WithOverrides(m ...Mapping) Option {
+	return func(o *options) { o.overrides = append(o.overrides, m...) }
+}
+
+// WithHold sets how long a new connection waits for a Ready pod before it
+// is closed (default 30 s).
+func WithHold(d time.Duration) Option { return func(o *options) { o.hold = d } }
+
+// WithEvents receives what the Forwarder has to say (for stderr).
+func WithEvents(f func(Event)) Option { return func(o *options) { o.events = f } }
+
+// WithReady is called once, when the local ports listen, with the mappings.
+func WithReady(f func([]Mapping)) Option { return func(o *options) { o.ready = f } }
+
+// WithHosts sets the local addresses to listen on; the first must work, the
+// others are used when they can (default 127.0.0.1, then ::1).
+func WithHosts(hosts ...string) Option { return func(o *options) { o.hosts = hosts } }
+
+// New returns a Forwarder for the pods that selector matches in namespace.
+// cfg is what the pods' portforward subresource is dialled with.
+func New(cfg *rest.Config, client kubernetes.Interface, namespace, selector string, opts ...Option) *Forwarder {
+	f := &Forwarder{
+		client: client, namespace: namespace, selector: selector,
+		o:      options{hold: 30 * time.Second, hosts: []string{"127.0.0.1", "::1"}, dialWait: 10 * time.Second},
+		conns:  map[types.UID]*podConn{},
+		target: map[int]string{},
+	}
+	for _, opt := range opts {
+		opt(&f.o)
+	}
+	f.dial = func(ctx context.Context, pod *corev1.Pod) (httpstream.Connection, error) {
+		return dialPod(ctx, cfg, client, pod)
+	}
+	return f
+}
+
+// Ports returns the forwarded ports once they listen (nil before).
+func (f *Forwarder) Ports() []Mapping {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]Mapping(nil), f.mappings...)
+}
+
+func (f *Forwarder) emit(kind, pod, format string, a ...any) {
+	if f.o.events != nil {
+		f.o.events(Event{Time: time.Now(), Kind: kind, Pod: pod, Message: fmt.Sprintf(format, a...)})
+	}
+}
+
+// Run listens on the local ports and forwards until ctx ends, then closes
+// the listeners and every connection and returns nil. It fails at once when
+// the selector matches no pod (ErrNoPods) or a local port cannot be had.
+func (f *Forwarder) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	pods := newPodWatch(f.client, f.namespace, f.selector)
+	f.pods = pods
+	pods.on(handler{
+		add:    func(*corev1.Pod, bool) { f.retarget(ctx, pods) },
+		update: func(*corev1.Pod) { f.retarget(ctx, pods) },
+		remove: func(p *corev1.Pod) { f.forget(p.UID); f.retarget(ctx, pods) },
+	})
+	informerDone, err := pods.start(ctx)
+	defer func() { cancel(); <-informerDone }()
+	if err != nil {
+		return err
+	}
+	all, _ := pods.pods()
+	if len(all) == 0 {
+		return ErrNoPods
+	}
+	ports, fixed := plan(podPorts(live(all)), f.o.overrides)
+	if len(ports) == 0 {
+		return fmt.Errorf("the pods declare no TCP container port: name one with --override-port LOCAL:REMOTE")
+	}
+
+	var listeners []net.Listener
+	closeAll := func() {
+		for _, l := range listeners {
+			l.Close()
+		}
+	}
+	taken := map[int]bool{}
+	for i := range ports {
+		ls, err := listen(f.o.hosts, &ports[i], fixed[i], taken)
+		if err != nil {
+			closeAll()
+			return err
+		}
+		taken[ports[i].Local] = true
+		listeners = append(listeners, ls...)
+	}
+	f.mu.Lock()
+	f.mappings = ports
+	f.mu.Unlock()
+
+	var wg sync.WaitGroup
+	for i, m := range ports {
+		for _, l := range listeners {
+			if l.Addr().(*net.TCPAddr).Port != m.Local {
+				continue
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				f.accept(ctx, &wg, l, ports[i])
+			}()
+		}
+	}
+	if f.o.ready != nil {
+		f.o.ready(f.Ports())
+	}
+	<-ctx.Done()
+	closeAll()
+	wg.Wait()
+	f.mu.Lock()
+	for uid, c := range f.conns {
+		c.close()
+		delete(f.conns, uid)
+	}
+	f.mu.Unlock()
+	return nil
+}
+
+// retarget tells of a change of target, and dials the new target at once so
+// that the first connection to it does not wait for the dial.
+func (f *Forwarder) retarget(ctx context.Context, w *podWatch) {
+	all, _ := w.pods()
+	f.mu.Lock()
+	ports := append([]Mapping(nil), f.mappings...)
+	f.mu.Unlock()
+	for _, m := range ports {
+		p := target(all, m.Remote)
+		name := ""
+		if p != nil {
+			name = p.Name
+		}
+		f.mu.Lock()
+		prev, known := f.target[m.Remote]
+		f.target[m.Remote] = name
+		f.mu.Unlock()
+		if known && prev == name {
+			continue
+		}
+		if p == nil {
+			f.emit("waiting", "", "no Ready pod serves port %d: new connections to %s wait for one", m.Remote, m.URL())
+			continue
+		}
+		f.emit("target", p.Name, "%s -> %s port %d", m.URL(), p.Name, m.Remote)
+		go func() { _, _ = f.podConn(ctx, p) }()
+	}
+}
+
+// accept serves one listener until it is closed.
+func (f *Forwarder) accept(ctx context.Context, wg *sync.WaitGroup, l net.Listener, m Mapping) {
+	for {
+		conn, err := l.Accept()
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			f.emit("error", "", "accepting on %s: %v", l.Addr(), err)
+			time.Sleep(50 * time.Millisecond)
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f.handle(ctx, conn, m)
+		}()
+	}
+}
+
+// handle sends one local connection to the current target of its port,
+// holding it while there is none.
+func (f *Forwarder) handle(ctx context.Context, conn net.Conn, m Mapping) {
+	defer conn.Close()
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	defer stop()
+
+	pc, data, errStream, err := f.open(ctx, m)
+	if err != nil {
+		if ctx.Err() == nil {
+			f.emit("error", "", "%s: %v", m.URL(), err)
+		}
+		return
+	}
+	defer pc.conn.RemoveStreams(data, errStream)
+
+	errc := make(chan string, 1)
+	go func() {
+		b, _ := io.ReadAll(errStream)
+		errc <- string(b)
+	}()
+	remoteDone := make(chan struct{})
+	go func() {
+		defer close(remoteDone)
+		_, _ = io.Copy(conn, data)
+	}()
+	localErr := make(chan error, 1)
+	go func() {
+		_, err := io.Copy(data, conn)
+		if err == nil {
+			data.Close() // the client is done sending: half-close, as TCP does
+		}
+		localErr <- err
+	}()
+	local := localErr
+	for waiting := true; waiting; {
+		select {
+		case <-remoteDone:
+			waiting = false
+		case err := <-local:
+			local = nil // after a half-close, the reply still comes
+			waiting = err == nil
+		case <-pc.closed:
+			waiting = false
+		case <-ctx.Done():
+			waiting = false
+		}
+	}
+	_ = data.Reset()
+	conn.Close()
+	select {
+	case msg := <-errc:
+		if msg != "" && ctx.Err() == nil {
+			f.emit("error", pc.pod, "%s -> %s port %d: %s", m.URL(), pc.pod, m.Remote, msg)
+		}
+	case <-pc.closed:
+	case <-ctx.Done():
+	case <-time.After(2 * time.Second):
+	}
+	_ = errStream.Reset()
+	if local != nil {
+		<-local
+	}
+}
+
+// open waits (up to the hold time) for a target of m's port and opens a data
+// and an error stream to it; a dead connection to the pod is dialled again.
+func (f *Forwarder) open(ctx context.Context, m Mapping) (*podConn, httpstream.Stream, httpstream.Stream, error) {
+	ctx, cancel := context.WithTimeout(ctx, f.o.hold)
+	defer cancel()
+	var last error
+	for backoff := 50 * time.Millisecond; ; backoff = min(2*backoff, time.Second) {
+		pod, err := f.wait(ctx, m.Remote)
+		if err != nil {
+			if last != nil {
+				return nil, nil, nil, last
+			}
+			return nil, nil, nil, fmt.Errorf("no Ready pod for port %d within %s", m.Remote, f.o.hold)
+		}
+		pc, err := f.podConn(ctx, pod)
+		if err == nil {
+			var data, errStream httpstream.Stream
+			data, errStream, err = pc.streams(m.Remote, f.requestIDs.Add(1))
+			if err == nil {
+				return pc, data, errStream, nil
+			}
+			f.forgetConn(pc)
+		}
+		last = fmt.Errorf("forwarding to pod %s: %w", pod.Name, err)
+		select {
+		case <-ctx.Done():
+			return nil, nil, nil, last
+		case <-time.After(backoff):
+		}
+	}
+}
+
+// wait returns the target of port, waiting for one.
+func (f *Forwarder) wait(ctx context.Context, port int) (*corev1.Pod, error) {
+	for {
+		all, changed := f.pods.pods()
+		if p := target(all, port); p != nil {
+			return p, nil
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}

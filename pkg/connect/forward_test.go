@@ -1,0 +1,415 @@
+package connect
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/httpstream"
+	"k8s.io/client-go/kubernetes/fake"
+)
+
+// The tests below run the Forwarder against client-go's fake clientset (pods
+// and their watch) and fake portforward connections whose data streams are
+// TCP connections to one httptest server per pod: everything but the API
+// server's SPDY upgrade, which the e2e tests cover.
+
+const testPort = 40123 // a pod port unlikely to be taken here
+
+// pods are the fake pods' servers, by pod name; each answers its pod's name.
+type fakePods struct {
+	mu      sync.Mutex
+	servers map[string]*httptest.Server
+	dials   atomic.Int32
+}
+
+func newFakePods(t *testing.T, names ...string) *fakePods {
+	fp := &fakePods{servers: map[string]*httptest.Server{}}
+	for _, n := range names {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			fmt.Fprint(w, n)
+		}))
+		t.Cleanup(srv.Close)
+		fp.servers[n] = srv
+	}
+	return fp
+}
+
+func (fp *fakePods) dial(_ context.Context, pod *corev1.Pod) (httpstream.Connection, error) {
+	fp.dials.Add(1)
+	fp.mu.Lock()
+	srv := fp.servers[pod.Name]
+	fp.mu.Unlock()
+	if srv == nil {
+		return nil, fmt.Errorf("pod %s does not answer", pod.Name)
+	}
+	return &fakeConn{addr: srv.Listener.Addr().String(), errs: map[string]*io.PipeWriter{}, closed: make(chan bool)}, nil
+}
+
+// fakeConn is a portforward connection: the error stream of a request ID
+// carries the failure to reach the port; its data stream is a TCP connection.
+type fakeConn struct {
+	addr   string
+	mu     sync.Mutex
+	errs   map[string]*io.PipeWriter
+	closed chan bool
+	once   sync.Once
+}
+
+func (c *fakeConn) CreateStream(h http.Header) (httpstream.Stream, error) {
+	select {
+	case <-c.closed:
+		return nil, errors.New("connection closed")
+	default:
+	}
+	id := h.Get(corev1.PortForwardRequestIDHeader)
+	switch h.Get(corev1.StreamType) {
+	case corev1.StreamTypeError:
+		r, w := io.Pipe()
+		c.mu.Lock()
+		c.errs[id] = w
+		c.mu.Unlock()
+		return &errStream{r: r, h: h}, nil
+	case corev1.StreamTypeData:
+		c.mu.Lock()
+		ew := c.errs[id]
+		c.mu.Unlock()
+		if ew == nil {
+			return nil, errors.New("data stream before its error stream")
+		}
+		conn, err := net.Dial("tcp", c.addr)
+		if err != nil {
+			ew.CloseWithError(nil)
+			return nil, err
+		}
+		return &dataStream{Conn: conn, h: h, errw: ew}, nil
+	}
+	return nil, fmt.Errorf("unknown stream type %q", h.Get(corev1.StreamType))
+}
+
+func (c *fakeConn) Close() error {
+	c.once.Do(func() { close(c.closed) })
+	return nil
+}
+func (c *fakeConn) CloseChan() <-chan bool               { return c.closed }
+func (c *fakeConn) SetIdleTimeout(time.Duration)         {}
+func (c *fakeConn) RemoveStreams(...httpstream.Stream)   {}
+func (s *errStream) Read(p []byte) (int, error)          { return s.r.Read(p) }
+func (s *errStream) Write(p []byte) (int, error)         { return 0, errors.New("read-only") }
+func (s *errStream) Close() error                        { return nil }
+func (s *errStream) Reset() error                        { return s.r.Close() }
+func (s *errStream) Headers() http.Header                { return s.h }
+func (s *errStream) Identifier() uint32                  { return 0 }
+func (s *dataStream) Headers() http.Header               { return s.h }
+func (s *dataStream) Identifier() uint32                 { return 0 }
+func (s *dataStream) Close() error                       { return s.Conn.(*net.TCPConn).CloseWrite() }
+func (s *dataStream) Reset() error                       { s.errw.Close(); return s.Conn.Close() }
+func (s *dataStream) Read(p []byte) (int, error)         { return s.Conn.Read(p) }
+func (s *dataStream) Write(p []byte) (int, error)        { return s.Conn.Write(p) }
+func (fp *fakePods) server(name string) *httptest.Server { return fp.servers[name] }
+
+type errStream struct {
+	r *io.PipeReader
+	h http.Header
+}
+
+type dataStream struct {
+	net.Conn
+	h    http.Header
+	errw *io.PipeWriter
+}
+
+// startForwarder runs a Forwarder on the fake clientset until the test ends.
+func startForwarder(t *testing.T, cs *fake.Clientset, fp *fakePods, opts ...Option) (*Forwarder, Mapping, chan error) {
+	t.Helper()
+	ready := make(chan []Mapping, 1)
+	opts = append([]Option{WithHosts("127.0.0.1"), WithReady(func(m []Mapping) { ready <- m })}, opts...)
+	f := New(nil, cs, testNS, "app.kubernetes.io/instance=web", opts...)
+	f.dial = fp.dial
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- f.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			t.Error("Run did not return after cancel")
+		}
+	})
+	select {
+	case m := <-ready:
+		if len(m) != 1 {
+			t.Fatalf("mappings = %+v, want one", m)
+		}
+		return f, m[0], done
+	case err := <-done:
+		t.Fatalf("Run: %v", err)
+	case <-time.After(5 * time.Second):
+		t.Fatal("the forwarder did not listen")
+	}
+	return nil, Mapping{}, nil
+}
+
+func get(m Mapping, timeout time.Duration) (string, error) {
+	c := &http.Client{Timeout: timeout, Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := c.Get(m.URL())
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return string(b), err
+}
+
+// eventually polls GET until it answers want.
+func eventually(t *testing.T, m Mapping, want string) time.Duration {
+	t.Helper()
+	start := time.Now()
+	var got string
+	var err error
+	for time.Since(start) < 5*time.Second {
+		if got, err = get(m, 2*time.Second); err == nil && got == want {
+			return time.Since(start)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("GET %s = %q, %v; want %q", m.URL(), got, err, want)
+	return 0
+}
+
+func update(t *testing.T, cs *fake.Clientset, p *corev1.Pod) {
+	t.Helper()
+	if _, err := cs.CoreV1().Pods(testNS).Update(context.Background(), p, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func create(t *testing.T, cs *fake.Clientset, p *corev1.Pod) {
+	t.Helper()
+	if _, err := cs.CoreV1().Pods(testNS).Create(context.Background(), p, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The same local port follows the pods as a rollout replaces them: new
+// connections go to the new pod as soon as it is Ready, never before.
+func TestForwarderFollowsRollout(t *testing.T) {
+	fp := newFakePods(t, "a", "b", "c")
+	a := pod("a", 1, true, port("http", testPort))
+	cs := fake.NewClientset(a)
+	var events []Event
+	var mu sync.Mutex
+	_, m, _ := startForwarder(t, cs, fp, WithEvents(func(e Event) { mu.Lock(); events = append(events, e); mu.Unlock() }))
+	if m.Remote != testPort || m.Name != "http" {
+		t.Fatalf("mapping = %+v", m)
+	}
+	eventually(t, m, "a")
+
+	// A new pod, not yet Ready: still a.
+	b := pod("b", 2, false, port("http", testPort))
+	create(t, cs, b)
+	time.Sleep(50 * time.Millisecond)
+	if got, err := get(m, 2*time.Second); err != nil || got != "a" {
+		t.Fatalf("before b is Ready: %q, %v", got, err)
+	}
+	// b Ready: new connections go to b, the old pod is being deleted.
+	setReady(b, true)
+	update(t, cs, b)
+	if d := eventually(t, m, "b"); d > 500*time.Millisecond {
+		t.Errorf("took %s to move to the Ready pod", d)
+	}
+	update(t, cs, deleting(a))
+	if got, err := get(m, 2*time.Second); err != nil || got != "b" {
+		t.Fatalf("after the switch: %q, %v", got, err)
+	}
+
+	// b deleted (kubectl delete pod) before its replacement c is Ready: a
+	// new connection is held, then answered by c.
+	update(t, cs, deleting(b))
+	if err := cs.CoreV1().Pods(testNS).Delete(context.Background(), "a", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	type answer struct {
+		body string
+		err  error
+	}
+	held := make(chan answer, 1)
+	go func() {
+		body, err := get(m, 5*time.Second)
+		held <- answer{body, err}
+	}()
+	time.Sleep(100 * time.Millisecond)
+	c := pod("c", 3, false, port("http", testPort))
+	create(t, cs, c)
+	time.Sleep(50 * time.Millisecond)
+	select {
+	case a := <-held:
+		t.Fatalf("the connection was not held while no pod was Ready: %q, %v", a.body, a.err)
+	default:
+	}
+	setReady(c, true)
+	update(t, cs, c)
+	select {
+	case a := <-held:
+		if a.err != nil || a.body != "c" {
+			t.Fatalf("held connection: %q, %v; want c", a.body, a.err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the held connection never went through")
+	}
+
+	mu.Lock()
+	defer mu.Unlock()
+	var kinds []string
+	for _, e := range events {
+		kinds = append(kinds, e.Kind+":"+e.Pod)
+	}
+	want := "target:a target:b waiting: target:c"
+	if got := strings.Join(kinds, " "); got != want {
+		t.Errorf("events = %s, want %s", got, want)
+	}
+}
+
+// Without a Ready pod, a connection is held for the hold time, then closed.
+func TestForwarderHoldTimeout(t *testing.T) {
+	fp := newFakePods(t, "a")
+	cs := fake.NewClientset(pod("a", 1, false, port("http", testPort)))
+	_, m, _ := startForwarder(t, cs, fp, WithHold(300*time.Millisecond))
+	start := time.Now()
+	if got, err := get(m, 3*time.Second); err == nil {
+		t.Fatalf("GET without a Ready pod = %q", got)
+	}
+	if d := time.Since(start); d < 250*time.Millisecond || d > 2*time.Second {
+		t.Errorf("held for %s, want about 300ms", d)
+	}
+}
+
+// One connection to a pod carries every local connection to it; a dead
+// one is dialled again.
+func TestForwarderRedialsDeadConnection(t *testing.T) {
+	fp := newFakePods(t, "a")
+	cs := fake.NewClientset(pod("a", 1, true, port("http", testPort)))
+	f, m, _ := startForwarder(t, cs, fp)
+	for i := 0; i < 5; i++ {
+		eventually(t, m, "a")
+	}
+	if n := fp.dials.Load(); n != 1 {
+		t.Errorf("%d dials for 5 connections to one pod, want 1", n)
+	}
+	f.mu.Lock()
+	for _, c := range f.conns {
+		c.conn.Close() // the API server dropped it
+	}
+	f.mu.Unlock()
+	eventually(t, m, "a")
+	if n := fp.dials.Load(); n != 2 {
+		t.Errorf("%d dials after the connection dropped, want 2", n)
+	}
+}
+
+func TestForwarderNoPods(t *testing.T) {
+	f := New(nil, fake.NewClientset(), testNS, "app.kubernetes.io/instance=web")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := f.Run(ctx); !errors.Is(err, ErrNoPods) {
+		t.Fatalf("Run = %v, want ErrNoPods", err)
+	}
+}
+
+func TestForwarderOverrideTaken(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	local := busy.Addr().(*net.TCPAddr).Port
+	cs := fake.NewClientset(pod("a", 1, true, port("http", testPort)))
+	f := New(nil, cs, testNS, "app.kubernetes.io/instance=web", WithHosts("127.0.0.1"), WithOverrides(Mapping{Local: local, Remote: testPort}))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := f.Run(ctx); err == nil || !strings.Contains(err.Error(), "in use") {
+		t.Fatalf("Run = %v, want the port in use", err)
+	}
+}
+
+// Cancelling ends Run promptly, with open and held connections, and leaves
+// no goroutine behind.
+func TestForwarderCancel(t *testing.T) {
+	before := runtime.NumGoroutine()
+	fp := newFakePods(t, "a")
+	cs := fake.NewClientset(pod("a", 1, true, port("http", testPort)), pod("b", 2, false, port("other", testPort+1)))
+	ready := make(chan []Mapping, 1)
+	f := New(nil, cs, testNS, "app.kubernetes.io/instance=web", WithHosts("127.0.0.1"), WithReady(func(m []Mapping) { ready <- m }))
+	f.dial = fp.dial
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- f.Run(ctx) }()
+	ms := <-ready
+	eventually(t, ms[0], "a")
+	// An idle open connection, and one held (no Ready pod for port+1).
+	idle, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", ms[0].Local))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idle.Close()
+	heldConn, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", ms[1].Local))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer heldConn.Close()
+	time.Sleep(50 * time.Millisecond)
+
+	start := time.Now()
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run = %v, want nil", err)
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatal("Run did not return")
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("Run took %s to stop", d)
+	}
+	if _, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", ms[0].Local)); err == nil {
+		t.Error("the listener is still open")
+	}
+	for _, c := range []net.Conn{idle, heldConn} {
+		c.SetReadDeadline(time.Now().Add(2 * time.Second))
+		if _, err := c.Read(make([]byte, 1)); err == nil || errors.Is(err, errTimeout(err)) {
+			t.Errorf("a connection was left open: %v", err)
+		}
+	}
+	fp.server("a").CloseClientConnections()
+	deadline := time.Now().Add(3 * time.Second)
+	for runtime.NumGoroutine() > before+2 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > before+2 {
+		buf := make([]byte, 1<<20)
+		t.Errorf("%d goroutines before, %d after:\n%s", before, n, buf[:runtime.Stack(buf, true)])
+	}
+}
+
+// errTimeout returns err when it is a timeout, so that errors.Is matches it.
+func errTimeout(err error) error {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return err
+	}
+	return errors.New("not a timeout")
+}
