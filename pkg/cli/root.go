@@ -85,6 +85,8 @@ func NewRootCommand(s streams) *cobra.Command {
 	root.AddCommand(
 		newCreateCommand(s),
 		newUpCommand(s),
+		newConnectCommand(s),
+		newLogsCommand(s),
 		newDeleteCommand(s),
 		newPackCommand(s),
 		newVersionCommand(s),

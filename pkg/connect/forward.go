@@ -152,6 +152,7 @@ func (f *Forwarder) Run(ctx context.Context) error {
 	f.mu.Lock()
 	f.mappings = ports
 	f.mu.Unlock()
+	f.retarget(ctx, pods) // say where each port goes, and dial it
 
 	var wg sync.WaitGroup
 	for i, m := range ports {

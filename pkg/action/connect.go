@@ -1,0 +1,187 @@
+package action
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/draftk8s/draft/pkg/config"
+	"github.com/draftk8s/draft/pkg/connect"
+	"github.com/draftk8s/draft/pkg/kube"
+	"github.com/draftk8s/draft/pkg/ui"
+)
+
+// Connect forwards the ports of the app's pods to localhost and streams
+// their logs until ctx ends, following the pods as they are replaced.
+//
+// An up loop starts it in the background with the cluster it resolved:
+//
+//	c := &action.Connect{Dir: dir, Environment: env, Cluster: cluster, UI: u,
+//		Logs: out, Tail: 10, OnReady: func(m []action.PortMapping) { ... }}
+//	go func() { errc <- c.Run(ctx) }()
+type Connect struct {
+	Dir           string // the app's directory (holds draft.toml)
+	Environment   string // draft.toml environment, "" for development
+	Release       string // overrides draft.toml's name
+	Kube          kube.Options
+	AllowContexts []string
+	// Cluster, when set, is the cluster to use as it is (an up loop passes
+	// the one it resolved); Kube and AllowContexts are then not used.
+	Cluster *kube.Cluster
+
+	// OverridePorts are LOCAL:REMOTE mappings (--override-port); they win
+	// over draft.toml's override-ports for the same pod port.
+	OverridePorts []string
+	// Hold is how long a new connection waits for a Ready pod (0: 30 s).
+	Hold time.Duration
+
+	// Logs receives the app's log lines, prefixed by [pod/container]; nil
+	// for none. Tail is the lines of history of each container first.
+	Logs  io.Writer
+	Tail  int64
+	Color bool // colour the prefixes (Logs is a terminal)
+
+	// UI receives draft's own messages (stderr): which pod the ports go to,
+	// held and failed connections, log streams that drop.
+	UI *ui.UI
+	// OnReady is called once, when the local ports listen, before any log
+	// line is written.
+	OnReady func([]PortMapping)
+}
+
+// PortMapping is one forwarded port: its local URL and its pod port.
+type PortMapping = connect.Mapping
+
+// appPods is a release resolved to the cluster and the selector of its pods.
+type appPods struct {
+	env      *config.Environment
+	release  string
+	cluster  *kube.Cluster
+	selector string
+}
+
+// resolveApp reads draft.toml and resolves the cluster as up does, the
+// local-cluster guard included, unless cluster is given.
+func resolveApp(ctx context.Context, dir, environment, release string, ko kube.Options, allow []string, cluster *kube.Cluster) (*appPods, error) {
+	dir, err := appDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	cfg, env, err := loadEnvironment(dir, environment)
+	if err != nil {
+		return nil, err
+	}
+	a := &appPods{env: env, release: firstNonEmpty(release, env.Name), cluster: cluster}
+	if a.release == "" {
+		return nil, fmt.Errorf("%s: environments.%s has no name: set name = \"my-app\"", cfg.Path, envName(environment))
+	}
+	a.selector = "app.kubernetes.io/instance=" + a.release
+	if a.cluster == nil {
+		ko.Context = firstNonEmpty(ko.Context, env.KubeContext)
+		ko.Namespace = firstNonEmpty(ko.Namespace, env.Namespace)
+		allowed := append(append([]string{}, allow...), env.AllowContexts...)
+		ko.Check = func(c *kube.Cluster) error { return kube.CheckLocal(c, allowed) }
+		if a.cluster, err = kube.Resolve(ctx, ko); err != nil {
+			return nil, err
+		}
+	}
+	return a, nil
+}
+
+func (a *appPods) noPods() error {
+	return fmt.Errorf("release %s has no pods in namespace %s: run draft up first (or pick the namespace with -n)", a.release, a.cluster.Namespace)
+}
+
+func (c *Connect) say(format string, args ...any) {
+	if c.UI != nil {
+		c.UI.Printf(format, args...)
+	}
+}
+
+// Run connects until ctx ends, then returns nil. It fails when the release
+// has no pods or a local port asked for is taken.
+func (c *Connect) Run(ctx context.Context) error {
+	a, err := resolveApp(ctx, c.Dir, c.Environment, c.Release, c.Kube, c.AllowContexts, c.Cluster)
+	if err != nil {
+		return err
+	}
+	overrides, err := connect.ParseMappings(a.env.OverridePorts)
+	if err != nil {
+		return fmt.Errorf("draft.toml: override-ports: %w", err)
+	}
+	flags, err := connect.ParseMappings(c.OverridePorts)
+	if err != nil {
+		return fmt.Errorf("--override-port: %w", err)
+	}
+	overrides = mergeMappings(overrides, flags)
+
+	parent := ctx
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	ready := make(chan []connect.Mapping, 1)
+	opts := []connect.Option{
+		connect.WithOverrides(overrides...),
+		connect.WithReady(func(m []connect.Mapping) { ready <- m }),
+		connect.WithEvents(func(e connect.Event) { c.say("%s", e.Message) }),
+	}
+	if c.Hold > 0 {
+		opts = append(opts, connect.WithHold(c.Hold))
+	}
+	fw := connect.New(a.cluster.Config, a.cluster.Client, a.cluster.Namespace, a.selector, opts...)
+	fwErr := make(chan error, 1)
+	go func() { fwErr <- fw.Run(ctx) }()
+	select {
+	case m := <-ready:
+		if c.OnReady != nil {
+			c.OnReady(m)
+		}
+	case err := <-fwErr:
+		return c.fail(parent, a, err)
+	}
+
+	logsErr := make(chan error, 1)
+	if c.Logs != nil {
+		logs := connect.NewLogs(a.cluster.Client, a.cluster.Namespace, a.selector, c.Logs,
+			connect.WithTail(c.Tail), connect.WithColor(c.Color),
+			connect.WithLogEvents(func(e connect.Event) { c.say("%s", e.Message) }))
+		go func() { logsErr <- logs.Run(ctx) }()
+	} else {
+		logsErr <- nil
+	}
+	err = <-fwErr
+	cancel()
+	if lerr := <-logsErr; lerr != nil && !errors.Is(lerr, context.Canceled) && !errors.Is(lerr, connect.ErrNoPods) {
+		c.say("streaming the logs of %s: %v", a.release, lerr)
+	}
+	return c.fail(parent, a, err)
+}
+
+// fail turns what the forwarder returned into one sentence.
+func (c *Connect) fail(ctx context.Context, a *appPods, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, connect.ErrNoPods):
+		return a.noPods()
+	case ctx.Err() != nil:
+		return nil
+	}
+	return fmt.Errorf("connecting to release %s: %w", a.release, err)
+}
+
+// mergeMappings lays over on base: the same pod port takes over's local port.
+func mergeMappings(base, over []connect.Mapping) []connect.Mapping {
+	out := append([]connect.Mapping(nil), over...)
+	for _, b := range base {
+		dup := false
+		for _, o := range over {
+			dup = dup || o.Remote == b.Remote
+		}
+		if !dup {
+			out = append(out, b)
+		}
+	}
+	return out
+}

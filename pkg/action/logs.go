@@ -1,0 +1,61 @@
+package action
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/draftk8s/draft/pkg/connect"
+	"github.com/draftk8s/draft/pkg/kube"
+	"github.com/draftk8s/draft/pkg/ui"
+)
+
+// Logs writes the logs of the app's pods, each line prefixed by
+// [pod/container]; with Follow it streams them, new pods included, until
+// ctx ends.
+type Logs struct {
+	Dir           string // the app's directory (holds draft.toml)
+	Environment   string
+	Release       string // overrides draft.toml's name
+	Kube          kube.Options
+	AllowContexts []string
+
+	Follow    bool
+	Tail      int64 // lines of history per container; -1 for all
+	Since     time.Duration
+	Previous  bool   // the previous instance of each container (one that crashed)
+	Container string // only this container
+
+	Out   io.Writer // the log lines
+	Color bool      // colour the prefixes (Out is a terminal)
+	UI    *ui.UI    // draft's own messages (stderr)
+}
+
+// Run writes the logs; with Follow it returns nil when ctx ends.
+func (l *Logs) Run(ctx context.Context) error {
+	a, err := resolveApp(ctx, l.Dir, l.Environment, l.Release, l.Kube, l.AllowContexts, nil)
+	if err != nil {
+		return err
+	}
+	opts := []connect.LogOption{
+		connect.WithFollow(l.Follow), connect.WithTail(l.Tail), connect.WithSince(l.Since),
+		connect.WithPrevious(l.Previous), connect.WithContainer(l.Container), connect.WithColor(l.Color),
+		connect.WithLogEvents(func(e connect.Event) {
+			if l.UI != nil {
+				l.UI.Printf("%s", e.Message)
+			}
+		}),
+	}
+	err = connect.NewLogs(a.cluster.Client, a.cluster.Namespace, a.selector, l.Out, opts...).Run(ctx)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, connect.ErrNoPods):
+		return a.noPods()
+	case ctx.Err() != nil:
+		return ctx.Err()
+	}
+	return fmt.Errorf("the logs of release %s: %w", a.release, err)
+}

@@ -1,0 +1,53 @@
+package cli
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/draftk8s/draft/pkg/action"
+	"github.com/draftk8s/draft/pkg/ui"
+)
+
+func newConnectCommand(s streams) *cobra.Command {
+	c := &action.Connect{}
+	var noLogs bool
+	cmd := &cobra.Command{
+		Use:   "connect [DIR]",
+		Short: "Forward the app's ports to localhost and stream its logs, following its pods",
+		Long: `Forward every container port of the app's pods to localhost (the same port when it
+is free, else a free one) and stream the logs of their containers, until Ctrl-C.
+
+The local ports stay open while the pods are replaced (draft up, a crash, kubectl
+delete pod): each new connection goes to the newest Ready pod, and waits for one when
+there is none. The local URLs, then the app's log lines, go to stdout; draft's own
+messages go to stderr.`,
+		Example: `  draft connect
+  draft connect --override-port 9000:8080 --no-logs
+  draft connect -e staging --tail 50`,
+		Args: usageArgs(cobra.MaximumNArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				c.Dir = args[0]
+			}
+			c.UI = ui.New(s.Err)
+			c.OnReady = func(ms []action.PortMapping) {
+				for _, m := range ms {
+					fmt.Fprintln(s.Out, m)
+				}
+				c.UI.Printf("connected: Ctrl-C to stop")
+			}
+			if !noLogs {
+				c.Logs, c.Color = s.Out, ui.New(s.Out).Terminal()
+			}
+			return c.Run(cmd.Context())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&c.Environment, "environment", "e", "", "the draft.toml environment (default: development)")
+	f.StringArrayVar(&c.OverridePorts, "override-port", nil, "LOCAL:REMOTE: forward pod port REMOTE to local port LOCAL (repeatable; adds to draft.toml's override-ports)")
+	f.Int64Var(&c.Tail, "tail", 10, "lines of each container's past log to show first (-1 for all)")
+	f.BoolVar(&noLogs, "no-logs", false, "forward the ports only; do not stream the logs")
+	addKubeFlags(f, &c.Kube, &c.AllowContexts)
+	return cmd
+}

@@ -1,0 +1,40 @@
+package cli
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/draftk8s/draft/pkg/action"
+	"github.com/draftk8s/draft/pkg/ui"
+)
+
+func newLogsCommand(s streams) *cobra.Command {
+	l := &action.Logs{}
+	cmd := &cobra.Command{
+		Use:   "logs [DIR]",
+		Short: "Stream the logs of the app's pods, each line prefixed by pod/container",
+		Long: `Stream the logs of every container of the app's pods to stdout, each line prefixed
+by [pod/container], following new pods as they start, until Ctrl-C. With --follow=false,
+print what there is and exit.`,
+		Example: `  draft logs
+  draft logs --follow=false --tail 100
+  draft logs --previous --container web`,
+		Args: usageArgs(cobra.MaximumNArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				l.Dir = args[0]
+			}
+			l.UI = ui.New(s.Err)
+			l.Out, l.Color = s.Out, ui.New(s.Out).Terminal()
+			return l.Run(cmd.Context())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&l.Environment, "environment", "e", "", "the draft.toml environment (default: development)")
+	f.BoolVarP(&l.Follow, "follow", "f", true, "keep streaming, and follow new pods")
+	f.Int64Var(&l.Tail, "tail", -1, "lines of each container's past log to show (-1 for all)")
+	f.DurationVar(&l.Since, "since", 0, "only lines newer than this (5s, 2m, 3h)")
+	f.BoolVarP(&l.Previous, "previous", "p", false, "the logs of the previous instance of each container (one that crashed); implies --follow=false")
+	f.StringVarP(&l.Container, "container", "c", "", "only this container")
+	addKubeFlags(f, &l.Kube, &l.AllowContexts)
+	return cmd
+}
