@@ -16,12 +16,18 @@ type dirReader struct {
 }
 
 // read calls fn with the name (valid during the call only) and type of each
-// entry of dir but . and ..
-func (d *dirReader) read(dir string, fn func(name []byte, typ entryType)) error {
+// entry of dir but . and .. It follows dir if it is a symlink only when
+// follow is set (the root may be one; a directory below it that was replaced
+// by one since it was listed is not followed out of the tree).
+func (d *dirReader) read(dir string, follow bool, fn func(name []byte, typ entryType)) error {
 	if d.buf == nil {
 		d.buf = make([]byte, 32<<10)
 	}
-	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
+	flags := unix.O_RDONLY | unix.O_DIRECTORY | unix.O_CLOEXEC
+	if !follow {
+		flags |= unix.O_NOFOLLOW
+	}
+	fd, err := unix.Open(dir, flags, 0)
 	if err != nil {
 		return err
 	}

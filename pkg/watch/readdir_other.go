@@ -8,7 +8,7 @@ import "os"
 type dirReader struct{}
 
 // read calls fn with the name and type of each entry of dir.
-func (d *dirReader) read(dir string, fn func(name []byte, typ entryType)) error {
+func (d *dirReader) read(dir string, _ bool, fn func(name []byte, typ entryType)) error {
 	f, err := os.Open(dir)
 	if err != nil {
 		return err

@@ -38,16 +38,18 @@ var editorFiles = []string{
 	".DS_Store", // macOS Finder
 }
 
-// DefaultInclude are the paths watched even when .dockerignore leaves them out
+// alwaysInclude are the paths watched even when .dockerignore leaves them out
 // of the image: what draft up reads besides the build context (packs list
 // them all in the .dockerignore they write).
-var DefaultInclude = []string{"Dockerfile", dockerignore, draftignore, "draft.toml", "charts"}
+func alwaysInclude() []string {
+	return []string{"Dockerfile", dockerignore, draftignore, "draft.toml", "charts"}
+}
 
 // rules decides what is ignored. It is used by one goroutine at a time
 // (patternmatcher is not safe for concurrent use).
 type rules struct {
 	docker  *patternmatcher.PatternMatcher // .dockerignore: what the image leaves out
-	include *patternmatcher.PatternMatcher // watched all the same (DefaultInclude, WithInclude)
+	include *patternmatcher.PatternMatcher // watched all the same (alwaysInclude, WithInclude)
 	draft   *patternmatcher.PatternMatcher // .draftignore and WithIgnore
 	git     []gitignore.Pattern            // every .gitignore met so far, parents first
 	gitm    gitignore.Matcher
@@ -58,7 +60,7 @@ type rules struct {
 func loadRules(root string, include, extra []string) (*rules, error) {
 	r := &rules{}
 	var err error
-	if r.include, err = matcher("WithInclude", include); err != nil {
+	if r.include, err = matcher("WithInclude", append(alwaysInclude(), include...)); err != nil {
 		return nil, err
 	}
 	docker, err := readIgnoreFile(root, dockerignore)

@@ -96,10 +96,7 @@ func (w *Watcher) scanned(r scanned, report func(string), seen map[string]struct
 		}
 		return nil // gone already, or not readable
 	}
-	if _, ok := w.dirs[r.dir]; !ok {
-		w.dirs[r.dir] = struct{}{}
-		w.watches.Add(1)
-	}
+	w.watched(r.dir)
 	if seen != nil {
 		seen[r.dir] = struct{}{}
 	}
@@ -148,7 +145,7 @@ func (w *Watcher) scanWorker(jobs <-chan scanJob, results chan<- scanned, files 
 			}
 		}
 		// A directory that cannot be read (gone already) has no entries.
-		_ = d.read(abs, func(name []byte, typ entryType) {
+		_ = d.read(abs, j.dir == ".", func(name []byte, typ entryType) {
 			switch {
 			case typ == typeDir:
 				r.subdirs = append(r.subdirs, string(name))

@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -30,8 +31,9 @@ const DefaultDelay = 200 * time.Millisecond
 // Batch is what changed during one burst of changes.
 type Batch struct {
 	// Paths are the changed files and directories, slash-separated, relative to
-	// the watched root, sorted, without duplicates. It is ["."] when the
-	// kernel dropped events (its queue overflowed): anything may have changed.
+	// the watched root, sorted, without duplicates. It is just ["."] when
+	// the kernel dropped events (its queue overflowed): anything may have
+	// changed.
 	Paths []string
 	// At is when the last change of the batch was seen.
 	At time.Time
@@ -64,8 +66,10 @@ func WithIgnore(patterns ...string) Option {
 }
 
 // WithInclude watches paths (in .dockerignore syntax) even when .dockerignore
-// leaves them out of the image, as draft's own files are; DefaultInclude
-// always is. .gitignore and .draftignore still apply to them.
+// leaves them out of the image, as it does draft's own files: Dockerfile,
+// .dockerignore, .draftignore, draft.toml and charts always are (a custom
+// Dockerfile, chart or values file is for WithInclude). .gitignore and
+// .draftignore still apply to them.
 func WithInclude(patterns ...string) Option {
 	return func(o *options) { o.include = append(o.include, patterns...) }
 }
@@ -73,7 +77,11 @@ func WithInclude(patterns ...string) Option {
 // WithLog sets where warnings go: a directory that cannot be watched, events
 // the kernel dropped. They are discarded when not set.
 func WithLog(w io.Writer) Option {
-	return func(o *options) { o.log = w }
+	return func(o *options) {
+		if w != nil {
+			o.log = w
+		}
+	}
 }
 
 func withAddWatch(wrap func(dir string, add func(string) error) error) Option {
@@ -83,12 +91,14 @@ func withAddWatch(wrap func(dir string, add func(string) error) error) Option {
 // Watcher watches a directory tree. New sets up the watches; Run turns
 // events into batches until its context is done.
 type Watcher struct {
-	root    string
-	opts    options
-	fsw     *fsnotify.Watcher
-	add     func(dir string) error // fsw.Add, unless a test wraps it
-	rules   *rules
-	dirs    map[string]struct{} // watched directories, relative to root ("." is root)
+	root  string
+	opts  options
+	fsw   *fsnotify.Watcher
+	add   func(dir string) error // fsw.Add, unless a test wraps it
+	rules *rules
+	// dirs are the watched directories, relative to root ("." is root), each
+	// with how many of its subdirectories are watched.
+	dirs    map[string]int32
 	skipped map[string]struct{} // ignored directories met, to know them when they go
 	watches atomic.Int64
 	batches chan Batch
@@ -116,7 +126,7 @@ func New(root string, opts ...Option) (*Watcher, error) {
 	if !fi.IsDir() {
 		return nil, fmt.Errorf("cannot watch %s: it is not a directory", root)
 	}
-	r, err := loadRules(abs, append(slices.Clone(DefaultInclude), o.include...), o.ignore)
+	r, err := loadRules(abs, o.include, o.ignore)
 	if err != nil {
 		return nil, err
 	}
@@ -133,7 +143,7 @@ func New(root string, opts ...Option) (*Watcher, error) {
 		opts:    o,
 		fsw:     fsw,
 		rules:   r,
-		dirs:    map[string]struct{}{},
+		dirs:    map[string]int32{},
 		skipped: map[string]struct{}{},
 		batches: make(chan Batch, 1),
 		add:     fsw.Add,
@@ -215,7 +225,9 @@ func (w *Watcher) Run(ctx context.Context) error {
 			w.logf("watching %s: %v", w.root, err)
 		case <-timer.C:
 			w.dropTransient(pending)
-			if len(pending) > 0 {
+			if _, anything := pending["."]; anything {
+				w.send(Batch{Paths: []string{"."}, At: last})
+			} else if len(pending) > 0 {
 				w.send(Batch{Paths: sortedKeys(pending), At: last})
 			}
 			clear(pending)
@@ -251,9 +263,7 @@ func (w *Watcher) handle(ctx context.Context, ev fsnotify.Event, pending map[str
 	isDir := watched || skipped
 	if ev.Has(fsnotify.Remove) || ev.Has(fsnotify.Rename) {
 		// Gone, or moved away (its new name, if in the tree, comes as a Create).
-		if watched {
-			w.forget(rel)
-		}
+		w.forget(rel)
 		delete(w.skipped, rel)
 	}
 	if ev.Has(fsnotify.Create) {
@@ -317,18 +327,51 @@ func (w *Watcher) abs(rel string) string {
 	return filepath.Join(w.root, filepath.FromSlash(rel))
 }
 
-// forget drops the watches of the directory rel and of those below it.
-func (w *Watcher) forget(rel string) {
-	prefix := rel + "/"
-	for d := range w.dirs {
-		if d == rel || strings.HasPrefix(d, prefix) {
-			// The kernel drops the watch of a deleted directory itself: an
-			// error here only says it did.
-			_ = w.fsw.Remove(w.abs(d))
-			delete(w.dirs, d)
-			w.watches.Add(-1)
+// watched books the watch of the directory rel.
+func (w *Watcher) watched(rel string) {
+	if _, ok := w.dirs[rel]; ok {
+		return
+	}
+	w.dirs[rel] = 0
+	w.watches.Add(1)
+	if rel != "." {
+		if n, ok := w.dirs[path.Dir(rel)]; ok {
+			w.dirs[path.Dir(rel)] = n + 1
 		}
 	}
+}
+
+// unwatch drops the watch of the directory rel.
+func (w *Watcher) unwatch(rel string) {
+	// The kernel drops the watch of a deleted directory itself: an error
+	// here only says it did.
+	_ = w.fsw.Remove(w.abs(rel))
+	delete(w.dirs, rel)
+	w.watches.Add(-1)
+	if rel != "." {
+		if n, ok := w.dirs[path.Dir(rel)]; ok {
+			w.dirs[path.Dir(rel)] = n - 1
+		}
+	}
+}
+
+// forget drops the watches of the directory rel and of those below it. A
+// tree removed (rm -rf) goes deepest first, each directory without watched
+// subdirectories by then: only a moved tree costs a look at every watch.
+func (w *Watcher) forget(rel string) {
+	n, ok := w.dirs[rel]
+	if !ok {
+		return
+	}
+	prefix := rel + "/"
+	if n > 0 {
+		for d := range w.dirs {
+			if strings.HasPrefix(d, prefix) {
+				w.unwatch(d)
+			}
+		}
+	}
+	w.unwatch(rel)
 	for d := range w.skipped {
 		if strings.HasPrefix(d, prefix) {
 			delete(w.skipped, d)
@@ -340,7 +383,7 @@ func (w *Watcher) forget(rel string) {
 // rules now let in (or that appeared unseen) get watches; those they now
 // leave out (or that went unseen) lose theirs.
 func (w *Watcher) resync(ctx context.Context) {
-	r, err := loadRules(w.root, append(slices.Clone(DefaultInclude), w.opts.include...), w.opts.ignore)
+	r, err := loadRules(w.root, w.opts.include, w.opts.ignore)
 	if err != nil {
 		w.logf("%v: keeping the rules read before", err)
 	} else {
@@ -354,9 +397,7 @@ func (w *Watcher) resync(ctx context.Context) {
 	}
 	for d := range w.dirs {
 		if _, ok := seen[d]; !ok {
-			_ = w.fsw.Remove(w.abs(d))
-			delete(w.dirs, d)
-			w.watches.Add(-1)
+			w.unwatch(d)
 		}
 	}
 }
@@ -392,5 +433,8 @@ func sortedKeys[V any](m map[string]V) []string {
 }
 
 func mergePaths(a, b []string) []string {
+	if slices.Contains(a, ".") || slices.Contains(b, ".") {
+		return []string{"."}
+	}
 	return slices.Compact(slices.Sorted(slices.Values(append(slices.Clone(a), b...))))
 }

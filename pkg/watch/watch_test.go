@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/fsnotify/fsnotify"
 )
 
 // Delays for the tests: short, yet wide enough that a test's own writes
@@ -945,5 +947,93 @@ func waitGoroutines(before []string) string {
 			return strings.Join(now, "\n\n")
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// When the kernel drops events (its queue overflowed), the batch says
+// anything may have changed, and the tree is walked again: a directory
+// created unseen is watched.
+func TestOverflow(t *testing.T) {
+	root := t.TempDir()
+	tree(t, root, map[string]string{"a.go": "", "old/x/": ""})
+	r := start(t, root)
+	// Blind the watcher, change the tree unseen, then drop events.
+	must(t, r.fsw.Remove(root))
+	must(t, r.fsw.Remove(r.path("old")))
+	must(t, os.MkdirAll(r.path("unseen/sub"), 0o755))
+	must(t, os.RemoveAll(r.path("old")))
+	must(t, r.fsw.Add(root))
+	r.fsw.Errors <- fsnotify.ErrEventOverflow
+	if b := r.next(t); !slices.Equal(b.Paths, []string{"."}) {
+		t.Errorf("batch %q, want [.]", b.Paths)
+	}
+	waitWatches(t, r, 3) // ., unseen, unseen/sub
+	must(t, os.WriteFile(r.path("unseen/sub/y.go"), nil, 0o644))
+	if b := r.next(t); !slices.Equal(b.Paths, []string{"unseen/sub/y.go"}) {
+		t.Errorf("batch %q, want [unseen/sub/y.go]", b.Paths)
+	}
+	if !strings.Contains(r.log.String(), "dropped") {
+		t.Errorf("log %q does not tell of the dropped events", r.log.String())
+	}
+}
+
+// The root may be a symlink to the tree.
+func TestSymlinkedRoot(t *testing.T) {
+	real := t.TempDir()
+	tree(t, real, map[string]string{"src/a.go": ""})
+	link := filepath.Join(t.TempDir(), "app")
+	must(t, os.Symlink(real, link))
+	r := start(t, link)
+	if r.Watches() != 2 {
+		t.Errorf("Watches() = %d, want 2", r.Watches())
+	}
+	must(t, os.WriteFile(filepath.Join(real, "src/a.go"), []byte("2"), 0o644))
+	if b := r.next(t); !slices.Equal(b.Paths, []string{"src/a.go"}) {
+		t.Errorf("batch %q, want [src/a.go]", b.Paths)
+	}
+}
+
+// The count of watched subdirectories each directory keeps (that lets a
+// removal skip a look at every watch) stays right. The events are handled
+// here, step by step, rather than by Run.
+func TestSubdirCounts(t *testing.T) {
+	root := t.TempDir()
+	tree(t, root, map[string]string{"a/b/c/": "", "a/d/": "", "e/": ""})
+	w, err := New(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	step := func(change func() error) {
+		t.Helper()
+		must(t, change())
+		pending := map[string]bool{}
+		for {
+			select {
+			case ev := <-w.fsw.Events:
+				w.handle(context.Background(), ev, pending)
+				continue
+			case <-time.After(quiet):
+			}
+			break
+		}
+		counts := map[string]int32{}
+		for d := range w.dirs {
+			if d != "." {
+				counts[filepath.ToSlash(filepath.Dir(d))]++
+			}
+		}
+		for d, n := range w.dirs {
+			if n != counts[d] {
+				t.Errorf("%s counts %d watched subdirectories, has %d", d, n, counts[d])
+			}
+		}
+	}
+	step(func() error { return nil })
+	step(func() error { return os.RemoveAll(filepath.Join(root, "a/b")) })
+	step(func() error { return os.Rename(filepath.Join(root, "a"), filepath.Join(root, "e/a")) })
+	step(func() error { return os.MkdirAll(filepath.Join(root, "e/a/x/y"), 0o755) })
+	if got, want := sortedKeys(w.dirs), []string{".", "e", "e/a", "e/a/d", "e/a/x", "e/a/x/y"}; !slices.Equal(got, want) {
+		t.Errorf("watched %q, want %q", got, want)
 	}
 }
