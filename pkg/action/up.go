@@ -47,6 +47,21 @@ type Up struct {
 	// receives one Event per step (--output json).
 	UI     *ui.UI
 	Events func(Event)
+	// Phase, when set, is told when up starts building and when it starts
+	// deploying (watch mode cancels a stale build, never a deploy).
+	Phase func(phase string)
+}
+
+// The phases Up reports.
+const (
+	PhaseBuild  = "build"
+	PhaseDeploy = "deploy"
+)
+
+func (u *Up) phase(p string) {
+	if u.Phase != nil {
+		u.Phase(p)
+	}
 }
 
 // Event is one step of up, for editors and CI (--output json).
@@ -128,6 +143,7 @@ func (u *Up) Run(ctx context.Context) (res *UpResult, err error) {
 		return nil, err
 	}
 
+	u.phase(PhaseBuild)
 	// The image's tag is the digest of what the build would see.
 	digest, err := build.ContextDigest(e.dir, e.dockerfile, e.env.BuildArgs)
 	if err != nil {
@@ -198,6 +214,10 @@ func (u *Up) Run(ctx context.Context) (res *UpResult, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	u.phase(PhaseDeploy)
 	t0 := time.Now()
 	dr, err := e.deployer.Upgrade(ctx, deploy.Request{
 		Release: e.release, Namespace: e.cluster.Namespace, ChartDir: e.chartDir, Values: values,

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -16,6 +17,8 @@ import (
 func newUpCommand(s streams) *cobra.Command {
 	u := &action.Up{}
 	var output string
+	var watching bool
+	var delay time.Duration
 	cmd := &cobra.Command{
 		Use:   "up [DIR]",
 		Short: "Build the app's image, push it and deploy its chart; wait until it is ready",
@@ -54,16 +57,19 @@ image's top layer is replaced (--builder auto, the default).`,
 			default:
 				return usageError{fmt.Errorf("unknown output format %q: use --output json or leave it out", output)}
 			}
+			if watchMode(cmd, u, watching) {
+				w := &action.Watch{Up: u, Delay: delay}
+				err := w.Run(cmd.Context())
+				printDiagnosis(u.UI, err)
+				return err
+			}
 			res, err := u.Run(cmd.Context())
 			if err != nil {
 				printDiagnosis(u.UI, err)
 				return err
 			}
-			if res.Unchanged {
-				u.UI.Printf("nothing changed: release %s runs %s (revision %d); checked in %s", res.Release, res.Image.DigestStr()[:19], res.Revision, res.Total.Round(1e6))
-			} else {
-				u.UI.Printf("%s is ready: revision %d in namespace %s, in %s (build %s, push %s, deploy %s)", res.Release, res.Revision, res.Namespace,
-					res.Total.Round(1e7), res.Build.Round(1e7), res.Push.Round(1e7), res.Deploy.Round(1e7))
+			u.UI.Printf("%s", action.UpSummary(res))
+			if !res.Unchanged {
 				u.UI.Printf("reach it with: draft connect")
 			}
 			if output == "" {
@@ -78,9 +84,19 @@ image's top layer is replaced (--builder auto, the default).`,
 	f.StringVar(&u.Builder, "builder", "", "auto, docker or daemonless (default: draft.toml's builder, else auto)")
 	f.BoolVar(&u.CreateNamespace, "create-namespace", false, "create the namespace if it does not exist")
 	f.DurationVar(&u.Timeout, "timeout", 0, "how long to wait for the rollout (default 2m)")
+	f.BoolVarP(&watching, "watch", "w", false, "keep going: redeploy on every change (default: draft.toml's watch)")
+	f.DurationVar(&delay, "watch-delay", 0, "quiet time after a change before a redeploy (default: draft.toml's watch-delay, else 200ms)")
 	f.StringVarP(&output, "output", "o", "", "json: one JSON event per line on stdout (build, push, deploy, ready, error)")
 	addKubeFlags(f, &u.Kube, &u.AllowContexts)
 	return cmd
+}
+
+// watchMode says whether up keeps watching: --watch, else draft.toml's watch.
+func watchMode(cmd *cobra.Command, u *action.Up, flag bool) bool {
+	if cmd.Flags().Changed("watch") {
+		return flag
+	}
+	return action.WatchConfigured(u.Dir, u.Environment)
 }
 
 // printDiagnosis shows the failed pod's last log lines and events above the

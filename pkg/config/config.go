@@ -20,8 +20,9 @@ const FileName = "draft.toml"
 // DefaultEnvironment is used when no environment is named.
 const DefaultEnvironment = "development"
 
-// DefaultWatchDelay is the seconds of quiet before a redeploy in watch mode.
-const DefaultWatchDelay = 1.0
+// DefaultWatchDelay is the seconds of quiet before a redeploy in watch mode
+// (pkg/watch.DefaultDelay says why it is not classic Draft's 2 s).
+const DefaultWatchDelay = 0.2
 
 // Config is a draft.toml.
 type Config struct {
