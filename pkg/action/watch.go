@@ -231,12 +231,16 @@ func summarize(paths []string) string {
 	return fmt.Sprintf("%s and %d more", strings.Join(paths[:3], ", "), len(paths)-3)
 }
 
-// WatchConfigured reports whether draft.toml's environment sets watch = true.
-func WatchConfigured(dir, environment string) bool {
+// UpSettings reads draft.toml's watch and auto-connect for the environment
+// (false when there is no draft.toml: up itself will say so).
+func UpSettings(dir, environment string) (watch, autoConnect bool) {
 	d, err := appDir(dir)
 	if err != nil {
-		return false
+		return false, false
 	}
 	_, env, err := loadEnvironment(d, environment)
-	return err == nil && env.Watch
+	if err != nil {
+		return false, false
+	}
+	return env.Watch, env.AutoConnect
 }

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,7 +18,7 @@ import (
 func newUpCommand(s streams) *cobra.Command {
 	u := &action.Up{}
 	var output string
-	var watching bool
+	var watching, autoConnect bool
 	var delay time.Duration
 	cmd := &cobra.Command{
 		Use:   "up [DIR]",
@@ -57,8 +58,30 @@ image's top layer is replaced (--builder auto, the default).`,
 			default:
 				return usageError{fmt.Errorf("unknown output format %q: use --output json or leave it out", output)}
 			}
-			if watchMode(cmd, u, watching) {
-				w := &action.Watch{Up: u, Delay: delay}
+			cfgWatch, cfgConnect := action.UpSettings(u.Dir, u.Environment)
+			if !cmd.Flags().Changed("watch") {
+				watching = cfgWatch
+			}
+			if !cmd.Flags().Changed("auto-connect") {
+				autoConnect = cfgConnect
+			}
+			var connected func(context.Context) error
+			if autoConnect {
+				connected = func(ctx context.Context) error {
+					c := &action.Connect{Dir: u.Dir, Environment: u.Environment, Kube: u.Kube, AllowContexts: u.AllowContexts,
+						UI: u.UI, Tail: 10, OnReady: func(ms []action.PortMapping) {
+							for _, m := range ms {
+								fmt.Fprintln(s.Out, m)
+							}
+						}}
+					if output == "" { // with --output json, stdout is for events only
+						c.Logs, c.Color = s.Out, ui.New(s.Out).Terminal()
+					}
+					return c.Run(ctx)
+				}
+			}
+			if watching {
+				w := &action.Watch{Up: u, Delay: delay, Connected: connected}
 				err := w.Run(cmd.Context())
 				printDiagnosis(u.UI, err)
 				return err
@@ -69,11 +92,15 @@ image's top layer is replaced (--builder auto, the default).`,
 				return err
 			}
 			u.UI.Printf("%s", action.UpSummary(res))
-			if !res.Unchanged {
-				u.UI.Printf("reach it with: draft connect")
-			}
 			if output == "" {
 				fmt.Fprintln(s.Out, res.Image)
+			}
+			if connected != nil {
+				u.UI.Printf("connecting: Ctrl-C to stop")
+				return connected(cmd.Context())
+			}
+			if !res.Unchanged {
+				u.UI.Printf("reach it with: draft connect")
 			}
 			return nil
 		},
@@ -85,18 +112,11 @@ image's top layer is replaced (--builder auto, the default).`,
 	f.BoolVar(&u.CreateNamespace, "create-namespace", false, "create the namespace if it does not exist")
 	f.DurationVar(&u.Timeout, "timeout", 0, "how long to wait for the rollout (default 2m)")
 	f.BoolVarP(&watching, "watch", "w", false, "keep going: redeploy on every change (default: draft.toml's watch)")
+	f.BoolVar(&autoConnect, "auto-connect", false, "after up, connect: forward the ports and stream the logs (default: draft.toml's auto-connect)")
 	f.DurationVar(&delay, "watch-delay", 0, "quiet time after a change before a redeploy (default: draft.toml's watch-delay, else 200ms)")
 	f.StringVarP(&output, "output", "o", "", "json: one JSON event per line on stdout (build, push, deploy, ready, error)")
 	addKubeFlags(f, &u.Kube, &u.AllowContexts)
 	return cmd
-}
-
-// watchMode says whether up keeps watching: --watch, else draft.toml's watch.
-func watchMode(cmd *cobra.Command, u *action.Up, flag bool) bool {
-	if cmd.Flags().Changed("watch") {
-		return flag
-	}
-	return action.WatchConfigured(u.Dir, u.Environment)
 }
 
 // printDiagnosis shows the failed pod's last log lines and events above the
