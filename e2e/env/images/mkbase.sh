@@ -331,7 +331,10 @@ if [[ ${1:-} != list ]]; then
 fi
 case "${1:-}" in
   ensure) shift; cmd_ensure "$@" ;;
-  build) shift; [[ $# -gt 0 ]] || die "usage: mkbase.sh build FLAVOR..."; for f in "$@"; do flavor_build "$f"; done ;;
+  build)
+    shift; [[ $# -gt 0 ]] || die "usage: mkbase.sh build FLAVOR..."
+    for f in "$@"; do flavor "$f"; done     # all names checked before anything is built
+    for f in "$@"; do flavor_build "$f"; done ;;
   list) cmd_list ;;
   *) die "usage: mkbase.sh ensure FAMILY... | build FLAVOR... | list" ;;
 esac
