@@ -37,12 +37,13 @@ func main() {
 		idle     = flag.Duration("idle", 5*time.Second, "idle time to measure CPU over")
 		dir      = flag.String("dir", filepath.Join(os.TempDir(), "draft-bench-watch"), "where the tree is generated (kept between runs)")
 		gapsMode = flag.Bool("gaps", false, "measure the gaps between the events of saves and checkouts instead")
-		runs     = flag.Int("runs", 20, "saves per style with -gaps")
+		runs     = flag.Int("runs", 20, "saves per style and checkouts with -gaps")
+		styles   = flag.Bool("styles", true, "with -gaps, measure the saves too, not only checkouts")
 		cpuprof  = flag.String("cpuprofile", "", "write a CPU profile of New to this file")
 	)
 	flag.Parse()
 	if *gapsMode {
-		if err := gaps(*runs); err != nil {
+		if err := gaps(*runs, *styles); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
