@@ -88,7 +88,7 @@ func (w *Watcher) scan(ctx context.Context, rel string, report func(string), see
 func (w *Watcher) scanned(r scanned, report func(string), seen map[string]struct{}, queue *[]string) error {
 	abs := w.abs(r.dir)
 	if r.err != nil {
-		if le := limitError(abs, r.err, w.Watches()); le != r.err {
+		if le := limitError(w.root, r.err, w.Watches()); le != r.err {
 			return le
 		}
 		if !errors.Is(r.err, os.ErrNotExist) {

@@ -775,7 +775,7 @@ func TestLimits(t *testing.T) {
 		want  []string
 	}{
 		{"watches, at the root", syscall.ENOSPC, 0, []string{"needs more inotify watches than the system allows", "fs.inotify.max_user_watches", "sudo sysctl fs.inotify.max_user_watches=524288", ".dockerignore"}},
-		{"watches, deep down", syscall.ENOSPC, 3, []string{"needs more inotify watches", "3 directories watched"}},
+		{"watches, deep down", syscall.ENOSPC, 3, []string{"needs more inotify watches", "reached at 3 directories"}},
 		{"instances", syscall.EMFILE, 1, []string{"inotify instance", "fs.inotify.max_user_instances", "sudo sysctl fs.inotify.max_user_instances=1024"}},
 	}
 	for _, tt := range tests {
@@ -793,6 +793,7 @@ func TestLimits(t *testing.T) {
 			if !errors.As(err, &le) || !errors.Is(err, tt.err) {
 				t.Fatalf("error %v, want a LimitError for %v", err, tt.err)
 			}
+			t.Log(err)
 			for _, want := range tt.want {
 				if !strings.Contains(err.Error(), want) {
 					t.Errorf("error %q does not say %q", err, want)
