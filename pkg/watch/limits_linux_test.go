@@ -40,7 +40,7 @@ func TestRealLimits(t *testing.T) {
 				GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getgid(), Size: 1}},
 			}
 			out, err := cmd.CombinedOutput()
-			if err != nil && strings.Contains(string(out), "cannot lower") || errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EINVAL) {
+			if strings.Contains(string(out), "cannot lower") || errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EINVAL) {
 				t.Skipf("no user namespace to lower the limit in: %v %s", err, out)
 			}
 			for _, want := range tt.want {
