@@ -7,10 +7,10 @@ import (
 
 func TestRules(t *testing.T) {
 	files := map[string]string{
-		".dockerignore":    "node_modules\n*.log\n/dist\ndocs\n!docs/api\n**/__pycache__\ncharts\ndraft.toml\nDockerfile\n",
-		".draftignore":     "data/\n# a comment\n\nfixtures/*.bin\n",
-		".gitignore":       "/build/\n*.o\n!keep.o\ntmp\n",
-		"web/.gitignore":   "out/\n/local.js\n",
+		".dockerignore":     "node_modules\n*.log\n/dist\ndocs\n!docs/api\n**/__pycache__\ncharts\ndraft.toml\nDockerfile\n",
+		".draftignore":      "data/\n# a comment\n\nfixtures/*.bin\n",
+		".gitignore":        "/build/\n*.o\n!keep.o\ntmp\n",
+		"web/.gitignore":    "out/\n/local.js\n",
 		".git/info/exclude": "secret.txt\n",
 	}
 	tests := []struct {
