@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -174,11 +173,13 @@ func (f *Forwarder) Run(ctx context.Context) error {
 	closeAll()
 	wg.Wait()
 	f.mu.Lock()
-	for uid, c := range f.conns {
-		c.close()
-		delete(f.conns, uid)
-	}
+	conns := f.conns
+	f.conns = map[types.UID]*podConn{}
 	f.mu.Unlock()
+	for _, c := range conns {
+		<-c.ready // a dial under way ends with ctx
+		c.close()
+	}
 	return nil
 }
 
@@ -231,75 +232,11 @@ func (f *Forwarder) accept(ctx context.Context, wg *sync.WaitGroup, l net.Listen
 	}
 }
 
-// handle sends one local connection to the current target of its port,
-// holding it while there is none.
-func (f *Forwarder) handle(ctx context.Context, conn net.Conn, m Mapping) {
-	defer conn.Close()
-	stop := context.AfterFunc(ctx, func() { conn.Close() })
-	defer stop()
-
-	pc, data, errStream, err := f.open(ctx, m)
-	if err != nil {
-		if ctx.Err() == nil {
-			f.emit("error", "", "%s: %v", m.URL(), err)
-		}
-		return
-	}
-	defer pc.conn.RemoveStreams(data, errStream)
-
-	errc := make(chan string, 1)
-	go func() {
-		b, _ := io.ReadAll(errStream)
-		errc <- string(b)
-	}()
-	remoteDone := make(chan struct{})
-	go func() {
-		defer close(remoteDone)
-		_, _ = io.Copy(conn, data)
-	}()
-	localErr := make(chan error, 1)
-	go func() {
-		_, err := io.Copy(data, conn)
-		if err == nil {
-			data.Close() // the client is done sending: half-close, as TCP does
-		}
-		localErr <- err
-	}()
-	local := localErr
-	for waiting := true; waiting; {
-		select {
-		case <-remoteDone:
-			waiting = false
-		case err := <-local:
-			local = nil // after a half-close, the reply still comes
-			waiting = err == nil
-		case <-pc.closed:
-			waiting = false
-		case <-ctx.Done():
-			waiting = false
-		}
-	}
-	_ = data.Reset()
-	conn.Close()
-	select {
-	case msg := <-errc:
-		if msg != "" && ctx.Err() == nil {
-			f.emit("error", pc.pod, "%s -> %s port %d: %s", m.URL(), pc.pod, m.Remote, msg)
-		}
-	case <-pc.closed:
-	case <-ctx.Done():
-	case <-time.After(2 * time.Second):
-	}
-	_ = errStream.Reset()
-	if local != nil {
-		<-local
-	}
-}
-
-// open waits (up to the hold time) for a target of m's port and opens a data
-// and an error stream to it; a dead connection to the pod is dialled again.
-func (f *Forwarder) open(ctx context.Context, m Mapping) (*podConn, httpstream.Stream, httpstream.Stream, error) {
-	ctx, cancel := context.WithTimeout(ctx, f.o.hold)
+// open waits (until deadline, the hold time) for a target of m's port and
+// opens a data and an error stream to it; a dead connection to the pod is
+// dialled again.
+func (f *Forwarder) open(ctx context.Context, m Mapping, deadline time.Time) (*podConn, httpstream.Stream, httpstream.Stream, error) {
+	ctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
 	var last error
 	for backoff := 50 * time.Millisecond; ; backoff = min(2*backoff, time.Second) {

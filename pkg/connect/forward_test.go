@@ -33,6 +33,8 @@ type fakePods struct {
 	mu      sync.Mutex
 	servers map[string]*httptest.Server
 	dials   atomic.Int32
+	// refused, when set, is called when a pod's port refuses a connection.
+	refused func(pod string)
 }
 
 func newFakePods(t *testing.T, names ...string) *fakePods {
@@ -55,12 +57,14 @@ func (fp *fakePods) dial(_ context.Context, pod *corev1.Pod) (httpstream.Connect
 	if srv == nil {
 		return nil, fmt.Errorf("pod %s does not answer", pod.Name)
 	}
-	return &fakeConn{addr: srv.Listener.Addr().String(), errs: map[string]*io.PipeWriter{}, closed: make(chan bool)}, nil
+	return &fakeConn{pod: pod.Name, fp: fp, addr: srv.Listener.Addr().String(), errs: map[string]*io.PipeWriter{}, closed: make(chan bool)}, nil
 }
 
 // fakeConn is a portforward connection: the error stream of a request ID
 // carries the failure to reach the port; its data stream is a TCP connection.
 type fakeConn struct {
+	pod    string
+	fp     *fakePods
 	addr   string
 	mu     sync.Mutex
 	errs   map[string]*io.PipeWriter
@@ -91,8 +95,17 @@ func (c *fakeConn) CreateStream(h http.Header) (httpstream.Stream, error) {
 		}
 		conn, err := net.Dial("tcp", c.addr)
 		if err != nil {
-			ew.CloseWithError(nil)
-			return nil, err
+			// As the kubelet does: the data stream ends, the error stream says why.
+			if c.fp.refused != nil {
+				c.fp.refused(c.pod)
+			}
+			go func() {
+				fmt.Fprintf(ew, "error forwarding port %s to pod %s: failed to connect to localhost:%s inside namespace: %v", h.Get(corev1.PortHeader), c.pod, h.Get(corev1.PortHeader), err)
+				ew.Close()
+			}()
+			a, b := net.Pipe()
+			b.Close()
+			return &dataStream{Conn: a, h: h}, nil
 		}
 		return &dataStream{Conn: conn, h: h, errw: ew}, nil
 	}
@@ -103,19 +116,29 @@ func (c *fakeConn) Close() error {
 	c.once.Do(func() { close(c.closed) })
 	return nil
 }
-func (c *fakeConn) CloseChan() <-chan bool               { return c.closed }
-func (c *fakeConn) SetIdleTimeout(time.Duration)         {}
-func (c *fakeConn) RemoveStreams(...httpstream.Stream)   {}
-func (s *errStream) Read(p []byte) (int, error)          { return s.r.Read(p) }
-func (s *errStream) Write(p []byte) (int, error)         { return 0, errors.New("read-only") }
-func (s *errStream) Close() error                        { return nil }
-func (s *errStream) Reset() error                        { return s.r.Close() }
-func (s *errStream) Headers() http.Header                { return s.h }
-func (s *errStream) Identifier() uint32                  { return 0 }
-func (s *dataStream) Headers() http.Header               { return s.h }
-func (s *dataStream) Identifier() uint32                 { return 0 }
-func (s *dataStream) Close() error                       { return s.Conn.(*net.TCPConn).CloseWrite() }
-func (s *dataStream) Reset() error                       { s.errw.Close(); return s.Conn.Close() }
+func (c *fakeConn) CloseChan() <-chan bool             { return c.closed }
+func (c *fakeConn) SetIdleTimeout(time.Duration)       {}
+func (c *fakeConn) RemoveStreams(...httpstream.Stream) {}
+func (s *errStream) Read(p []byte) (int, error)        { return s.r.Read(p) }
+func (s *errStream) Write(p []byte) (int, error)       { return 0, errors.New("read-only") }
+func (s *errStream) Close() error                      { return nil }
+func (s *errStream) Reset() error                      { return s.r.Close() }
+func (s *errStream) Headers() http.Header              { return s.h }
+func (s *errStream) Identifier() uint32                { return 0 }
+func (s *dataStream) Headers() http.Header             { return s.h }
+func (s *dataStream) Identifier() uint32               { return 0 }
+func (s *dataStream) Close() error {
+	if tc, ok := s.Conn.(*net.TCPConn); ok {
+		return tc.CloseWrite()
+	}
+	return s.Conn.Close()
+}
+func (s *dataStream) Reset() error {
+	if s.errw != nil {
+		s.errw.Close()
+	}
+	return s.Conn.Close()
+}
 func (s *dataStream) Read(p []byte) (int, error)         { return s.Conn.Read(p) }
 func (s *dataStream) Write(p []byte) (int, error)        { return s.Conn.Write(p) }
 func (fp *fakePods) server(name string) *httptest.Server { return fp.servers[name] }
@@ -271,14 +294,19 @@ func TestForwarderFollowsRollout(t *testing.T) {
 		t.Fatal("the held connection never went through")
 	}
 
-	mu.Lock()
-	defer mu.Unlock()
-	var kinds []string
-	for _, e := range events {
-		kinds = append(kinds, e.Kind+":"+e.Pod)
-	}
+	// The events come from another of the informer's handlers: give them a moment.
 	want := "target:a target:b waiting: target:c"
-	if got := strings.Join(kinds, " "); got != want {
+	var got string
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline) && got != want; time.Sleep(10 * time.Millisecond) {
+		mu.Lock()
+		var kinds []string
+		for _, e := range events {
+			kinds = append(kinds, e.Kind+":"+e.Pod)
+		}
+		mu.Unlock()
+		got = strings.Join(kinds, " ")
+	}
+	if got != want {
 		t.Errorf("events = %s, want %s", got, want)
 	}
 }
@@ -317,6 +345,52 @@ func TestForwarderRedialsDeadConnection(t *testing.T) {
 	eventually(t, m, "a")
 	if n := fp.dials.Load(); n != 2 {
 		t.Errorf("%d dials after the connection dropped, want 2", n)
+	}
+}
+
+// A connection that the pod could not connect to its port (its app is
+// gone: the pod is being replaced) is sent again, whole, to the current
+// target; one that a pod answered is not.
+func TestForwarderReplaysRefusedConnection(t *testing.T) {
+	fp := newFakePods(t, "a", "b")
+	fp.server("a").Close() // a's app has exited; the API does not know yet
+	a, b := pod("a", 1, true, port("http", testPort)), pod("b", 2, false, port("http", testPort))
+	cs := fake.NewClientset(a, b)
+	var once sync.Once
+	fp.refused = func(string) {
+		once.Do(func() { // the API catches up: a is going, b is Ready
+			update(t, cs, deleting(a.DeepCopy()))
+			bb := b.DeepCopy()
+			setReady(bb, true)
+			update(t, cs, bb)
+		})
+	}
+	var retries atomic.Int32
+	_, m, _ := startForwarder(t, cs, fp, WithEvents(func(e Event) {
+		if e.Kind == "retry" {
+			retries.Add(1)
+		}
+	}))
+	body := strings.Repeat("x", 10000) // more than one read of the client
+	resp, err := (&http.Client{Timeout: 5 * time.Second}).Post(m.URL(), "text/plain", strings.NewReader(body))
+	if err != nil {
+		t.Fatalf("POST through a pod that refused: %v", err)
+	}
+	got, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(got) != "b" || retries.Load() == 0 {
+		t.Errorf("answer %q after %d retries, want b after at least one", got, retries.Load())
+	}
+
+	// b's app goes too, and no other pod comes: the connection fails after
+	// a few attempts rather than hanging.
+	fp.server("b").Close()
+	start := time.Now()
+	if _, err := get(m, 5*time.Second); err == nil {
+		t.Error("GET to a pod that refuses succeeded")
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("a refused connection took %s to fail", d)
 	}
 }
 
