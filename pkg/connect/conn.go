@@ -2,10 +2,12 @@ package connect
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
 	"sync"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -57,6 +59,53 @@ func (c *podConn) streams(port int, requestID int64) (data, errStream httpstream
 		return nil, nil, err
 	}
 	return data, errStream, nil
+}
+
+// errMoved says that the port's target moved to another pod while streams
+// to this one were being created.
+var errMoved = errors.New("the port moved to another pod")
+
+// streamWait is how long a pod's connection may take to accept new streams
+// before it is taken for stuck and dialled again.
+const streamWait = 5 * time.Second
+
+// open creates the streams of one forwarded connection like streams, but
+// gives up when ctx ends, when moved is closed (errMoved), or after
+// streamWait (the connection is then dropped, so that the next one dials
+// anew). A pod whose app does not take its connections can hold up the
+// whole connection to it: the runtime serves a connection's streams from a
+// few shared workers, which wait on the stuck ones.
+func (c *podConn) open(ctx context.Context, port int, requestID int64, moved <-chan struct{}, drop func()) (data, errStream httpstream.Stream, err error) {
+	type result struct {
+		data, errStream httpstream.Stream
+		err             error
+	}
+	done := make(chan result, 1)
+	go func() {
+		d, e, err := c.streams(port, requestID)
+		done <- result{d, e, err}
+	}()
+	timer := time.NewTimer(streamWait)
+	defer timer.Stop()
+	select {
+	case r := <-done:
+		return r.data, r.errStream, r.err
+	case <-ctx.Done():
+		err = ctx.Err()
+	case <-moved:
+		err = errMoved
+	case <-timer.C:
+		drop()
+		err = fmt.Errorf("pod %s took more than %s to accept a connection", c.pod, streamWait)
+	}
+	go func() { // the streams, when they come, are not used
+		if r := <-done; r.err == nil {
+			_ = r.data.Reset()
+			_ = r.errStream.Reset()
+			c.conn.RemoveStreams(r.data, r.errStream)
+		}
+	}()
+	return nil, nil, err
 }
 
 // podConn returns the connection to pod, dialling it when there is none; a

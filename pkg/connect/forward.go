@@ -250,11 +250,18 @@ func (f *Forwarder) open(ctx context.Context, m Mapping, deadline time.Time) (*p
 		pc, err := f.podConn(ctx, pod)
 		if err == nil {
 			var data, errStream httpstream.Stream
-			data, errStream, err = pc.streams(m.Remote, f.requestIDs.Add(1))
+			mctx, stop := context.WithCancel(ctx)
+			data, errStream, err = pc.open(ctx, m.Remote, f.requestIDs.Add(1), f.movedAway(mctx, pod, m.Remote), func() { f.forgetConn(pc) })
+			stop()
 			if err == nil {
 				return pc, data, errStream, nil
 			}
-			f.forgetConn(pc)
+			if errors.Is(err, errMoved) {
+				continue // at once, to the new target
+			}
+			if ctx.Err() == nil {
+				f.forgetConn(pc) // closed, or stuck
+			}
 		}
 		last = fmt.Errorf("forwarding to pod %s: %w", pod.Name, err)
 		select {
@@ -263,6 +270,27 @@ func (f *Forwarder) open(ctx context.Context, m Mapping, deadline time.Time) (*p
 		case <-time.After(backoff):
 		}
 	}
+}
+
+// movedAway returns a channel closed when port's target is no longer pod
+// (or when ctx ends).
+func (f *Forwarder) movedAway(ctx context.Context, pod *corev1.Pod, port int) <-chan struct{} {
+	moved := make(chan struct{})
+	go func() {
+		for {
+			all, changed := f.pods.pods()
+			if t := target(all, port); t == nil || t.UID != pod.UID {
+				close(moved)
+				return
+			}
+			select {
+			case <-changed:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return moved
 }
 
 // wait returns the target of port, waiting for one.

@@ -35,6 +35,8 @@ type fakePods struct {
 	dials   atomic.Int32
 	// refused, when set, is called when a pod's port refuses a connection.
 	refused func(pod string)
+	// stuck pods never accept a new stream (their connection is held up).
+	stuck map[string]bool
 }
 
 func newFakePods(t *testing.T, names ...string) *fakePods {
@@ -77,6 +79,10 @@ func (c *fakeConn) CreateStream(h http.Header) (httpstream.Stream, error) {
 	case <-c.closed:
 		return nil, errors.New("connection closed")
 	default:
+	}
+	if c.fp.isStuck(c.pod) {
+		<-c.closed
+		return nil, errors.New("connection closed")
 	}
 	id := h.Get(corev1.PortForwardRequestIDHeader)
 	switch h.Get(corev1.StreamType) {
@@ -142,6 +148,12 @@ func (s *dataStream) Reset() error {
 func (s *dataStream) Read(p []byte) (int, error)         { return s.Conn.Read(p) }
 func (s *dataStream) Write(p []byte) (int, error)        { return s.Conn.Write(p) }
 func (fp *fakePods) server(name string) *httptest.Server { return fp.servers[name] }
+
+func (fp *fakePods) isStuck(pod string) bool {
+	fp.mu.Lock()
+	defer fp.mu.Unlock()
+	return fp.stuck[pod]
+}
 
 type errStream struct {
 	r *io.PipeReader
@@ -358,11 +370,16 @@ func TestForwarderReplaysRefusedConnection(t *testing.T) {
 	cs := fake.NewClientset(a, b)
 	var once sync.Once
 	fp.refused = func(string) {
-		once.Do(func() { // the API catches up: a is going, b is Ready
-			update(t, cs, deleting(a.DeepCopy()))
-			bb := b.DeepCopy()
-			setReady(bb, true)
-			update(t, cs, bb)
+		once.Do(func() { // the API catches up, a little later: a is going, b is Ready
+			time.AfterFunc(20*time.Millisecond, func() {
+				bb := b.DeepCopy()
+				setReady(bb, true)
+				for _, p := range []*corev1.Pod{deleting(a.DeepCopy()), bb} {
+					if _, err := cs.CoreV1().Pods(testNS).Update(context.Background(), p, metav1.UpdateOptions{}); err != nil {
+						t.Error(err)
+					}
+				}
+			})
 		})
 	}
 	var retries atomic.Int32
@@ -391,6 +408,64 @@ func TestForwarderReplaysRefusedConnection(t *testing.T) {
 	}
 	if d := time.Since(start); d > 2*time.Second {
 		t.Errorf("a refused connection took %s to fail", d)
+	}
+}
+
+// A pod whose connection accepts no stream holds a new connection only until
+// the port moves to another pod, or for streamWait; Ctrl-C is not held up.
+func TestForwarderStuckPod(t *testing.T) {
+	fp := newFakePods(t, "a", "b")
+	fp.stuck = map[string]bool{"a": true}
+	a, b := pod("a", 1, true, port("http", testPort)), pod("b", 2, false, port("http", testPort))
+	cs := fake.NewClientset(a, b)
+	_, m, _ := startForwarder(t, cs, fp)
+	got := make(chan string, 1)
+	go func() {
+		body, err := get(m, 5*time.Second)
+		got <- fmt.Sprint(body, err)
+	}()
+	time.Sleep(200 * time.Millisecond)
+	setReady(b, true)
+	update(t, cs, b)
+	select {
+	case s := <-got:
+		if s != "b<nil>" {
+			t.Errorf("GET = %s, want b once b is Ready", s)
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatal("the connection stayed with the stuck pod after the port moved")
+	}
+
+	// b is stuck too, and nothing moves: a connection waits on it, and
+	// cancelling still ends Run at once.
+	fp.mu.Lock()
+	fp.stuck["b"] = true
+	fp.mu.Unlock()
+	ready := make(chan []Mapping, 1)
+	f := New(nil, fake.NewClientset(pod("b", 2, true, port("http", testPort+2))), testNS, "app.kubernetes.io/instance=web",
+		WithHosts("127.0.0.1"), WithReady(func(m []Mapping) { ready <- m }))
+	f.dial = fp.dial
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- f.Run(ctx) }()
+	m2 := (<-ready)[0]
+	conn, err := net.Dial("tcp", strings.TrimPrefix(m2.URL(), "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprint(conn, "GET / HTTP/1.0\r\n\r\n")
+	time.Sleep(200 * time.Millisecond)
+	start := time.Now()
+	cancel()
+	select {
+	case <-done:
+		if d := time.Since(start); d > 500*time.Millisecond {
+			t.Errorf("Run took %s to end with a connection stuck on its pod", d)
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatal("Run did not end with a connection stuck on its pod")
 	}
 }
 
