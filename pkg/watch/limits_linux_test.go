@@ -1,6 +1,7 @@
 package watch
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // The real limits, lowered in a user namespace of the test's own (the
@@ -32,7 +34,9 @@ func TestRealLimits(t *testing.T) {
 			for i := 0; i < 10; i++ {
 				must(t, os.MkdirAll(filepath.Join(root, fmt.Sprintf("d%d", i)), 0o755))
 			}
-			cmd := exec.Command(os.Args[0], "-test.run=^TestRealLimits$", "-test.count=1")
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestRealLimits$", "-test.count=1")
 			cmd.Env = append(os.Environ(), "WATCH_LIMIT_HELPER="+root, "WATCH_LIMIT_SETTING="+tt.setting, "WATCH_LIMIT_VALUE="+tt.value)
 			cmd.SysProcAttr = &syscall.SysProcAttr{
 				Cloneflags:  syscall.CLONE_NEWUSER,

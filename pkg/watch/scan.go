@@ -60,6 +60,9 @@ func (w *Watcher) scan(ctx context.Context, rel string, report func(string), see
 		}
 		if failed != nil {
 			queue = nil // wait for the directories in flight, start no more
+			if inflight == 0 {
+				break
+			}
 		}
 		var send chan<- scanJob
 		var next scanJob

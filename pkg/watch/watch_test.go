@@ -775,13 +775,17 @@ func TestLimits(t *testing.T) {
 		want  []string
 	}{
 		{"watches, at the root", syscall.ENOSPC, 0, []string{"needs more inotify watches than the system allows", "fs.inotify.max_user_watches", "sudo sysctl fs.inotify.max_user_watches=524288", ".dockerignore"}},
-		{"watches, deep down", syscall.ENOSPC, 3, []string{"needs more inotify watches", "reached at 3 directories"}},
+		{"watches, deep down", syscall.ENOSPC, 3, []string{"needs more inotify watches", "reached at "}},
+		{"watches, among many directories", syscall.ENOSPC, 5, []string{"needs more inotify watches", "reached at "}},
 		{"instances", syscall.EMFILE, 1, []string{"inotify instance", "fs.inotify.max_user_instances", "sudo sysctl fs.inotify.max_user_instances=1024"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			root := t.TempDir()
 			tree(t, root, map[string]string{"a/b/c/d/": ""})
+			for i := 0; i < 20; i++ {
+				tree(t, root, map[string]string{fmt.Sprintf("many/d%02d/", i): ""})
+			}
 			var n atomic.Int32
 			_, err := New(root, withAddWatch(func(dir string, add func(string) error) error {
 				if int(n.Add(1)) > tt.after {
