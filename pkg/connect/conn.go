@@ -111,6 +111,9 @@ func (c *podConn) open(ctx context.Context, port int, requestID int64, moved <-c
 // podConn returns the connection to pod, dialling it when there is none; a
 // dial under way is shared.
 func (f *Forwarder) podConn(ctx context.Context, pod *corev1.Pod) (*podConn, error) {
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
 	f.mu.Lock()
 	c, ok := f.conns[pod.UID]
 	if !ok {

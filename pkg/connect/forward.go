@@ -21,7 +21,7 @@ import (
 // stream that ended or resumed.
 type Event struct {
 	Time    time.Time
-	Kind    string // target, waiting, error (Forwarder); started, ended, retry, error (Logs)
+	Kind    string // target, waiting, retry, error (Forwarder); retry, error (Logs)
 	Pod     string
 	Message string
 }
@@ -108,6 +108,7 @@ func (f *Forwarder) emit(kind, pod, format string, a ...any) {
 // Run listens on the local ports and forwards until ctx ends, then closes
 // the listeners and every connection and returns nil. It fails at once when
 // the selector matches no pod (ErrNoPods) or a local port cannot be had.
+// A Forwarder runs once.
 func (f *Forwarder) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -129,7 +130,7 @@ func (f *Forwarder) Run(ctx context.Context) error {
 	}
 	ports, fixed := plan(podPorts(live(all)), f.o.overrides)
 	if len(ports) == 0 {
-		return fmt.Errorf("the pods declare no TCP container port: name one with --override-port LOCAL:REMOTE")
+		return errors.New("the pods declare no TCP container port: give the port to forward as an override (LOCAL:REMOTE)")
 	}
 
 	var listeners []net.Listener
@@ -209,6 +210,19 @@ func (f *Forwarder) retarget(ctx context.Context, w *podWatch) {
 		}
 		f.emit("target", p.Name, "%s -> %s port %d", m.URL(), p.Name, m.Remote)
 		go func() { _, _ = f.podConn(ctx, p) }()
+	}
+	// A pod that runs but is not Ready yet is likely the next target: dial
+	// it now, so that its first connection does not wait for the dial.
+	for _, p := range all {
+		if p.DeletionTimestamp != nil || p.Status.Phase != corev1.PodRunning || serving(p) {
+			continue
+		}
+		f.mu.Lock()
+		_, dialled := f.conns[p.UID]
+		f.mu.Unlock()
+		if !dialled {
+			go func() { _, _ = f.podConn(ctx, p) }()
+		}
 	}
 }
 
