@@ -52,30 +52,31 @@ cd "$app"
 echo "\$ draft up"
 "$DRAFT" up
 
-step "6. Reach it (draft connect comes with the next issue; kubectl port-forward stands in)"
+step "6. draft connect: the app on localhost (in the background here), its logs streamed"
 release=$(sed -n 's/^ *name = "\(.*\)".*/\1/p' draft.toml | head -1)
-port=$(sed -n 's/^ *port: *\([0-9]*\).*/\1/p' "charts/$release/values.yaml" | head -1)
-kubectl port-forward "service/$release" "18080:$port" >/dev/null 2>&1 &
+echo "\$ draft connect --no-logs &"
+"$DRAFT" connect --no-logs > "$work/connect.out" 2> "$work/connect.err" &
 pf=$!
 trap 'kill $pf 2>/dev/null || true' EXIT
-for _ in $(seq 1 50); do curl -fsS http://127.0.0.1:18080/ >/dev/null 2>&1 && break; sleep 0.1; done
-echo "\$ curl http://127.0.0.1:18080/"
-curl -fsS http://127.0.0.1:18080/
+url=
+for _ in $(seq 1 100); do url=$(grep -o 'http://127.0.0.1:[0-9]*' "$work/connect.out" | head -1 || true); [[ -n $url ]] && break; sleep 0.1; done
+[[ -n $url ]] || fail "draft connect printed no URL: $(cat "$work/connect.err")"
+cat "$work/connect.out"
+echo "\$ curl $url/"
+curl -fsS "$url/"
 
-step "7. Change the source and up again: only the image's top layer is rebuilt and pushed"
+step "7. Change the source and up again: only the image's top layer is rebuilt; connect follows the new pod"
 sed -i 's/Hello from draft/Hello again from draft/' app.py
 echo "\$ draft up"
 "$DRAFT" up
-kill $pf 2>/dev/null || true; wait $pf 2>/dev/null || true
-kubectl port-forward "service/$release" "18080:$port" >/dev/null 2>&1 &
-pf=$!
-for _ in $(seq 1 50); do curl -fsS http://127.0.0.1:18080/ >/dev/null 2>&1 && break; sleep 0.1; done
-echo "\$ curl http://127.0.0.1:18080/"
-curl -fsS http://127.0.0.1:18080/
+echo "\$ curl $url/   (the same local port)"
+curl -fsS "$url/"
 
 step "8. Nothing changed: up says so and does nothing"
 echo "\$ draft up"
 "$DRAFT" up
+
+kill $pf 2>/dev/null || true; wait $pf 2>/dev/null || true
 
 step "Done"
 echo "The app is in $app and its release $release is running."

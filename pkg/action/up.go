@@ -167,6 +167,9 @@ func (u *Up) Run(ctx context.Context) (res *UpResult, err error) {
 		return nil, err
 	} else if ok {
 		image = tag.Context().Digest(h.String())
+		if deployedRef == nil || deployedRef.Identifier() != h.String() {
+			u.say("%s is in the registry already: nothing to build", tag)
+		}
 	} else {
 		t0 := time.Now()
 		built, err := u.build(ctx, e, tag, deployedRef)
