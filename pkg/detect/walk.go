@@ -7,7 +7,10 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
+	"sort"
 	"strings"
+	"sync"
 
 	"github.com/go-enry/go-enry/v2"
 	"github.com/go-git/go-git/v5/plumbing/format/gitignore"
@@ -32,25 +35,68 @@ type counts struct {
 	skipDirs []string
 }
 
-// walker walks a tree once, honouring .gitignore files as it meets them.
+// add merges another directory's counts.
+func (c *counts) add(o *counts) {
+	for l, b := range o.bytes {
+		c.bytes[l] += b
+	}
+	for l, n := range o.files {
+		c.files[l] += n
+	}
+	c.seen += o.seen
+	c.sniffed += o.sniffed
+	c.skipDirs = append(c.skipDirs, o.skipDirs...)
+}
+
+func newCounts() *counts { return &counts{bytes: map[string]int64{}, files: map[string]int{}} }
+
+// walker walks a tree once, on every core: each directory is read by a
+// goroutine of its own (at most GOMAXPROCS at a time), since the walk is
+// mostly system calls (read the directory, stat the source files). A
+// directory's .gitignore applies to what is below it, so the patterns are
+// handed down the tree rather than shared.
 type walker struct {
-	root     string
+	root string
+	sem  chan struct{}
+	wg   sync.WaitGroup
+
+	mu       sync.Mutex
+	c        *counts
+	err      error           // the first error that ends the walk (the root unreadable, ctx)
 	skipName map[string]bool // file names already judged by skipFile
-	patterns []gitignore.Pattern
-	matcher  gitignore.Matcher
-	c        counts
 }
 
 func walkTree(ctx context.Context, root string) (*counts, error) {
-	w := &walker{root: root, skipName: map[string]bool{}, c: counts{bytes: map[string]int64{}, files: map[string]int{}}}
-	if err := w.dir(ctx, "", nil); err != nil {
-		return nil, err
+	w := &walker{root: root, sem: make(chan struct{}, runtime.GOMAXPROCS(0)), skipName: map[string]bool{}, c: newCounts()}
+	w.spawn(ctx, "", nil, nil)
+	w.wg.Wait()
+	if w.err != nil {
+		return nil, w.err
 	}
-	return &w.c, nil
+	sort.Strings(w.c.skipDirs)
+	return w.c, nil
 }
 
-// dir walks the directory rel (slash-separated, "" for the root); parts is rel split.
-func (w *walker) dir(ctx context.Context, rel string, parts []string) error {
+func (w *walker) spawn(ctx context.Context, rel string, parts []string, patterns []gitignore.Pattern) {
+	w.wg.Add(1)
+	go func() {
+		defer w.wg.Done()
+		w.sem <- struct{}{}
+		local := newCounts()
+		err := w.dir(ctx, rel, parts, patterns, local)
+		<-w.sem
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		w.c.add(local)
+		if err != nil && w.err == nil {
+			w.err = err
+		}
+	}()
+}
+
+// dir reads the directory rel (slash-separated, "" for the root; parts is rel
+// split), counts its files into c and starts a walk of each subdirectory.
+func (w *walker) dir(ctx context.Context, rel string, parts []string, patterns []gitignore.Pattern, c *counts) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -68,9 +114,13 @@ func (w *walker) dir(ctx context.Context, rel string, parts []string) error {
 	}
 	for _, e := range entries {
 		if e.Name() == ".gitignore" && e.Type().IsRegular() {
-			w.addIgnoreFile(rel, parts)
+			patterns = w.addIgnoreFile(rel, parts, patterns)
 			break
 		}
+	}
+	var matcher gitignore.Matcher
+	if len(patterns) > 0 {
+		matcher = gitignore.NewMatcher(patterns)
 	}
 	for _, e := range entries {
 		name := e.Name()
@@ -86,30 +136,30 @@ func (w *walker) dir(ctx context.Context, rel string, parts []string) error {
 			childRel = rel + "/" + name
 		}
 		childParts := append(parts[:len(parts):len(parts)], name)
-		if w.matcher != nil && w.matcher.Match(childParts, typ.IsDir()) {
+		if matcher != nil && matcher.Match(childParts, typ.IsDir()) {
 			continue
 		}
 		if typ.IsDir() {
 			if skipDirNames[name] || enry.IsVendor(childRel+"/") || enry.IsDocumentation(childRel+"/") {
-				w.c.skipDirs = append(w.c.skipDirs, childRel+"/")
+				c.skipDirs = append(c.skipDirs, childRel+"/")
 				continue
 			}
-			if err := w.dir(ctx, childRel, childParts); err != nil {
-				return err
-			}
+			w.spawn(ctx, childRel, childParts, patterns)
 			continue
 		}
-		w.file(childRel, name, e)
+		w.file(childRel, name, e, c)
 	}
 	return nil
 }
 
-func (w *walker) addIgnoreFile(rel string, parts []string) {
+// addIgnoreFile returns patterns with those of rel/.gitignore added.
+func (w *walker) addIgnoreFile(rel string, parts []string, patterns []gitignore.Pattern) []gitignore.Pattern {
 	f, err := os.Open(filepath.Join(w.root, filepath.FromSlash(rel), ".gitignore"))
 	if err != nil {
-		return
+		return patterns
 	}
 	defer f.Close()
+	out := patterns[:len(patterns):len(patterns)] // never write into the parent's slice
 	domain := parts[:len(parts):len(parts)]
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
@@ -117,15 +167,15 @@ func (w *walker) addIgnoreFile(rel string, parts []string) {
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
 		}
-		w.patterns = append(w.patterns, gitignore.ParsePattern(line, domain))
+		out = append(out, gitignore.ParsePattern(line, domain))
 	}
-	w.matcher = gitignore.NewMatcher(w.patterns)
+	return out
 }
 
 // file classifies one regular file by name; it reads the file only when the
 // extension is shared by several languages.
-func (w *walker) file(rel, name string, e os.DirEntry) {
-	w.c.seen++
+func (w *walker) file(rel, name string, e os.DirEntry, c *counts) {
+	c.seen++
 	candidates := enry.GetLanguagesByExtension(name, nil, nil)
 	if len(candidates) == 0 {
 		candidates = enry.GetLanguagesByFilename(name, nil, nil)
@@ -145,7 +195,7 @@ func (w *walker) file(rel, name string, e os.DirEntry) {
 	}
 	lang := candidates[0]
 	if len(candidates) > 1 {
-		content, ok := w.sniff(rel)
+		content, ok := w.sniff(rel, c)
 		if !ok {
 			return
 		}
@@ -157,8 +207,8 @@ func (w *walker) file(rel, name string, e os.DirEntry) {
 	if enry.GetLanguageType(lang) != enry.Programming {
 		return
 	}
-	w.c.bytes[lang] += info.Size()
-	w.c.files[lang]++
+	c.bytes[lang] += info.Size()
+	c.files[lang]++
 }
 
 // skipFile reports whether a file is vendored, documentation, bundled or
@@ -167,22 +217,26 @@ func (w *walker) file(rel, name string, e os.DirEntry) {
 // expressions), and the verdict is remembered per name: trees repeat names
 // (index.js, __init__.py) and the regular expressions are the walk's main cost.
 func (w *walker) skipFile(name string) bool {
+	w.mu.Lock()
 	skip, ok := w.skipName[name]
+	w.mu.Unlock()
 	if !ok {
 		skip = enry.IsVendor(name) || enry.IsDocumentation(name) || isBundle(name) || enry.IsGenerated(name, nil)
+		w.mu.Lock()
 		w.skipName[name] = skip
+		w.mu.Unlock()
 	}
 	return skip
 }
 
 // sniff reads the head of a file; ok is false for binary content.
-func (w *walker) sniff(rel string) ([]byte, bool) {
+func (w *walker) sniff(rel string, c *counts) ([]byte, bool) {
 	f, err := os.Open(filepath.Join(w.root, filepath.FromSlash(rel)))
 	if err != nil {
 		return nil, false
 	}
 	defer f.Close()
-	w.c.sniffed++
+	c.sniffed++
 	buf := make([]byte, sniffBytes)
 	n, err := io.ReadFull(f, buf)
 	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
