@@ -32,6 +32,7 @@ func main() {
 		files    = flag.Int("files", 100000, "files in the tree")
 		ignored  = flag.Int("ignored", 50000, "files in node_modules (ignored)")
 		bursts   = flag.Int("bursts", 11, "bursts of writes")
+		readies  = flag.Int("ready-runs", 10, "times the tree is watched from scratch, for the median ready time")
 		burst    = flag.Int("burst", 1000, "files written per burst")
 		delay    = flag.Duration("delay", watch.DefaultDelay, "watch delay")
 		idle     = flag.Duration("idle", 5*time.Second, "idle time to measure CPU over")
@@ -49,13 +50,13 @@ func main() {
 		}
 		return
 	}
-	if err := run(*dir, *dirs, *files, *ignored, *bursts, *burst, *delay, *idle, *cpuprof); err != nil {
+	if err := run(*dir, *dirs, *files, *ignored, *bursts, *burst, *readies, *delay, *idle, *cpuprof); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 }
 
-func run(dir string, dirs, files, ignored, bursts, burst int, delay, idle time.Duration, cpuprof string) error {
+func run(dir string, dirs, files, ignored, bursts, burst, readies int, delay, idle time.Duration, cpuprof string) error {
 	tree, err := generate(dir, dirs, files, ignored)
 	if err != nil {
 		return err
@@ -122,10 +123,23 @@ func run(dir string, dirs, files, ignored, bursts, burst int, delay, idle time.D
 	if err := <-done; err != nil {
 		return err
 	}
+	// More times from scratch, for the median.
+	readyRuns := []time.Duration{ready}
+	for len(readyRuns) < readies {
+		start := time.Now()
+		w2, err := watch.New(dir, watch.WithDelay(delay))
+		if err != nil {
+			return err
+		}
+		readyRuns = append(readyRuns, time.Since(start))
+		w2.Close()
+	}
 
 	fmt.Printf("watch: %d files in %d directories, plus %d files in node_modules left out by .dockerignore (%s)\n", files, dirs, ignored, dir)
-	fmt.Printf("  ready (New until every directory is watched)  %8.1f ms   goal < 300 ms  %s\n", ms(ready), verdict(ready < 300*time.Millisecond))
-	fmt.Printf("  CPU time used until ready                    %8.1f ms\n", ms(readyCPU))
+	med := benchutil.Median(readyRuns)
+	fmt.Printf("  ready (New until every directory is watched)  median %5.1f ms, max %5.1f ms of %d   goal < 300 ms  %s\n",
+		ms(med), ms(slices.Max(readyRuns)), len(readyRuns), verdict(med < 300*time.Millisecond))
+	fmt.Printf("  CPU time used until ready, first run         %8.1f ms, on %d CPUs\n", ms(readyCPU), runtime.GOMAXPROCS(0))
 	fmt.Printf("  watches added                                %8d      (%d directories outside node_modules, root included)\n", w.Watches(), tree.watchable)
 	fmt.Printf("  RSS added, right after ready                 %8.1f MB   goal < 15 MB   %s\n", mb(rssReady-rssBefore), verdict(rssReady-rssBefore < 15<<20))
 	fmt.Printf("  RSS added, after a GC                        %8.1f MB\n", mb(rssGC-rssBefore))
