@@ -22,7 +22,7 @@ import (
 //
 // Classic Draft waited 2 s. Measured on the project's machine (go run
 // ./bench/watch -gaps; 2 cores shared with other builds, load 1.7 to 4.8),
-// the widest gap between two consecutive events of one save was 9 ms (vim's
+// the widest gap between two consecutive events of one save was 16 ms (vim's
 // :w; write in place, write and rename over, delete and create, and
 // JetBrains' safe write stayed under 6 ms), and of a git checkout of 1,000
 // files 122 ms in 100 checkouts (median 5 ms, 90th percentile 28 ms). 200 ms
