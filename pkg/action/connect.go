@@ -124,7 +124,11 @@ func (c *Connect) Run(ctx context.Context) error {
 	opts := []connect.Option{
 		connect.WithOverrides(overrides...),
 		connect.WithReady(func(m []connect.Mapping) { ready <- m }),
-		connect.WithEvents(func(e connect.Event) { c.say("%s", e.Message) }),
+		connect.WithEvents(func(e connect.Event) {
+			if e.Kind != "retry" { // a connection sent again to the next pod: all is well
+				c.say("%s", e.Message)
+			}
+		}),
 	}
 	if c.Hold > 0 {
 		opts = append(opts, connect.WithHold(c.Hold))

@@ -411,6 +411,51 @@ func TestForwarderReplaysRefusedConnection(t *testing.T) {
 	}
 }
 
+// A pod that goes away without answering: a GET is sent again to the new
+// target (as HTTP clients do themselves), a POST is not.
+func TestForwarderReplaysUnansweredGet(t *testing.T) {
+	for _, method := range []string{http.MethodGet, http.MethodPost} {
+		t.Run(method, func(t *testing.T) {
+			fp := newFakePods(t, "b")
+			release := make(chan struct{})
+			hung := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-release }))
+			t.Cleanup(func() { close(release); hung.Close() })
+			fp.servers["a"] = hung
+			a, b := pod("a", 1, true, port("http", testPort)), pod("b", 2, false, port("http", testPort))
+			cs := fake.NewClientset(a, b)
+			_, m, _ := startForwarder(t, cs, fp)
+			got := make(chan string, 1)
+			go func() {
+				c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+				req, _ := http.NewRequest(method, m.URL(), strings.NewReader(""))
+				resp, err := c.Do(req)
+				if err != nil {
+					got <- "error"
+					return
+				}
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				got <- string(body)
+			}()
+			time.Sleep(200 * time.Millisecond) // the request waits on a
+			setReady(b, true)
+			update(t, cs, b)
+			if err := cs.CoreV1().Pods(testNS).Delete(context.Background(), "a", metav1.DeleteOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			want := map[string]string{http.MethodGet: "b", http.MethodPost: "error"}[method]
+			select {
+			case s := <-got:
+				if s != want {
+					t.Errorf("%s = %q, want %q", method, s, want)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatalf("%s never ended", method)
+			}
+		})
+	}
+}
+
 // A pod whose connection accepts no stream holds a new connection only until
 // the port moves to another pod, or for streamWait; Ctrl-C is not held up.
 func TestForwarderStuckPod(t *testing.T) {

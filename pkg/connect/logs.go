@@ -242,7 +242,7 @@ func (l *Logs) print1(ctx context.Context) error {
 				if ctx.Err() != nil {
 					return ctx.Err()
 				}
-				err = fmt.Errorf("the logs of %s/%s: %s", p.Name, c, apiMessage(err))
+				err = fmt.Errorf("%s/%s: %s", p.Name, c, apiMessage(err))
 				l.emit("error", p.Name, "%v", err)
 				if first == nil {
 					first = err

@@ -1,6 +1,7 @@
 package connect
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -152,18 +153,14 @@ func (f *Forwarder) handle(ctx context.Context, conn net.Conn, m Mapping) {
 		if ctx.Err() != nil {
 			break
 		}
-		r.mu.Lock()
-		gone := r.clientGone
-		r.mu.Unlock()
-		// Only a failed connect inside the pod is retried: the app never
-		// saw the connection, so sending it again cannot do anything twice.
-		if answered || gone || !strings.Contains(msg, "failed to connect") || attempt == maxAttempts {
+		why := f.replayable(r, pc, m.Remote, msg, answered)
+		if why == "" || attempt == maxAttempts {
 			if msg != "" {
 				f.emit("error", pc.pod, "%s -> %s port %d: %s", m.URL(), pc.pod, m.Remote, msg)
 			}
 			break
 		}
-		f.emit("retry", pc.pod, "%s -> %s port %d: the pod could not connect to its port; trying the current pod", m.URL(), pc.pod, m.Remote)
+		f.emit("retry", pc.pod, "%s -> %s port %d: %s; sending the connection to the current pod", m.URL(), pc.pod, m.Remote, why)
 		select {
 		case <-ctx.Done():
 		case <-time.After(time.Duration(attempt) * 50 * time.Millisecond):
@@ -173,6 +170,39 @@ func (f *Forwarder) handle(ctx context.Context, conn net.Conn, m Mapping) {
 	if clientErr != nil {
 		<-clientErr // readClient has ended
 	}
+}
+
+// replayable says why the connection can be sent again to another pod, or
+// "" when it cannot. Never once the pod has answered or the client has gone;
+// then either the pod could not connect to its port (the app never saw the
+// connection), or the pod went away without a word and the client had sent
+// nothing, or only the start of a safe HTTP request (GET, HEAD, OPTIONS),
+// which HTTP clients themselves send again when a connection dies before
+// the answer (RFC 9110, 9.2.2).
+func (f *Forwarder) replayable(r *relay, pc *podConn, port int, msg string, answered bool) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	switch {
+	case answered || r.clientGone || !r.replayable:
+		return ""
+	case strings.Contains(msg, "failed to connect"):
+		return "the pod could not connect to its port"
+	case msg != "":
+		return ""
+	}
+	all, _ := f.pods.pods()
+	if t := target(all, port); t != nil && t.UID == pc.uid {
+		return "" // the pod is still the one to go to: its app closed the connection
+	}
+	if len(r.sent) == 0 {
+		return "the pod went away before anything was sent"
+	}
+	for _, method := range []string{"GET ", "HEAD ", "OPTIONS "} {
+		if bytes.HasPrefix(r.sent, []byte(method)) {
+			return "the pod went away before it answered a " + strings.TrimSpace(method) + " request"
+		}
+	}
+	return ""
 }
 
 // carry runs one attempt: the pod's answer to the client until the pod's
