@@ -52,7 +52,11 @@ func (w *Watch) Run(ctx context.Context) error {
 		}
 	}
 	// Watch before the first up, so that a change made during it is not missed.
-	watcher, err := watch.New(dir, watch.WithDelay(delay), watch.WithInclude(include...))
+	opts := []watch.Option{watch.WithDelay(delay), watch.WithInclude(include...)}
+	if u.UI != nil {
+		opts = append(opts, watch.WithLog(u.UI.Writer()))
+	}
+	watcher, err := watch.New(dir, opts...)
 	if err != nil {
 		return err
 	}
@@ -92,7 +96,7 @@ func (w *Watch) Run(ctx context.Context) error {
 			if err == nil {
 				err = errors.New("the watch ended")
 			}
-			return fmt.Errorf("watching %s: %w", dir, err)
+			return err
 		case b, ok := <-watcher.Batches():
 			if !ok {
 				continue // watchErr tells why
