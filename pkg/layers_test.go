@@ -17,7 +17,7 @@ const module = "github.com/draftk8s/draft/"
 
 // allowed lists, for each package, the draft packages it may import.
 var allowed = map[string][]string{
-	"cli":    {"action", "config", "pack", "version", "kube", "ui", "deploy"},
+	"cli":    {"action", "config", "pack", "version", "kube", "ui"},
 	"action": {"detect", "pack", "build", "registry", "deploy", "connect", "watch", "config", "kube", "ui"},
 	"pack":   {"packs", "templates"}, // the only importer of packs/ and templates/
 }

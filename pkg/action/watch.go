@@ -193,9 +193,8 @@ func (l *loop) finished(ctx context.Context, r upOutcome) {
 	case r.err != nil && errors.Is(r.err, context.Canceled) && ctx.Err() == nil:
 		// A stale build, cancelled: the pending change starts the next.
 	case r.err != nil:
-		var re *deploy.RolloutError
-		if errors.As(r.err, &re) && u.UI != nil {
-			printDiagnosis(u, re)
+		for _, line := range DiagnosisLines(r.err) {
+			u.say("%s", line)
 		}
 		u.say("redeploy failed: %v; watching for the next change", r.err)
 	default:
@@ -217,15 +216,32 @@ func (l *loop) cancelAndWait() {
 	}
 }
 
-// printDiagnosis shows a failed pod's last log lines and events.
-func printDiagnosis(u *Up, re *deploy.RolloutError) {
+// DiagnosisLines are the lines that explain a failed rollout in err: the
+// failed pod's last log lines and its events (none for other errors).
+func DiagnosisLines(err error) []string {
+	var re *deploy.RolloutError
+	if !errors.As(err, &re) {
+		return nil
+	}
 	g := re.Diagnosis
+	var out []string
 	if len(g.LogTail) > 0 {
-		u.say("last log lines of %s/%s:", g.Pod, g.Container)
-		for _, line := range g.LogTail {
-			u.say("  | %s", line)
+		out = append(out, fmt.Sprintf("last log lines of %s/%s:", g.Pod, g.Container))
+		for _, l := range g.LogTail {
+			out = append(out, "  | "+l)
 		}
 	}
+	if len(g.Events) > 0 {
+		who := g.Pod
+		if who == "" {
+			who = g.Workload
+		}
+		out = append(out, "events of "+who+":")
+		for _, e := range g.Events {
+			out = append(out, "  "+e)
+		}
+	}
+	return out
 }
 
 func summarize(paths []string) string {

@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -11,7 +10,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/draftk8s/draft/pkg/action"
-	"github.com/draftk8s/draft/pkg/deploy"
 	"github.com/draftk8s/draft/pkg/ui"
 )
 
@@ -122,30 +120,7 @@ image's top layer is replaced (--builder auto, the default).`,
 // printDiagnosis shows the failed pod's last log lines and events above the
 // one-line error.
 func printDiagnosis(u *ui.UI, err error) {
-	var re *deploy.RolloutError
-	if !errors.As(err, &re) {
-		return
+	for _, line := range action.DiagnosisLines(err) {
+		u.Printf("%s", line)
 	}
-	g := re.Diagnosis
-	if len(g.LogTail) > 0 {
-		u.Printf("last log lines of %s/%s:", g.Pod, g.Container)
-		for _, l := range g.LogTail {
-			u.Printf("  | %s", l)
-		}
-	}
-	if len(g.Events) > 0 {
-		u.Printf("events of %s:", firstNonEmpty(g.Pod, g.Workload))
-		for _, e := range g.Events {
-			u.Printf("  %s", e)
-		}
-	}
-}
-
-func firstNonEmpty(s ...string) string {
-	for _, v := range s {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }
