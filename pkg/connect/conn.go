@@ -30,6 +30,9 @@ type podConn struct {
 	err    error
 	closed chan struct{} // closed when conn is gone
 	once   sync.Once
+
+	mu      sync.Mutex
+	opening map[int]chan struct{} // per pod port: a slot per connection being opened, not yet answered
 }
 
 func (c *podConn) close() {
@@ -106,6 +109,54 @@ func (c *podConn) open(ctx context.Context, port int, requestID int64, moved <-c
 		}
 	}()
 	return nil, nil, err
+}
+
+const (
+	// maxOpening is how many connections to one pod port may be opening at
+	// once: streams asked for, nothing answered yet. Connections held while
+	// no pod was Ready all go to the next one when it is Ready; at once,
+	// they overflow the accept queue of an app that listens with a short
+	// backlog (Python's http.server and socketserver: 5), the kernel drops
+	// the runtime's SYNs, and each dropped connection waits for the SYN to
+	// be sent again (1 s, then 3 s, 7 s...). Below the backlog, none is
+	// dropped.
+	maxOpening = 4
+	// openingWait is how long a connection that has no answer yet keeps its
+	// slot: an app that speaks only when spoken to holds the others back no
+	// longer than that.
+	openingWait = 250 * time.Millisecond
+)
+
+// admit waits for one of the slots of port (see maxOpening) and returns the
+// function that gives it back, which may be called more than once.
+func (c *podConn) admit(ctx context.Context, port int, moved <-chan struct{}) (release func(), err error) {
+	c.mu.Lock()
+	if c.opening == nil {
+		c.opening = map[int]chan struct{}{}
+	}
+	slots := c.opening[port]
+	if slots == nil {
+		slots = make(chan struct{}, maxOpening)
+		c.opening[port] = slots
+	}
+	c.mu.Unlock()
+	select {
+	case slots <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-moved:
+		return nil, errMoved
+	case <-c.closed:
+		return nil, fmt.Errorf("the connection to pod %s closed", c.pod)
+	}
+	var once sync.Once
+	timer := time.AfterFunc(openingWait, func() { once.Do(func() { <-slots }) })
+	return func() {
+		once.Do(func() {
+			timer.Stop()
+			<-slots
+		})
+	}, nil
 }
 
 // podConn returns the connection to pod, dialling it when there is none; a

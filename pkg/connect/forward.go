@@ -247,9 +247,11 @@ func (f *Forwarder) accept(ctx context.Context, wg *sync.WaitGroup, l net.Listen
 }
 
 // open waits (until deadline, the hold time) for a target of m's port and
-// opens a data and an error stream to it; a dead connection to the pod is
+// opens a data and an error stream to it, once one of the port's opening
+// slots is free (see maxOpening); release gives the slot back, at the
+// pod's first answer or the attempt's end. A dead connection to the pod is
 // dialled again.
-func (f *Forwarder) open(ctx context.Context, m Mapping, deadline time.Time) (*podConn, httpstream.Stream, httpstream.Stream, error) {
+func (f *Forwarder) open(ctx context.Context, m Mapping, deadline time.Time) (*podConn, httpstream.Stream, httpstream.Stream, func(), error) {
 	ctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
 	var last error
@@ -257,18 +259,26 @@ func (f *Forwarder) open(ctx context.Context, m Mapping, deadline time.Time) (*p
 		pod, err := f.wait(ctx, m.Remote)
 		if err != nil {
 			if last != nil {
-				return nil, nil, nil, last
+				return nil, nil, nil, nil, last
 			}
-			return nil, nil, nil, fmt.Errorf("no Ready pod for port %d within %s", m.Remote, f.o.hold)
+			return nil, nil, nil, nil, fmt.Errorf("no Ready pod for port %d within %s", m.Remote, f.o.hold)
 		}
 		pc, err := f.podConn(ctx, pod)
 		if err == nil {
 			var data, errStream httpstream.Stream
+			var release func()
 			mctx, stop := context.WithCancel(ctx)
-			data, errStream, err = pc.open(ctx, m.Remote, f.requestIDs.Add(1), f.movedAway(mctx, pod, m.Remote), func() { f.forgetConn(pc) })
+			moved := f.movedAway(mctx, pod, m.Remote)
+			release, err = pc.admit(ctx, m.Remote, moved)
+			if err == nil {
+				data, errStream, err = pc.open(ctx, m.Remote, f.requestIDs.Add(1), moved, func() { f.forgetConn(pc) })
+				if err != nil {
+					release()
+				}
+			}
 			stop()
 			if err == nil {
-				return pc, data, errStream, nil
+				return pc, data, errStream, release, nil
 			}
 			if errors.Is(err, errMoved) {
 				continue // at once, to the new target
@@ -280,7 +290,7 @@ func (f *Forwarder) open(ctx context.Context, m Mapping, deadline time.Time) (*p
 		last = fmt.Errorf("forwarding to pod %s: %w", pod.Name, err)
 		select {
 		case <-ctx.Done():
-			return nil, nil, nil, last
+			return nil, nil, nil, nil, last
 		case <-time.After(backoff):
 		}
 	}

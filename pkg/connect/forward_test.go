@@ -607,3 +607,54 @@ func errTimeout(err error) error {
 	}
 	return errors.New("not a timeout")
 }
+
+// Connections held while no pod is Ready reach the next one at most
+// maxOpening at a time, the next as soon as one is answered: all at once,
+// they would overflow the accept queue of an app with a short backlog
+// (Python's http.server: 5), whose kernel then drops them for a second.
+func TestForwarderPacesHeldConnections(t *testing.T) {
+	fp := newFakePods(t)
+	var inApp, most atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := inApp.Add(1)
+		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+		}
+		time.Sleep(20 * time.Millisecond)
+		inApp.Add(-1)
+		fmt.Fprint(w, "a")
+	}))
+	t.Cleanup(srv.Close)
+	fp.servers["a"] = srv
+	a := pod("a", 1, false, port("http", testPort))
+	cs := fake.NewClientset(a)
+	_, m, _ := startForwarder(t, cs, fp)
+
+	const held = 20
+	errs := make(chan error, held)
+	for range held {
+		go func() {
+			body, err := get(m, 5*time.Second)
+			if err == nil && body != "a" {
+				err = fmt.Errorf("body %q", body)
+			}
+			errs <- err
+		}()
+	}
+	time.Sleep(200 * time.Millisecond)
+	setReady(a, true)
+	update(t, cs, a)
+	start := time.Now()
+	for range held {
+		if err := <-errs; err != nil {
+			t.Errorf("held connection: %v", err)
+		}
+	}
+	if got := most.Load(); got > maxOpening {
+		t.Errorf("%d connections reached the app at once, want at most %d", got, maxOpening)
+	}
+	// 20 connections, 4 at a time, 20 ms each: about 100 ms.
+	t.Logf("answered in %s, at most %d at once in the app", time.Since(start), most.Load())
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("the held connections took %s to be answered", d)
+	}
+}

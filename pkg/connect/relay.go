@@ -106,14 +106,17 @@ func (r *relay) answered() {
 	r.mu.Unlock()
 }
 
-// toClient writes a pod's answer to the client, counting it.
+// toClient writes a pod's answer to the client, counting it; the first
+// bytes give the attempt's opening slot back.
 type toClient struct {
-	r *relay
-	n *atomic.Int64
+	r       *relay
+	n       *atomic.Int64
+	release func()
 }
 
 func (w toClient) Write(p []byte) (int, error) {
 	if w.n.Add(int64(len(p))) == int64(len(p)) {
+		w.release()
 		w.r.answered()
 	}
 	return w.r.conn.Write(p)
@@ -131,7 +134,7 @@ func (f *Forwarder) handle(ctx context.Context, conn net.Conn, m Mapping) {
 	var clientErr <-chan error // set once readClient runs, nil again when it has ended
 	deadline := time.Now().Add(f.o.hold)
 	for attempt := 1; ; attempt++ {
-		pc, data, errStream, err := f.open(ctx, m, deadline)
+		pc, data, errStream, release, err := f.open(ctx, m, deadline)
 		if err != nil {
 			if ctx.Err() == nil {
 				f.emit("error", "", "%s: %v", m.URL(), err)
@@ -139,6 +142,7 @@ func (f *Forwarder) handle(ctx context.Context, conn net.Conn, m Mapping) {
 			break
 		}
 		if !r.switchTo(data, attempt == 1) {
+			release()
 			pc.conn.RemoveStreams(data, errStream)
 			_ = data.Reset()
 			_ = errStream.Reset()
@@ -148,7 +152,8 @@ func (f *Forwarder) handle(ctx context.Context, conn net.Conn, m Mapping) {
 			go r.readClient()
 			clientErr = r.clientErr
 		}
-		msg, answered := f.carry(ctx, r, pc, data, errStream, &clientErr)
+		msg, answered := f.carry(ctx, r, pc, data, errStream, release, &clientErr)
+		release()
 		pc.conn.RemoveStreams(data, errStream)
 		if ctx.Err() != nil {
 			break
@@ -208,7 +213,7 @@ func (f *Forwarder) replayable(r *relay, pc *podConn, port int, msg string, answ
 // carry runs one attempt: the pod's answer to the client until the pod's
 // side ends, the client resets, or the pod's connection goes. It returns the
 // error stream's message and whether the pod sent anything.
-func (f *Forwarder) carry(ctx context.Context, r *relay, pc *podConn, data, errStream httpstream.Stream, clientErr *<-chan error) (string, bool) {
+func (f *Forwarder) carry(ctx context.Context, r *relay, pc *podConn, data, errStream httpstream.Stream, release func(), clientErr *<-chan error) (string, bool) {
 	errc := make(chan string, 1)
 	go func() {
 		b, _ := io.ReadAll(errStream)
@@ -218,7 +223,7 @@ func (f *Forwarder) carry(ctx context.Context, r *relay, pc *podConn, data, errS
 	remoteDone := make(chan struct{})
 	go func() {
 		defer close(remoteDone)
-		_, _ = io.Copy(toClient{r: r, n: &got}, data)
+		_, _ = io.Copy(toClient{r: r, n: &got, release: release}, data)
 	}()
 	for waiting := true; waiting; {
 		select {
