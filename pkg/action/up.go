@@ -2,15 +2,11 @@ package action
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 
@@ -103,6 +99,7 @@ type upEnv struct {
 	dockerfile string
 	repo       name.Repository
 	reg        *registry.Client
+	bar        *ui.Bar // the progress bar of the push in flight, if any
 	cluster    *kube.Cluster
 	deployer   *deploy.Deployer
 	platform   v1.Platform
@@ -180,15 +177,13 @@ func (u *Up) Run(ctx context.Context) (res *UpResult, err error) {
 		u.emit(Event{Event: "build", Release: e.release, Path: built.Path, Seconds: res.Build.Seconds()})
 		t0 = time.Now()
 		if built.Image != nil {
-			var bar *ui.Bar
-			reg := e.reg
 			if u.UI != nil && u.UI.Terminal() {
-				bar = u.UI.Bar("pushing "+tag.Context().String(), 0)
-				reg = registry.New(append(u.registryOptions(e.env), registry.WithProgress(func(p registry.Progress) { bar.Set(p.Complete, p.Total) }))...)
+				e.bar = u.UI.Bar("pushing "+tag.Context().String(), 0)
 			}
-			d, stats, err := reg.Push(ctx, built.Image, tag)
-			if bar != nil {
-				bar.Finish()
+			d, stats, err := e.reg.Push(ctx, built.Image, tag)
+			if e.bar != nil {
+				e.bar.Finish()
+				e.bar = nil
 			}
 			if err != nil {
 				return nil, err
@@ -330,7 +325,11 @@ func (u *Up) resolve(ctx context.Context) (*upEnv, error) {
 	if regHost == "" {
 		return nil, errors.New("no registry to push to: set one with --registry, registry in draft.toml, or $DRAFT_REGISTRY (127.0.0.1:5000 for a local registry)")
 	}
-	e.reg = registry.New(u.registryOptions(env)...)
+	e.reg = registry.New(append(u.registryOptions(env), registry.WithProgress(func(p registry.Progress) {
+		if e.bar != nil {
+			e.bar.Set(p.Complete, p.Total)
+		}
+	}))...)
 	if e.repo, err = e.reg.ParseRepository(strings.TrimSuffix(regHost, "/") + "/" + e.release); err != nil {
 		return nil, err
 	}
@@ -371,7 +370,14 @@ func (u *Up) build(ctx context.Context, e *upEnv, tag name.Tag, deployed name.Re
 		}
 		e.platform = v1.Platform{OS: os, Architecture: arch}
 	}
-	deps, err := depsDigest(e.dir, e.dockerfile, e.env.BuildArgs)
+	// The Dockerfile is read and analysed once: for the dependency digest and
+	// to know whether the deployed image's layers are wanted.
+	df, err := os.ReadFile(filepath.Join(e.dir, e.dockerfile))
+	if err != nil {
+		return nil, err
+	}
+	plan, _ := build.Analyze(df)
+	deps, err := build.DepsDigest(e.dir, df, plan, e.env.BuildArgs)
 	if err != nil {
 		return nil, err
 	}
@@ -388,14 +394,11 @@ func (u *Up) build(ctx context.Context, e *upEnv, tag name.Tag, deployed name.Re
 	var why error
 	if choice == BuilderAuto || choice == BuilderDaemonless {
 		// The deployed image is only needed to replace its top layer.
-		if df, err := os.ReadFile(filepath.Join(e.dir, e.dockerfile)); err == nil && deployed != nil {
-			if p, _ := build.Analyze(df); p != nil && p.Kind == build.KindSource && p.NeedsPrevious {
-				if prev, err := e.reg.Image(ctx, deployed, e.platform); err == nil {
-					req.Previous = prev
-				}
+		if deployed != nil && plan != nil && plan.Kind == build.KindSource && plan.NeedsPrevious {
+			if prev, err := e.reg.Image(ctx, deployed, e.platform); err == nil {
+				req.Previous = prev
 			}
 		}
-		var plan *build.Plan
 		plan, why = daemonless.Plan(req)
 		if why == nil {
 			u.say("building %s without Docker (%s)", e.release, daemonlessWhat(plan))
@@ -438,62 +441,6 @@ func daemonlessWhat(p *build.Plan) string {
 		return "only the source changed: replacing the image's top layer"
 	}
 	return "the source on " + p.Base
-}
-
-// depsDigest is the digest of what an image's dependency layers come from:
-// the Dockerfile, the files it copies before the source, and the build args.
-func depsDigest(dir, dockerfile string, args map[string]string) (string, error) {
-	h := sha256.New()
-	df, err := os.ReadFile(filepath.Join(dir, dockerfile))
-	if err != nil {
-		return "", err
-	}
-	fmt.Fprintf(h, "dockerfile %d\n", len(df))
-	h.Write(df)
-	keys := make([]string, 0, len(args))
-	for k := range args {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		fmt.Fprintf(h, "arg %s=%s\n", k, args[k])
-	}
-	if p, _ := build.Analyze(df); p != nil && p.Kind == build.KindSource {
-		for _, pattern := range p.DepFiles {
-			matches, _ := filepath.Glob(filepath.Join(dir, filepath.FromSlash(pattern)))
-			sort.Strings(matches)
-			for _, m := range matches {
-				if err := hashTree(h, dir, m); err != nil {
-					return "", err
-				}
-			}
-		}
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
-}
-
-func hashTree(h io.Writer, root, p string) error {
-	return filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(root, path)
-		if d.Type()&fs.ModeSymlink != 0 {
-			target, _ := os.Readlink(path)
-			fmt.Fprintf(h, "link %s %s\n", rel, target)
-			return nil
-		}
-		if d.IsDir() || !d.Type().IsRegular() {
-			return nil
-		}
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(h, "file %s %d\n", filepath.ToSlash(rel), len(b))
-		h.Write(b)
-		return nil
-	})
 }
 
 // runTasks runs host tasks in the app's directory, in name order.

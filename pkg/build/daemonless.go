@@ -5,9 +5,12 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path"
@@ -28,6 +31,59 @@ import (
 // daemonless source path reuses an image's layers only when it matches.
 const DepsLabel = "dev.draft.deps"
 
+// DepsDigest is the digest of what an image's dependency layers are made
+// from: the Dockerfile, the build arguments and, for a source plan (p may be
+// nil), the files the Dockerfile copies before the source.
+func DepsDigest(dir string, dockerfile []byte, p *Plan, args map[string]string) (string, error) {
+	h := sha256.New()
+	fmt.Fprintf(h, "dockerfile %d\n", len(dockerfile))
+	h.Write(dockerfile)
+	keys := make([]string, 0, len(args))
+	for k := range args {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		fmt.Fprintf(h, "arg %s=%s\n", k, args[k])
+	}
+	if p != nil && p.Kind == KindSource {
+		for _, pattern := range p.DepFiles {
+			matches, _ := filepath.Glob(filepath.Join(dir, filepath.FromSlash(pattern)))
+			sort.Strings(matches)
+			for _, m := range matches {
+				if err := hashTree(h, dir, m); err != nil {
+					return "", err
+				}
+			}
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// hashTree hashes the files (paths, sizes, contents) and symlinks under p.
+func hashTree(h io.Writer, root, p string) error {
+	return filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, path)
+		rel = filepath.ToSlash(rel)
+		switch {
+		case d.Type()&fs.ModeSymlink != 0:
+			target, _ := os.Readlink(path)
+			fmt.Fprintf(h, "link %s %s\n", rel, target)
+		case d.Type().IsRegular():
+			b, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(h, "file %s %d\n", rel, len(b))
+			h.Write(b)
+		}
+		return nil
+	})
+}
+
 // ErrNotEligible wraps the reasons the daemonless builder cannot make an image;
 // the caller then uses the Docker builder.
 var ErrNotEligible = errors.New("the daemonless builder cannot build this image")
@@ -46,9 +102,6 @@ var _ Builder = (*Daemonless)(nil)
 
 // DaemonlessOption configures a Daemonless builder.
 type DaemonlessOption func(*Daemonless)
-
-// WithGo sets the go command used to compile Go apps (default "go" on PATH).
-func WithGo(goCmd string) DaemonlessOption { return func(d *Daemonless) { d.goCmd = goCmd } }
 
 // NewDaemonless returns a daemonless builder that fetches base images with fetch.
 func NewDaemonless(fetch Fetcher, opts ...DaemonlessOption) *Daemonless {

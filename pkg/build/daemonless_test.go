@@ -297,3 +297,28 @@ func TestDaemonlessGo(t *testing.T) {
 		t.Errorf("two builds of the same Go app: %s and %s", a, b)
 	}
 }
+
+func TestDepsDigest(t *testing.T) {
+	dir := app(t, "python-flask")
+	df, _ := os.ReadFile(filepath.Join(dir, "Dockerfile"))
+	p, _ := Analyze(df)
+	digest := func() string {
+		d, err := DepsDigest(dir, df, p, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	d0 := digest()
+	os.WriteFile(filepath.Join(dir, "app.py"), []byte("changed = True\n"), 0o644)
+	if d := digest(); d != d0 {
+		t.Errorf("a source change changed the dependency digest")
+	}
+	os.WriteFile(filepath.Join(dir, "requirements.txt"), []byte("flask==3.1.0\n"), 0o644)
+	if d := digest(); d == d0 {
+		t.Errorf("a requirements.txt change did not change the dependency digest")
+	}
+	if d, _ := DepsDigest(dir, df, p, map[string]string{"A": "1"}); d == digest() {
+		t.Errorf("a build argument did not change the dependency digest")
+	}
+}

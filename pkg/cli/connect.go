@@ -32,9 +32,7 @@ messages go to stderr.`,
 			}
 			c.UI = ui.New(s.Err)
 			c.OnReady = func(ms []action.PortMapping) {
-				for _, m := range ms {
-					fmt.Fprintln(s.Out, m)
-				}
+				printURLs(s, ms)
 				c.UI.Printf("connected: Ctrl-C to stop")
 			}
 			if !noLogs {
@@ -50,4 +48,11 @@ messages go to stderr.`,
 	f.BoolVar(&noLogs, "no-logs", false, "forward the ports only; do not stream the logs")
 	addKubeFlags(f, &c.Kube, &c.AllowContexts)
 	return cmd
+}
+
+// printURLs writes connect's local URLs on stdout, one a line.
+func printURLs(s streams, ms []action.PortMapping) {
+	for _, m := range ms {
+		fmt.Fprintln(s.Out, m)
+	}
 }

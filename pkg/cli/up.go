@@ -67,11 +67,7 @@ image's top layer is replaced (--builder auto, the default).`,
 			if autoConnect {
 				connected = func(ctx context.Context) error {
 					c := &action.Connect{Dir: u.Dir, Environment: u.Environment, Kube: u.Kube, AllowContexts: u.AllowContexts,
-						UI: u.UI, Tail: 10, OnReady: func(ms []action.PortMapping) {
-							for _, m := range ms {
-								fmt.Fprintln(s.Out, m)
-							}
-						}}
+						UI: u.UI, Tail: 10, OnReady: func(ms []action.PortMapping) { printURLs(s, ms) }}
 					if output == "" { // with --output json, stdout is for events only
 						c.Logs, c.Color = s.Out, ui.New(s.Out).Terminal()
 					}

@@ -218,9 +218,6 @@ func humanBytes(b int64) string {
 	return fmt.Sprintf("%d B", b)
 }
 
-// HumanBytes formats a byte count for people.
-func HumanBytes(b int64) string { return humanBytes(b) }
-
 // String renders the ranking for --explain.
 func (r *Result) String() string {
 	var b strings.Builder

@@ -70,9 +70,6 @@ func WithMirrors(mirrors ...string) Option {
 // WithProgress receives push progress.
 func WithProgress(f func(Progress)) Option { return func(c *Client) { c.progress = f } }
 
-// WithTransport sets the HTTP transport under draft's own (tests).
-func WithTransport(t http.RoundTripper) Option { return func(c *Client) { c.base = t } }
-
 // New returns a Client.
 func New(opts ...Option) *Client {
 	c := &Client{keychain: authn.DefaultKeychain, insecure: map[string]bool{}, base: remote.DefaultTransport, retries: 4}
