@@ -38,8 +38,12 @@ type Forwarder struct {
 	mu       sync.Mutex
 	mappings []Mapping
 	conns    map[types.UID]*podConn
-	target   map[int]string // the pod each port went to last, for events
-	pods     *podWatch      // set by Run before anything listens
+	target   map[int]string     // the pod each port went to last, for events
+	pods     *podWatch          // set by Run before anything listens
+	early    map[types.UID]bool // pods not Ready that passed their checks (early.go)
+	checking map[types.UID]bool // pods whose checks run
+
+	retargetMu sync.Mutex // one retarget at a time, so that its events come in order
 }
 
 // Option configures a Forwarder.
@@ -79,9 +83,11 @@ func WithHosts(hosts ...string) Option { return func(o *options) { o.hosts = hos
 func New(cfg *rest.Config, client kubernetes.Interface, namespace, selector string, opts ...Option) *Forwarder {
 	f := &Forwarder{
 		client: client, namespace: namespace, selector: selector,
-		o:      options{hold: 30 * time.Second, hosts: []string{"127.0.0.1", "::1"}, dialWait: 10 * time.Second},
-		conns:  map[types.UID]*podConn{},
-		target: map[int]string{},
+		o:        options{hold: 30 * time.Second, hosts: []string{"127.0.0.1", "::1"}, dialWait: 10 * time.Second},
+		conns:    map[types.UID]*podConn{},
+		target:   map[int]string{},
+		early:    map[types.UID]bool{},
+		checking: map[types.UID]bool{},
 	}
 	for _, opt := range opts {
 		opt(&f.o)
@@ -184,15 +190,23 @@ func (f *Forwarder) Run(ctx context.Context) error {
 	return nil
 }
 
+// targetOf is the pod a new connection to port goes to now.
+func (f *Forwarder) targetOf(all []*corev1.Pod, port int) *corev1.Pod {
+	return target(all, port, f.isEarly)
+}
+
 // retarget tells of a change of target, and dials the new target at once so
-// that the first connection to it does not wait for the dial.
+// that the first connection to it does not wait for the dial; it checks the
+// pods that may be the next target (early.go).
 func (f *Forwarder) retarget(ctx context.Context, w *podWatch) {
+	f.retargetMu.Lock()
+	defer f.retargetMu.Unlock()
 	all, _ := w.pods()
 	f.mu.Lock()
 	ports := append([]Mapping(nil), f.mappings...)
 	f.mu.Unlock()
 	for _, m := range ports {
-		p := target(all, m.Remote)
+		p := f.targetOf(all, m.Remote)
 		name := ""
 		if p != nil {
 			name = p.Name
@@ -211,18 +225,8 @@ func (f *Forwarder) retarget(ctx context.Context, w *podWatch) {
 		f.emit("target", p.Name, "%s -> %s port %d", m.URL(), p.Name, m.Remote)
 		go func() { _, _ = f.podConn(ctx, p) }()
 	}
-	// A pod that runs but is not Ready yet is likely the next target: dial
-	// it now, so that its first connection does not wait for the dial.
-	for _, p := range all {
-		if p.DeletionTimestamp != nil || p.Status.Phase != corev1.PodRunning || serving(p) {
-			continue
-		}
-		f.mu.Lock()
-		_, dialled := f.conns[p.UID]
-		f.mu.Unlock()
-		if !dialled {
-			go func() { _, _ = f.podConn(ctx, p) }()
-		}
+	if ctx.Err() == nil {
+		f.startChecks(ctx, all)
 	}
 }
 
@@ -303,7 +307,7 @@ func (f *Forwarder) movedAway(ctx context.Context, pod *corev1.Pod, port int) <-
 	go func() {
 		for {
 			all, changed := f.pods.pods()
-			if t := target(all, port); t == nil || t.UID != pod.UID {
+			if t := f.targetOf(all, port); t == nil || t.UID != pod.UID {
 				close(moved)
 				return
 			}
@@ -321,7 +325,7 @@ func (f *Forwarder) movedAway(ctx context.Context, pod *corev1.Pod, port int) <-
 func (f *Forwarder) wait(ctx context.Context, port int) (*corev1.Pod, error) {
 	for {
 		all, changed := f.pods.pods()
-		if p := target(all, port); p != nil {
+		if p := f.targetOf(all, port); p != nil {
 			return p, nil
 		}
 		select {

@@ -37,6 +37,17 @@ type fakePods struct {
 	refused func(pod string)
 	// stuck pods never accept a new stream (their connection is held up).
 	stuck map[string]bool
+	// down pods refuse connections to their port (the app is not listening).
+	down map[string]bool
+}
+
+func (fp *fakePods) setDown(pod string, down bool) {
+	fp.mu.Lock()
+	defer fp.mu.Unlock()
+	if fp.down == nil {
+		fp.down = map[string]bool{}
+	}
+	fp.down[pod] = down
 }
 
 func newFakePods(t *testing.T, names ...string) *fakePods {
@@ -99,7 +110,15 @@ func (c *fakeConn) CreateStream(h http.Header) (httpstream.Stream, error) {
 		if ew == nil {
 			return nil, errors.New("data stream before its error stream")
 		}
+		fp := c.fp
+		fp.mu.Lock()
+		down := fp.down[c.pod]
+		fp.mu.Unlock()
 		conn, err := net.Dial("tcp", c.addr)
+		if err == nil && down {
+			conn.Close()
+			err = errors.New("connect: connection refused")
+		}
 		if err != nil {
 			// As the kubelet does: the data stream ends, the error stream says why.
 			if c.fp.refused != nil {

@@ -120,11 +120,12 @@ func (w *podWatch) pods() ([]*corev1.Pod, <-chan struct{}) {
 
 // target is the pod a new connection to port goes to: the newest Ready pod
 // that is not being deleted and declares port (any such pod when port is 0
-// or no Ready pod declares it). nil when there is none.
-func target(pods []*corev1.Pod, port int) *corev1.Pod {
+// or no Ready pod declares it). nil when there is none. A pod for which
+// early reports true counts as Ready (see early.go); early may be nil.
+func target(pods []*corev1.Pod, port int, early func(*corev1.Pod) bool) *corev1.Pod {
 	var best, bestAny *corev1.Pod
 	for _, p := range pods {
-		if !serving(p) {
+		if !serving(p) && (early == nil || p.DeletionTimestamp != nil || !early(p)) {
 			continue
 		}
 		if bestAny == nil || newer(p, bestAny) {

@@ -70,7 +70,7 @@ func TestTarget(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got := ""
-			if p := target(tt.pods, tt.port); p != nil {
+			if p := target(tt.pods, tt.port, nil); p != nil {
 				got = p.Name
 			}
 			if got != tt.want {

@@ -37,6 +37,12 @@ type relay struct {
 	clientEOF  bool              // the client has half-closed
 	clientGone bool              // the client has closed or reset
 	clientErr  chan error        // the end of the client's side (nil: EOF)
+
+	// Moving a keep-alive HTTP connection to the new pod (see readClient).
+	podLast  bool          // the last bytes were the pod's
+	moved    func() bool   // the attempt's pod is no longer the port's target, and another is
+	move     chan struct{} // closed to end the attempt and move on; nil when not allowed
+	switched chan struct{} // closed when the next attempt has begun, or none will
 }
 
 // readClient copies the client's bytes to the current data stream, keeping
@@ -47,6 +53,21 @@ func (r *relay) readClient() {
 		n, err := r.conn.Read(buf)
 		if n > 0 {
 			r.mu.Lock()
+			if r.podLast && r.move != nil && r.moved != nil && startsHTTPRequest(buf[:n]) && r.moved() {
+				// A new request on a keep-alive connection to a pod that
+				// is no longer the target: the previous exchange is over
+				// (HTTP/1 clients do not pipeline), so the request goes to
+				// the new target, on a new stream, as a replay would.
+				r.sent = append([]byte(nil), buf[:n]...)
+				r.replayable, r.podLast = true, false
+				move, switched := r.move, make(chan struct{})
+				r.move, r.switched = nil, switched
+				r.mu.Unlock()
+				close(move)
+				<-switched
+				continue
+			}
+			r.podLast = false
 			if r.replayable {
 				if len(r.sent)+n > maxReplay {
 					r.replayable, r.sent = false, nil
@@ -78,10 +99,12 @@ func (r *relay) readClient() {
 }
 
 // switchTo makes data the stream the client's bytes go to, replaying what
-// the client already sent; it reports false when that cannot be done.
-func (r *relay) switchTo(data httpstream.Stream, first bool) bool {
+// the client already sent; it reports false when that cannot be done. move
+// and moved are the attempt's (see relay).
+func (r *relay) switchTo(data httpstream.Stream, first bool, move chan struct{}, moved func() bool) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.move, r.moved = move, moved
 	if !first {
 		if !r.replayable {
 			return false
@@ -96,7 +119,36 @@ func (r *relay) switchTo(data httpstream.Stream, first bool) bool {
 	if r.clientEOF {
 		data.Close()
 	}
+	r.resume()
 	return true
+}
+
+// resume lets readClient go on after a move; called with r.mu held.
+func (r *relay) resume() {
+	if r.switched != nil {
+		close(r.switched)
+		r.switched = nil
+	}
+}
+
+// startsHTTPRequest reports whether b begins with the request line of an
+// HTTP/1 request.
+func startsHTTPRequest(b []byte) bool {
+	line, _, ok := bytes.Cut(b, []byte("\r\n"))
+	if !ok {
+		return false
+	}
+	method, rest, ok := bytes.Cut(line, []byte(" "))
+	if !ok {
+		return false
+	}
+	switch string(method) {
+	case "GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "TRACE":
+	default:
+		return false
+	}
+	target, proto, ok := bytes.Cut(rest, []byte(" "))
+	return ok && len(target) > 0 && (string(proto) == "HTTP/1.1" || string(proto) == "HTTP/1.0")
 }
 
 // answered marks that a pod has answered: no replay from now on.
@@ -119,6 +171,9 @@ func (w toClient) Write(p []byte) (int, error) {
 		w.release()
 		w.r.answered()
 	}
+	w.r.mu.Lock()
+	w.r.podLast = true
+	w.r.mu.Unlock()
 	return w.r.conn.Write(p)
 }
 
@@ -133,6 +188,7 @@ func (f *Forwarder) handle(ctx context.Context, conn net.Conn, m Mapping) {
 	r := &relay{conn: conn, replayable: true, clientErr: make(chan error, 1)}
 	var clientErr <-chan error // set once readClient runs, nil again when it has ended
 	deadline := time.Now().Add(f.o.hold)
+	first := true
 	for attempt := 1; ; attempt++ {
 		pc, data, errStream, release, err := f.open(ctx, m, deadline)
 		if err != nil {
@@ -141,22 +197,36 @@ func (f *Forwarder) handle(ctx context.Context, conn net.Conn, m Mapping) {
 			}
 			break
 		}
-		if !r.switchTo(data, attempt == 1) {
+		move := make(chan struct{})
+		moved := func() bool {
+			all, _ := f.pods.pods()
+			t := f.targetOf(all, m.Remote)
+			return t != nil && t.UID != pc.uid
+		}
+		if !r.switchTo(data, first, move, moved) {
 			release()
 			pc.conn.RemoveStreams(data, errStream)
 			_ = data.Reset()
 			_ = errStream.Reset()
 			break
 		}
-		if attempt == 1 {
+		if first {
 			go r.readClient()
 			clientErr = r.clientErr
+			first = false
 		}
-		msg, answered := f.carry(ctx, r, pc, data, errStream, release, &clientErr)
+		msg, answered, isMove := f.carry(ctx, r, pc, data, errStream, release, move, &clientErr)
 		release()
 		pc.conn.RemoveStreams(data, errStream)
 		if ctx.Err() != nil {
 			break
+		}
+		if isMove { // a new exchange, to the new target
+			attempt, deadline = 0, time.Now().Add(f.o.hold)
+			continue
+		}
+		if strings.Contains(msg, "failed to connect") {
+			f.setEarly(ctx, pc.uid, false) // its checks passed, but it does not take connections
 		}
 		why := f.replayable(r, pc, m.Remote, msg, answered)
 		if why == "" || attempt == maxAttempts {
@@ -172,6 +242,9 @@ func (f *Forwarder) handle(ctx context.Context, conn net.Conn, m Mapping) {
 		}
 	}
 	conn.Close()
+	r.mu.Lock()
+	r.resume() // a move that found no pod to go to
+	r.mu.Unlock()
 	if clientErr != nil {
 		<-clientErr // readClient has ended
 	}
@@ -196,7 +269,7 @@ func (f *Forwarder) replayable(r *relay, pc *podConn, port int, msg string, answ
 		return ""
 	}
 	all, _ := f.pods.pods()
-	if t := target(all, port); t != nil && t.UID == pc.uid {
+	if t := f.targetOf(all, port); t != nil && t.UID == pc.uid {
 		return "" // the pod is still the one to go to: its app closed the connection
 	}
 	if len(r.sent) == 0 {
@@ -211,9 +284,10 @@ func (f *Forwarder) replayable(r *relay, pc *podConn, port int, msg string, answ
 }
 
 // carry runs one attempt: the pod's answer to the client until the pod's
-// side ends, the client resets, or the pod's connection goes. It returns the
-// error stream's message and whether the pod sent anything.
-func (f *Forwarder) carry(ctx context.Context, r *relay, pc *podConn, data, errStream httpstream.Stream, release func(), clientErr *<-chan error) (string, bool) {
+// side ends, the client resets, the pod's connection goes, or readClient
+// moves the connection on (move is closed). It returns the error stream's
+// message, whether the pod sent anything, and whether it was a move.
+func (f *Forwarder) carry(ctx context.Context, r *relay, pc *podConn, data, errStream httpstream.Stream, release func(), move <-chan struct{}, clientErr *<-chan error) (string, bool, bool) {
 	errc := make(chan string, 1)
 	go func() {
 		b, _ := io.ReadAll(errStream)
@@ -236,6 +310,11 @@ func (f *Forwarder) carry(ctx context.Context, r *relay, pc *podConn, data, errS
 			waiting = false
 		case <-ctx.Done():
 			waiting = false
+		case <-move:
+			_ = data.Reset()
+			_ = errStream.Reset()
+			<-remoteDone // nothing of this pod's reaches the client after the move
+			return "", true, true
 		}
 	}
 	_ = data.Reset()
@@ -250,5 +329,5 @@ func (f *Forwarder) carry(ctx context.Context, r *relay, pc *podConn, data, errS
 	if got.Load() == 0 && msg != "" {
 		<-remoteDone // so that nothing of this pod's reaches the client after a switch
 	}
-	return strings.TrimSpace(msg), got.Load() > 0
+	return strings.TrimSpace(msg), got.Load() > 0, false
 }
