@@ -3,7 +3,6 @@ package build
 import (
 	"archive/tar"
 	"bytes"
-	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -23,7 +22,8 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+	kgzip "github.com/klauspost/compress/gzip"
 )
 
 // DepsLabel holds the digest of everything an image's dependency layers were
@@ -373,7 +373,8 @@ type layerEntry struct {
 }
 
 // layer writes a reproducible layer: entries sorted, parents created, fixed
-// times, gzip at its default level (level 9 saves 0.6% of a Go binary layer for three times the time).
+// times, gzip at its default level (level 9 saves 0.6% of a Go binary layer
+// for three times the time).
 func (d *Daemonless) layer(entries []layerEntry) (v1.Layer, error) {
 	seen, listed := map[string]bool{}, map[string]bool{}
 	for _, e := range entries {
@@ -418,9 +419,53 @@ func (d *Daemonless) layer(entries []layerEntry) (v1.Layer, error) {
 	if err := tw.Close(); err != nil {
 		return nil, err
 	}
-	b := buf.Bytes()
-	return tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil },
-		tarball.WithCompressionLevel(gzip.DefaultCompression))
+	return newMemLayer(buf.Bytes())
+}
+
+// memLayer is a layer held in memory, compressed once. (go-containerregistry's
+// tarball layer compresses an uncompressed layer twice, for its digest and
+// again for the upload, with the standard library's gzip: 2 x 140 ms for a
+// 5.7 MB Go binary here; klauspost's gzip at the same level takes 54 ms, for
+// 2% more bytes.)
+type memLayer struct {
+	gz             []byte
+	digest, diffID v1.Hash
+}
+
+func newMemLayer(tarball []byte) (*memLayer, error) {
+	diffID, _, err := v1.SHA256(bytes.NewReader(tarball))
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	zw, err := kgzip.NewWriterLevel(&buf, kgzip.DefaultCompression)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := zw.Write(tarball); err != nil {
+		return nil, err
+	}
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	digest, _, err := v1.SHA256(bytes.NewReader(buf.Bytes()))
+	if err != nil {
+		return nil, err
+	}
+	return &memLayer{gz: buf.Bytes(), digest: digest, diffID: diffID}, nil
+}
+
+func (l *memLayer) Digest() (v1.Hash, error) { return l.digest, nil }
+func (l *memLayer) DiffID() (v1.Hash, error) { return l.diffID, nil }
+func (l *memLayer) Size() (int64, error)     { return int64(len(l.gz)), nil }
+func (l *memLayer) MediaType() (types.MediaType, error) {
+	return types.DockerLayer, nil
+}
+func (l *memLayer) Compressed() (io.ReadCloser, error) {
+	return io.NopCloser(bytes.NewReader(l.gz)), nil
+}
+func (l *memLayer) Uncompressed() (io.ReadCloser, error) {
+	return kgzip.NewReader(bytes.NewReader(l.gz))
 }
 
 func lastLines(s string, n int) string {

@@ -2,6 +2,7 @@ package build
 
 import (
 	"archive/tar"
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -321,4 +322,46 @@ func TestDepsDigest(t *testing.T) {
 	if d, _ := DepsDigest(dir, df, p, map[string]string{"A": "1"}); d == digest() {
 		t.Errorf("a build argument did not change the dependency digest")
 	}
+}
+
+// A layer is compressed once, and its digests are those of its two forms.
+func TestMemLayer(t *testing.T) {
+	tarball := bytes.Repeat([]byte("a Go binary, more or less "), 10000)
+	l, err := newMemLayer(tarball)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := l.Compressed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	gz, _ := io.ReadAll(rc)
+	if want, _, _ := v1.SHA256(bytes.NewReader(gz)); mustHash(l.Digest()) != want {
+		t.Errorf("digest %s, want the compressed bytes' %s", mustHash(l.Digest()), want)
+	}
+	if size, _ := l.Size(); size != int64(len(gz)) || len(gz) >= len(tarball)/10 {
+		t.Errorf("size %d of %d compressed bytes (from %d)", size, len(gz), len(tarball))
+	}
+	ur, err := l.Uncompressed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := io.ReadAll(ur)
+	if err != nil || !bytes.Equal(back, tarball) {
+		t.Fatalf("uncompressed: %d bytes, %v; want the %d bytes given", len(back), err, len(tarball))
+	}
+	if want, _, _ := v1.SHA256(bytes.NewReader(tarball)); mustHash(l.DiffID()) != want {
+		t.Errorf("diff ID %s, want %s", mustHash(l.DiffID()), want)
+	}
+	again, _ := newMemLayer(tarball)
+	if mustHash(again.Digest()) != mustHash(l.Digest()) {
+		t.Error("the same layer compressed twice has two digests")
+	}
+}
+
+func mustHash(h v1.Hash, err error) v1.Hash {
+	if err != nil {
+		panic(err)
+	}
+	return h
 }
