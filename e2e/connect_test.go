@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -233,6 +234,78 @@ func (l *requestLoop) waitBody(t *testing.T, body string, since time.Time) time.
 	return time.Time{}
 }
 
+// keptAlive GETs a URL every 20 ms on one kept-alive connection (a new one
+// only when the last has closed), recording whether each answer came on a
+// connection that had answered before.
+type keptAlive struct {
+	mu      sync.Mutex
+	answers []keptAnswer
+	stop    chan struct{}
+	done    chan struct{}
+}
+
+type keptAnswer struct {
+	body   string
+	reused bool
+	at     time.Time
+}
+
+func startKeptAlive(t *testing.T, url, want string) *keptAlive {
+	t.Helper()
+	k := &keptAlive{stop: make(chan struct{}), done: make(chan struct{})}
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxConnsPerHost: 1, MaxIdleConnsPerHost: 1}}
+	go func() {
+		defer close(k.done)
+		defer client.CloseIdleConnections()
+		for {
+			var reused bool
+			ctx := httptrace.WithClientTrace(context.Background(), &httptrace.ClientTrace{GotConn: func(i httptrace.GotConnInfo) { reused = i.Reused }})
+			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+			if resp, err := client.Do(req); err == nil {
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				k.mu.Lock()
+				k.answers = append(k.answers, keptAnswer{strings.TrimSpace(string(b)), reused, time.Now()})
+				k.mu.Unlock()
+			}
+			select {
+			case <-k.stop:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	}()
+	k.first(t, want)
+	return k
+}
+
+// first waits for the first answer body and says whether it came on a
+// reused connection.
+func (k *keptAlive) first(t *testing.T, body string) (bool, time.Time) {
+	t.Helper()
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		k.mu.Lock()
+		for _, a := range k.answers {
+			if a.body == body {
+				k.mu.Unlock()
+				return a.reused, a.at
+			}
+		}
+		k.mu.Unlock()
+	}
+	t.Fatalf("the kept-alive connection never answered %q", body)
+	return false, time.Time{}
+}
+
+func (k *keptAlive) end() {
+	select {
+	case <-k.stop:
+	default:
+		close(k.stop)
+	}
+	<-k.done
+}
+
 // failedAfter returns the requests sent after t that failed (once every
 // request sent has ended).
 func (l *requestLoop) failedAfter(t time.Time) (failed []loopRequest, all int) {
@@ -304,14 +377,28 @@ func TestConnect(t *testing.T) {
 				old, replacement, ready.Sub(deleted).Round(time.Millisecond), c.url, answered.Sub(ready).Round(time.Millisecond))
 			waitOutput(t, c.stderr, regexp.MustCompile(regexp.QuoteMeta(c.url)+` -> `+replacement))
 
-			// A redeploy: the new version answers on the same port.
+			// A redeploy: the new version answers on the same port, on new
+			// connections and on a kept-alive one (Go's server keeps them;
+			// Python's http.server speaks HTTP/1.0 and closes each).
+			var kept *keptAlive
+			if app.name == "go-app" {
+				kept = startKeptAlive(t, c.url, app.name+" v1")
+				defer kept.end()
+			}
 			edit(t, filepath.Join(dir, app.source), app.v1, app.v2)
 			upStart := time.Now()
 			mustDraft(t, dir, nil, "up", "-n", ns)
 			newPod, ready2 := pods.readyAfter(t, upStart)
 			answered2 := loop.waitBody(t, app.name+" v2", upStart)
-			t.Logf("redeploy: %s Ready %s after up began; v2 answered through %s %s after Ready",
+			t.Logf("redeploy: %s Ready %s after up began; v2 answered through %s %s after Ready (before Ready when negative)",
 				newPod, ready2.Sub(upStart).Round(time.Millisecond), c.url, answered2.Sub(ready2).Round(time.Millisecond))
+			if kept != nil {
+				// Had the kept connection stayed with the old pod, the first
+				// v2 would come on a new connection, once the old pod died.
+				if reused, at := kept.first(t, app.name+" v2"); !reused {
+					t.Errorf("the kept-alive connection did not move to the new pod: v2 came on a new connection, %s after Ready", at.Sub(ready2).Round(time.Millisecond))
+				}
+			}
 			if app.name == "python-app" {
 				waitOutput(t, c.stdout, regexp.MustCompile(`(?m)^\[`+newPod+`/python-app\] request: `))
 			}

@@ -291,6 +291,7 @@ func (l *Logs) follow(ctx context.Context, gone <-chan struct{}, pod, container 
 		}
 		began := time.Now()
 		rc, err := l.open(ctx, pod, o)
+		starting := err != nil && waiting(err)
 		if err == nil {
 			if failing {
 				l.emit("retry", pod, "the logs of %s/%s are back", pod, container)
@@ -304,7 +305,7 @@ func (l *Logs) follow(ctx context.Context, gone <-chan struct{}, pod, container 
 			}
 		} else if apierrors.IsNotFound(err) {
 			return // the pod is gone
-		} else if !waiting(err) && !failing && ctx.Err() == nil {
+		} else if !starting && !failing && ctx.Err() == nil {
 			l.emit("error", pod, "the logs of %s/%s: %s (trying again)", pod, container, apiMessage(err))
 			failing = true
 		}
@@ -323,14 +324,17 @@ func (l *Logs) follow(ctx context.Context, gone <-chan struct{}, pod, container 
 			return
 		case <-time.After(wait):
 		}
-		wait = min(2*wait, l.o.maxWait)
+		if !starting { // a starting container is asked again soon: its first lines matter
+			wait = min(2*wait, l.o.maxWait)
+		}
 	}
 }
 
-// waiting reports whether err says the container has not started yet.
+// waiting reports whether err says the container has not started yet (or
+// that the kubelet has not told its state yet: "is not available").
 func waiting(err error) bool {
 	s := err.Error()
-	return strings.Contains(s, "waiting to start") || strings.Contains(s, "ContainerCreating") || strings.Contains(s, "PodInitializing")
+	return strings.Contains(s, "waiting to start") || strings.Contains(s, "ContainerCreating") || strings.Contains(s, "PodInitializing") || strings.Contains(s, "is not available")
 }
 
 // apiMessage is the API server's message of err, without Go's wrapping.
