@@ -14,6 +14,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes/fake"
 )
@@ -283,5 +284,41 @@ func TestForwarderMovesKeepAliveConnection(t *testing.T) {
 	}
 	if n := dials.Load(); n != 1 {
 		t.Errorf("the client opened %d connections, want 1", n)
+	}
+}
+
+// A pod's app that stops closes a connection unanswered a moment before the
+// API says that the pod is going: the GET is sent to the new target.
+func TestForwarderReplaysWhenTheAPILags(t *testing.T) {
+	fp := newFakePods(t, "b")
+	closed := make(chan struct{}, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		conn, _, err := w.(http.Hijacker).Hijack()
+		if err == nil {
+			conn.Close() // the app stops: no answer
+		}
+		select {
+		case closed <- struct{}{}:
+		default:
+		}
+	}))
+	t.Cleanup(srv.Close)
+	fp.servers["a"] = srv
+	a, b := pod("a", 1, true, port("http", testPort)), pod("b", 2, false, port("http", testPort))
+	cs := fake.NewClientset(a, b)
+	_, m, _ := startForwarder(t, cs, fp)
+	go func() {
+		<-closed
+		time.Sleep(100 * time.Millisecond) // the API catches up
+		bb := b.DeepCopy()
+		setReady(bb, true)
+		for _, p := range []*corev1.Pod{deleting(a.DeepCopy()), bb} {
+			if _, err := cs.CoreV1().Pods(testNS).Update(context.Background(), p, metav1.UpdateOptions{}); err != nil {
+				t.Error(err)
+			}
+		}
+	}()
+	if got, err := get(m, 5*time.Second); err != nil || got != "b" {
+		t.Fatalf("GET while a's app stopped = %q, %v; want b", got, err)
 	}
 }

@@ -228,7 +228,7 @@ func (f *Forwarder) handle(ctx context.Context, conn net.Conn, m Mapping) {
 		if strings.Contains(msg, "failed to connect") {
 			f.setEarly(ctx, pc.uid, false) // its checks passed, but it does not take connections
 		}
-		why := f.replayable(r, pc, m.Remote, msg, answered)
+		why := f.replayable(ctx, r, pc, m.Remote, msg, answered)
 		if why == "" || attempt == maxAttempts {
 			if msg != "" {
 				f.emit("error", pc.pod, "%s -> %s port %d: %s", m.URL(), pc.pod, m.Remote, msg)
@@ -256,32 +256,55 @@ func (f *Forwarder) handle(ctx context.Context, conn net.Conn, m Mapping) {
 // connection), or the pod went away without a word and the client had sent
 // nothing, or only the start of a safe HTTP request (GET, HEAD, OPTIONS),
 // which HTTP clients themselves send again when a connection dies before
-// the answer (RFC 9110, 9.2.2).
-func (f *Forwarder) replayable(r *relay, pc *podConn, port int, msg string, answered bool) string {
+// the answer (RFC 9110, 9.2.2). A pod's app that is told to stop closes its
+// connections at once, often before the API says that the pod is going: a
+// pod that still looks like the target is given apiLag to be seen going.
+func (f *Forwarder) replayable(ctx context.Context, r *relay, pc *podConn, port int, msg string, answered bool) string {
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	switch {
 	case answered || r.clientGone || !r.replayable:
+		r.mu.Unlock()
 		return ""
 	case strings.Contains(msg, "failed to connect"):
+		r.mu.Unlock()
 		return "the pod could not connect to its port"
 	case msg != "":
+		r.mu.Unlock()
 		return ""
 	}
-	all, _ := f.pods.pods()
-	if t := f.targetOf(all, port); t != nil && t.UID == pc.uid {
-		return "" // the pod is still the one to go to: its app closed the connection
-	}
+	why := ""
 	if len(r.sent) == 0 {
-		return "the pod went away before anything was sent"
+		why = "the pod went away before anything was sent"
 	}
 	for _, method := range []string{"GET ", "HEAD ", "OPTIONS "} {
 		if bytes.HasPrefix(r.sent, []byte(method)) {
-			return "the pod went away before it answered a " + strings.TrimSpace(method) + " request"
+			why = "the pod went away before it answered a " + strings.TrimSpace(method) + " request"
 		}
 	}
-	return ""
+	r.mu.Unlock()
+	if why == "" {
+		return ""
+	}
+	timeout := time.NewTimer(apiLag)
+	defer timeout.Stop()
+	for {
+		all, changed := f.pods.pods()
+		if t := f.targetOf(all, port); t == nil || t.UID != pc.uid {
+			return why
+		}
+		select {
+		case <-changed:
+		case <-timeout.C:
+			return "" // the pod is still the one to go to: its app closed the connection
+		case <-ctx.Done():
+			return ""
+		}
+	}
 }
+
+// apiLag is how long a pod whose app closed a connection unanswered may take
+// to be seen going (see replayable).
+const apiLag = 300 * time.Millisecond
 
 // carry runs one attempt: the pod's answer to the client until the pod's
 // side ends, the client resets, the pod's connection goes, or readClient
