@@ -109,13 +109,17 @@ func (w *watching) waitFor(t *testing.T, want string, timeout time.Duration) tim
 // ups counts the successful ups the loop reported.
 func (w *watching) ups() int { return strings.Count(w.stderr(), " is ready: revision ") }
 
-// settle waits until the loop is quiet (no change in its output for a while).
+// settle waits until the loop is quiet: every change it saw has had its
+// outcome told, and its output has not changed for a while. (The new code
+// may answer before up has said it is ready: connect moves to a new pod as
+// soon as it passes its readiness checks.)
 func (w *watching) settle() {
 	prev := ""
 	for i := 0; i < 40; i++ {
 		time.Sleep(250 * time.Millisecond)
 		cur := w.stderr()
-		if cur == prev && !strings.HasSuffix(strings.TrimSpace(cur), "ready)") {
+		outcome := max(strings.LastIndex(cur, " is ready: revision "), strings.LastIndex(cur, "redeploy failed"), strings.LastIndex(cur, "nothing changed: "))
+		if cur == prev && outcome > strings.LastIndex(cur, "\nchanged: ") {
 			return
 		}
 		prev = cur
