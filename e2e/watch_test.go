@@ -5,6 +5,7 @@ package e2e
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -26,6 +27,11 @@ type watching struct {
 	mu   sync.Mutex
 	errs bytes.Buffer
 	done chan error
+	// with --output json: the events on stdout, and the lines that are not
+	stdoutDone chan struct{}
+	events     int
+	badStdout  []string
+	stopped    bool
 }
 
 func (w *watching) stderr() string {
@@ -44,10 +50,14 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 
 var urlLine = regexp.MustCompile(`^(http://127\.0\.0\.1:\d+) -> `)
 
-func startWatch(t *testing.T, dir, ns string) *watching {
+func startWatch(t *testing.T, dir, ns string, jsonOut bool) *watching {
 	t.Helper()
-	w := &watching{done: make(chan error, 1)}
-	w.cmd = exec.Command(draftBin(t), "up", "--watch", "--auto-connect", "-n", ns)
+	w := &watching{done: make(chan error, 1), stdoutDone: make(chan struct{})}
+	args := []string{"up", "--watch", "--auto-connect", "-n", ns}
+	if jsonOut {
+		args = append(args, "--output", "json")
+	}
+	w.cmd = exec.Command(draftBin(t), args...)
 	w.cmd.Dir = dir
 	w.cmd.Stderr = lockedWriter{w}
 	out, _ := w.cmd.StdoutPipe()
@@ -58,16 +68,36 @@ func startWatch(t *testing.T, dir, ns string) *watching {
 	go func() {
 		sc := bufio.NewScanner(out)
 		for sc.Scan() {
-			if m := urlLine.FindStringSubmatch(sc.Text()); m != nil {
+			url := ""
+			if m := urlLine.FindStringSubmatch(sc.Text()); m != nil && !jsonOut {
+				url = m[1]
+			}
+			if jsonOut {
+				var e struct{ Event, URL string }
+				if err := json.Unmarshal(sc.Bytes(), &e); err != nil || e.Event == "" {
+					w.mu.Lock()
+					w.badStdout = append(w.badStdout, sc.Text())
+					w.mu.Unlock()
+					continue
+				}
+				w.mu.Lock()
+				w.events++
+				w.mu.Unlock()
+				if e.Event == "forward" {
+					url = e.URL
+				}
+			}
+			if url != "" {
 				select {
-				case urls <- m[1]:
+				case urls <- url:
 				default:
 				}
 			}
 		}
 		io.Copy(io.Discard, out)
+		close(w.stdoutDone)
 	}()
-	go func() { w.done <- w.cmd.Wait() }()
+	go func() { <-w.stdoutDone; w.done <- w.cmd.Wait() }()
 	t.Cleanup(func() {
 		if w.cmd.ProcessState == nil {
 			w.cmd.Process.Kill()
@@ -128,6 +158,10 @@ func (w *watching) settle() {
 
 func (w *watching) stop(t *testing.T) {
 	t.Helper()
+	if w.stopped {
+		return
+	}
+	w.stopped = true
 	w.cmd.Process.Signal(syscall.SIGINT)
 	select {
 	case err := <-w.done:
@@ -161,7 +195,7 @@ func TestWatchPython(t *testing.T) {
 	version := func(v string) string { return strings.Replace(string(src), `VERSION = "v1"`, `VERSION = "`+v+`"`, 1) }
 	app := filepath.Join(dir, "app.py")
 
-	w := startWatch(t, dir, ns)
+	w := startWatch(t, dir, ns, false)
 	defer w.stop(t)
 	w.waitFor(t, "python-app v1", time.Minute)
 	w.settle()
@@ -245,17 +279,31 @@ func TestWatchGoEditDuringBuild(t *testing.T) {
 	_, cs, _ := cluster(t)
 	ns := namespace(t, cs)
 	dir := copyApp(t, "go-app")
+	// A package that takes about a second to compile, so that an edit can
+	// land while it builds (the app alone builds in 0.3 s).
+	var big strings.Builder
+	big.WriteString("package main\n\n")
+	const funcs = 6000
+	for i := range funcs {
+		fmt.Fprintf(&big, "func f%d(x int) int { if x > %d { return x * %d }; return x + %d }\n", i, i, i, i)
+	}
+	big.WriteString("var table = []func(int) int{")
+	for i := range funcs {
+		fmt.Fprintf(&big, "f%d,", i)
+	}
+	big.WriteString("}\n")
+	write(t, filepath.Join(dir, "big.go"), big.String())
 	mustDraft(t, dir, nil, "create")
 	src, _ := os.ReadFile(filepath.Join(dir, "main.go"))
 	version := func(v string) string { return strings.Replace(string(src), `version = "v1"`, `version = "`+v+`"`, 1) }
-	w := startWatch(t, dir, ns)
+	w := startWatch(t, dir, ns, true)
 	defer w.stop(t)
 	w.waitFor(t, "go-app v1", time.Minute)
 	w.settle()
 	for round := 0; round < 3; round++ {
 		a, b := fmt.Sprintf("a%d", round), fmt.Sprintf("b%d", round)
 		write(t, filepath.Join(dir, "main.go"), version(a))
-		// After the quiet period, while go build runs (about a second here).
+		// After the quiet period, while go build runs.
 		time.Sleep(watchDelay + 250*time.Millisecond)
 		write(t, filepath.Join(dir, "main.go"), version(b))
 		w.waitFor(t, "go-app "+b, time.Minute)
@@ -270,7 +318,17 @@ func TestWatchGoEditDuringBuild(t *testing.T) {
 			t.Errorf("round %d: serving %q after settling, want the final edit %q", round, got, "go-app "+b)
 		}
 	}
-	t.Logf("stale builds cancelled: %d", strings.Count(w.stderr(), "cancelling it"))
+	// Each b came while a was building; a slow machine may have finished
+	// some a before b's quiet period ended (a is then deployed, then b).
+	cancelled := strings.Count(w.stderr(), "cancelling it")
+	t.Logf("stale builds cancelled: %d of 3", cancelled)
+	if cancelled == 0 {
+		t.Errorf("no build was cancelled: no edit landed during a build\n%s", w.stderr())
+	}
+	w.stop(t)
+	if len(w.badStdout) > 0 || w.events == 0 {
+		t.Errorf("with --output json, stdout held %d events and %d lines that are not JSON events: %q", w.events, len(w.badStdout), w.badStdout)
+	}
 }
 
 // watchDelay is draft's default quiet period (pkg/watch.DefaultDelay).

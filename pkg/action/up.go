@@ -62,7 +62,7 @@ func (u *Up) phase(p string) {
 
 // Event is one step of up, for editors and CI (--output json).
 type Event struct {
-	Event     string            `json:"event"` // task, build, push, deploy, progress, ready, unchanged, error
+	Event     string            `json:"event"` // task, build, push, deploy, progress, ready, unchanged, error, forward
 	Time      time.Time         `json:"time"`
 	Release   string            `json:"release,omitempty"`
 	Path      string            `json:"path,omitempty"` // the build path
@@ -74,6 +74,9 @@ type Event struct {
 	Seconds   float64           `json:"seconds,omitempty"`
 	Message   string            `json:"message,omitempty"`
 	Diagnosis *deploy.Diagnosis `json:"diagnosis,omitempty"`
+	// A forward of connect (--auto-connect): the local URL of a pod port.
+	URL  string `json:"url,omitempty"`
+	Port int    `json:"port,omitempty"`
 }
 
 // UpResult is what up did.

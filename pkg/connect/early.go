@@ -28,8 +28,11 @@ import (
 // probe, or with a startup probe, waits for Kubernetes.
 
 const (
-	// checkEvery is how often a pod that is not Ready is checked.
+	// checkEvery is how often a pod that is not Ready is checked, for its
+	// first checkFast; then every checkSlow (an app that does not start).
 	checkEvery = 50 * time.Millisecond
+	checkFast  = 10 * time.Second
+	checkSlow  = 500 * time.Millisecond
 	// tcpGrace is how long a tcp check waits for the runtime to say that it
 	// could not connect; a refused connection is told at once.
 	tcpGrace = 150 * time.Millisecond
@@ -179,6 +182,7 @@ func (f *Forwarder) checkUntilReady(ctx context.Context, uid types.UID) {
 		delete(f.early, uid)
 		f.mu.Unlock()
 	}()
+	began := time.Now()
 	for {
 		all, changed := f.pods.pods()
 		var p *corev1.Pod
@@ -199,11 +203,15 @@ func (f *Forwarder) checkUntilReady(ctx context.Context, uid types.UID) {
 			f.setEarly(ctx, uid, f.runChecks(ctx, p, checks))
 			wait = nil
 		}
+		every := checkEvery
+		if time.Since(began) > checkFast {
+			every = checkSlow
+		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-wait:
-		case <-time.After(checkEvery):
+		case <-time.After(every):
 		}
 	}
 }
