@@ -11,6 +11,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/httpstream"
 	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
@@ -230,37 +231,72 @@ func (f *Forwarder) runChecks(ctx context.Context, p *corev1.Pod, checks []check
 	return true
 }
 
-// runCheck runs one check through pc.
+// runCheck runs one check through pc: first whether the port accepts a
+// connection, then, for an http check, the GET. Nothing is written to a
+// connection before the port is known to accept: the bytes of a connection
+// the runtime could not make are never read on its side, and they hold up
+// one of the few workers that serve all the streams of pc (every connection
+// to the pod then waits, some forever).
 func (f *Forwarder) runCheck(ctx context.Context, pc *podConn, p *corev1.Pod, c check) bool {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	data, errStream, err := pc.open(ctx, c.port, f.requestIDs.Add(1), nil, func() { f.forgetConn(pc) })
-	if err != nil {
+	if !f.accepts(ctx, pc, c.port) {
 		return false
 	}
-	defer func() {
+	if !c.http {
+		return true
+	}
+	return f.answers(ctx, pc, p, c)
+}
+
+// checkStreams opens the streams of one check's connection; the channel
+// receives what the error stream said once it ends: the runtime writes on it
+// when it could not connect, and closes it, empty, when the connection it
+// made has ended. done closes the streams.
+func (f *Forwarder) checkStreams(ctx context.Context, pc *podConn, port int) (data httpstream.Stream, errc <-chan string, done func(), err error) {
+	data, errStream, err := pc.open(ctx, port, f.requestIDs.Add(1), nil, func() { f.forgetConn(pc) })
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	ch := make(chan string, 1)
+	go func() {
+		b, _ := io.ReadAll(errStream)
+		ch <- strings.TrimSpace(string(b))
+	}()
+	return data, ch, func() {
 		_ = data.Reset()
 		_ = errStream.Reset()
 		pc.conn.RemoveStreams(data, errStream)
-	}()
-	// The runtime writes on the error stream when it could not connect, and
-	// closes it, empty, when the connection it made has ended.
-	errc := make(chan string, 1)
-	go func() {
-		b, _ := io.ReadAll(errStream)
-		errc <- strings.TrimSpace(string(b))
-	}()
-	if !c.http {
-		_ = data.Close() // half-close: the app sees the end of a connection that says nothing
-		select {
-		case msg := <-errc:
-			return msg == ""
-		case <-time.After(tcpGrace):
-			return true // connected: a refusal would have been told
-		case <-ctx.Done():
-			return false
-		}
+	}, nil
+}
+
+// accepts reports whether the pod's port accepts a connection: one that
+// says nothing and ends at once.
+func (f *Forwarder) accepts(ctx context.Context, pc *podConn, port int) bool {
+	data, errc, done, err := f.checkStreams(ctx, pc, port)
+	if err != nil {
+		return false
 	}
+	defer done()
+	_ = data.Close() // half-close: the app sees the end of a connection that says nothing
+	select {
+	case msg := <-errc:
+		return msg == ""
+	case <-time.After(tcpGrace):
+		return true // connected: a refusal would have been told
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// answers reports whether an HTTP GET of c.path on the pod's port is
+// answered with a status below 400, as the kubelet's httpGet probe asks.
+func (f *Forwarder) answers(ctx context.Context, pc *podConn, p *corev1.Pod, c check) bool {
+	data, errc, done, err := f.checkStreams(ctx, pc, c.port)
+	if err != nil {
+		return false
+	}
+	defer done()
 	answer := make(chan bool, 1)
 	go func() {
 		host := "localhost"

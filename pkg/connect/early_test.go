@@ -194,6 +194,27 @@ func TestForwarderEarlyHTTP(t *testing.T) {
 	eventually(t, m, "b")
 }
 
+// An http check writes nothing to a connection the pod refused (bytes that
+// the runtime never reads hold up the pod's whole connection): once the app
+// listens, the pod takes connections at once.
+func TestForwarderEarlyHTTPWhileStarting(t *testing.T) {
+	fp := newFakePods(t, "a", "b")
+	fp.stickOnWrite = true
+	fp.setDown("b", true)
+	cs := fake.NewClientset(pod("a", 1, true, port("http", testPort)))
+	_, m, _ := startForwarder(t, cs, fp)
+	eventually(t, m, "a")
+	create(t, cs, scheduled(pod("b", 2, false, port("http", testPort)), httpProbe("/", testPort)))
+	time.Sleep(10 * checkEvery) // b is checked while its app does not listen
+	fp.setDown("b", false)
+	if d := eventually(t, m, "b"); d > time.Second {
+		t.Errorf("took %s to move to b once its app listened", d)
+	}
+	if fp.isStuck("b") {
+		t.Error("a check wrote to a connection that b refused")
+	}
+}
+
 // A pod whose readiness connect cannot check (an exec probe) waits for
 // Kubernetes.
 func TestForwarderNoEarlyForExecProbe(t *testing.T) {

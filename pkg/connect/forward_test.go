@@ -39,6 +39,10 @@ type fakePods struct {
 	stuck map[string]bool
 	// down pods refuse connections to their port (the app is not listening).
 	down map[string]bool
+	// stickOnWrite: a write to the data stream of a connection that the
+	// pod refused leaves the pod's connection accepting no stream, as the
+	// runtime's stream workers wait on those bytes forever.
+	stickOnWrite bool
 }
 
 func (fp *fakePods) setDown(pod string, down bool) {
@@ -130,7 +134,18 @@ func (c *fakeConn) CreateStream(h http.Header) (httpstream.Stream, error) {
 			}()
 			a, b := net.Pipe()
 			b.Close()
-			return &dataStream{Conn: a, h: h}, nil
+			ds := &dataStream{Conn: a, h: h}
+			if fp.stickOnWrite {
+				ds.onWrite = func() {
+					fp.mu.Lock()
+					if fp.stuck == nil {
+						fp.stuck = map[string]bool{}
+					}
+					fp.stuck[c.pod] = true
+					fp.mu.Unlock()
+				}
+			}
+			return ds, nil
 		}
 		return &dataStream{Conn: conn, h: h, errw: ew}, nil
 	}
@@ -164,8 +179,13 @@ func (s *dataStream) Reset() error {
 	}
 	return s.Conn.Close()
 }
-func (s *dataStream) Read(p []byte) (int, error)         { return s.Conn.Read(p) }
-func (s *dataStream) Write(p []byte) (int, error)        { return s.Conn.Write(p) }
+func (s *dataStream) Read(p []byte) (int, error) { return s.Conn.Read(p) }
+func (s *dataStream) Write(p []byte) (int, error) {
+	if s.onWrite != nil && len(p) > 0 {
+		s.onWrite()
+	}
+	return s.Conn.Write(p)
+}
 func (fp *fakePods) server(name string) *httptest.Server { return fp.servers[name] }
 
 func (fp *fakePods) isStuck(pod string) bool {
@@ -181,8 +201,9 @@ type errStream struct {
 
 type dataStream struct {
 	net.Conn
-	h    http.Header
-	errw *io.PipeWriter
+	h       http.Header
+	errw    *io.PipeWriter
+	onWrite func() // see fakePods.stickOnWrite
 }
 
 // startForwarder runs a Forwarder on the fake clientset until the test ends.
