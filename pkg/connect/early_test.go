@@ -210,8 +210,30 @@ func TestForwarderEarlyHTTPWhileStarting(t *testing.T) {
 	if d := eventually(t, m, "b"); d > time.Second {
 		t.Errorf("took %s to move to b once its app listened", d)
 	}
-	if fp.isStuck("b") {
-		t.Error("a check wrote to a connection that b refused")
+	if n := fp.stuckConns.Load(); n > 0 {
+		t.Errorf("checks wrote to %d connections that b refused", n)
+	}
+}
+
+// A connection that the app refused after the client's bytes were written
+// to it (the app restarts) leaves the pod's connection stuck on the
+// runtime's side: the next connections dial a fresh one.
+func TestForwarderRedialsAfterRefusedWrite(t *testing.T) {
+	fp := newFakePods(t, "a")
+	fp.stickOnWrite = true
+	cs := fake.NewClientset(pod("a", 1, true, port("http", testPort)))
+	_, m, _ := startForwarder(t, cs, fp)
+	eventually(t, m, "a")
+	fp.setDown("a", true) // the app restarts; Kubernetes has not noticed
+	if got, err := get(m, 3*time.Second); err == nil {
+		t.Fatalf("GET while the app is down = %q", got)
+	}
+	if fp.stuckConns.Load() == 0 {
+		t.Fatal("the fake did not stick: the test proves nothing")
+	}
+	fp.setDown("a", false)
+	if d := eventually(t, m, "a"); d > time.Second {
+		t.Errorf("took %s to answer once the app was back", d)
 	}
 }
 

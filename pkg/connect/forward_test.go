@@ -43,6 +43,7 @@ type fakePods struct {
 	// pod refused leaves the pod's connection accepting no stream, as the
 	// runtime's stream workers wait on those bytes forever.
 	stickOnWrite bool
+	stuckConns   atomic.Int32 // connections stuck so
 }
 
 func (fp *fakePods) setDown(pod string, down bool) {
@@ -87,6 +88,7 @@ type fakeConn struct {
 	errs   map[string]*io.PipeWriter
 	closed chan bool
 	once   sync.Once
+	stuck  atomic.Bool // see fakePods.stickOnWrite
 }
 
 func (c *fakeConn) CreateStream(h http.Header) (httpstream.Stream, error) {
@@ -95,7 +97,7 @@ func (c *fakeConn) CreateStream(h http.Header) (httpstream.Stream, error) {
 		return nil, errors.New("connection closed")
 	default:
 	}
-	if c.fp.isStuck(c.pod) {
+	if c.fp.isStuck(c.pod) || c.stuck.Load() {
 		<-c.closed
 		return nil, errors.New("connection closed")
 	}
@@ -137,12 +139,9 @@ func (c *fakeConn) CreateStream(h http.Header) (httpstream.Stream, error) {
 			ds := &dataStream{Conn: a, h: h}
 			if fp.stickOnWrite {
 				ds.onWrite = func() {
-					fp.mu.Lock()
-					if fp.stuck == nil {
-						fp.stuck = map[string]bool{}
+					if c.stuck.CompareAndSwap(false, true) {
+						fp.stuckConns.Add(1)
 					}
-					fp.stuck[c.pod] = true
-					fp.mu.Unlock()
 				}
 			}
 			return ds, nil

@@ -208,6 +208,11 @@ func (f *Forwarder) handle(ctx context.Context, conn net.Conn, m Mapping) {
 			pc.conn.RemoveStreams(data, errStream)
 			_ = data.Reset()
 			_ = errStream.Reset()
+			if !first {
+				// The replay's write failed, most likely on a connection
+				// the pod refused: see the "failed to connect" case below.
+				f.forgetConn(pc)
+			}
 			break
 		}
 		if first {
@@ -227,6 +232,11 @@ func (f *Forwarder) handle(ctx context.Context, conn net.Conn, m Mapping) {
 		}
 		if strings.Contains(msg, "failed to connect") {
 			f.setEarly(ctx, pc.uid, false) // its checks passed, but it does not take connections
+			// What the client wrote to a connection the runtime could not
+			// make (before or after it said so) is never read on its side,
+			// and holds up one of the few workers that serve all the
+			// streams to the pod: the next connections get a fresh one.
+			f.forgetConn(pc)
 		}
 		why := f.replayable(ctx, r, pc, m.Remote, msg, answered)
 		if why == "" || attempt == maxAttempts {
