@@ -46,6 +46,7 @@ type Option func(*options)
 
 type options struct {
 	delay   time.Duration
+	early   time.Duration
 	ignore  []string
 	include []string
 	log     io.Writer
@@ -59,6 +60,15 @@ type options struct {
 // already queued are read).
 func WithDelay(d time.Duration) Option {
 	return func(o *options) { o.delay = max(d, 0) }
+}
+
+// WithEarly makes the Watcher tell, on Early, that a burst of changes has
+// paused for d (less than the delay): the batch will most likely follow, and
+// work that needs quiet files (a build) can start. A burst that turns out to
+// have changed nothing lasting (a file created and removed again) then ends
+// with an empty Batch, so that such work is given up.
+func WithEarly(d time.Duration) Option {
+	return func(o *options) { o.early = max(d, 0) }
 }
 
 // WithIgnore leaves out more paths, in .dockerignore syntax, as if they were
@@ -104,6 +114,7 @@ type Watcher struct {
 	skipped map[string]struct{} // ignored directories met, to know them when they go
 	watches atomic.Int64
 	batches chan Batch
+	early   chan struct{} // nil without WithEarly
 	ran     atomic.Bool
 	closed  sync.Once
 }
@@ -153,6 +164,9 @@ func New(root string, opts ...Option) (*Watcher, error) {
 	if o.wrapAdd != nil {
 		w.add = func(dir string) error { return o.wrapAdd(dir, fsw.Add) }
 	}
+	if o.early > 0 && o.early < o.delay {
+		w.early = make(chan struct{}, 1)
+	}
 	if err := w.scan(context.Background(), ".", nil, nil); err != nil {
 		fsw.Close()
 		return nil, err
@@ -167,6 +181,10 @@ func (w *Watcher) Watches() int { return int(w.watches.Load()) }
 // when the next is ready is merged into it, so nothing is lost however slow
 // the receiver is. It is closed when Run returns.
 func (w *Watcher) Batches() <-chan Batch { return w.batches }
+
+// Early tells that a burst has paused (see WithEarly); nil without it. A
+// notice not yet received is not sent twice.
+func (w *Watcher) Early() <-chan struct{} { return w.early }
 
 // Close releases the watches. Run does it when it returns; call Close only
 // when Run will not be called.
@@ -188,14 +206,21 @@ func (w *Watcher) Run(ctx context.Context) error {
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	defer timer.Stop()
+	early := time.NewTimer(time.Hour)
+	early.Stop()
+	defer early.Stop()
 	var (
 		pending = map[string]bool{} // changed path -> it did not exist before the burst
 		last    time.Time
 		reload  bool // a rules file changed: walk the tree again once it is quiet
+		told    bool // Early was told of this burst
 	)
 	changed := func() {
 		last = time.Now()
 		timer.Reset(w.opts.delay)
+		if w.early != nil {
+			early.Reset(w.opts.early)
+		}
 	}
 	for {
 		select {
@@ -225,13 +250,22 @@ func (w *Watcher) Run(ctx context.Context) error {
 				continue
 			}
 			w.logf("watching %s: %v", w.root, err)
+		case <-early.C:
+			select {
+			case w.early <- struct{}{}:
+			default:
+			}
+			told = true
 		case <-timer.C:
 			w.dropTransient(pending)
 			if _, anything := pending["."]; anything {
 				w.send(Batch{Paths: []string{"."}, At: last})
 			} else if len(pending) > 0 {
 				w.send(Batch{Paths: sortedKeys(pending), At: last})
+			} else if told {
+				w.send(Batch{At: last}) // what Early announced came to nothing
 			}
+			told = false
 			clear(pending)
 			if reload {
 				reload = false

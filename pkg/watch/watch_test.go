@@ -1042,3 +1042,54 @@ func TestSubdirCounts(t *testing.T) {
 		t.Errorf("watched %q, want %q", got, want)
 	}
 }
+
+// Early tells of a pause in a burst before its batch comes; a burst that
+// changed nothing lasting ends with an empty batch after its Early.
+func TestEarly(t *testing.T) {
+	root := t.TempDir()
+	tree(t, root, map[string]string{"a.go": ""})
+	r := start(t, root, WithDelay(300*time.Millisecond), WithEarly(50*time.Millisecond))
+	for i := 0; i < 3; i++ { // changes 20 ms apart: no pause
+		must(t, os.WriteFile(r.path("a.go"), []byte{byte(i)}, 0o644))
+		time.Sleep(20 * time.Millisecond)
+	}
+	select {
+	case <-r.Early():
+	case b := <-r.Batches():
+		t.Fatalf("batch %q before Early", b.Paths)
+	case <-time.After(patience):
+		t.Fatal("no Early")
+	}
+	told := time.Now()
+	b := r.next(t)
+	if strings.Join(b.Paths, " ") != "a.go" {
+		t.Errorf("batch %q, want a.go", b.Paths)
+	}
+	if gap := time.Since(told); gap < 150*time.Millisecond {
+		t.Errorf("the batch came %s after Early, want about 250 ms", gap)
+	}
+	select {
+	case <-r.Early():
+		t.Error("a second Early for one pause")
+	default:
+	}
+
+	// A file created and removed at once.
+	must(t, os.WriteFile(r.path("x.txt"), nil, 0o644))
+	must(t, os.Remove(r.path("x.txt")))
+	select {
+	case <-r.Early():
+	case <-time.After(patience):
+		t.Fatal("no Early for the short-lived file")
+	}
+	if b := r.next(t); len(b.Paths) != 0 {
+		t.Errorf("batch %q after a change that came to nothing, want an empty one", b.Paths)
+	}
+	r.none(t)
+
+	// Without WithEarly, no Early and no empty batch.
+	r2 := start(t, t.TempDir())
+	if r2.Early() != nil {
+		t.Error("Early without WithEarly")
+	}
+}
