@@ -46,6 +46,10 @@ type Up struct {
 	// Phase, when set, is told when up starts building and when it starts
 	// deploying (watch mode cancels a stale build, never a deploy).
 	Phase func(phase string)
+	// Gate, when set, is waited for before anything but building: before
+	// the deploy, and before pre-up tasks (watch mode starts building while
+	// the quiet period after a change runs, and deploys only after it).
+	Gate func(ctx context.Context) error
 }
 
 // The phases Up reports.
@@ -53,6 +57,13 @@ const (
 	PhaseBuild  = "build"
 	PhaseDeploy = "deploy"
 )
+
+func (u *Up) gate(ctx context.Context) error {
+	if u.Gate == nil {
+		return nil
+	}
+	return u.Gate(ctx)
+}
 
 func (u *Up) phase(p string) {
 	if u.Phase != nil {
@@ -139,6 +150,11 @@ func (u *Up) Run(ctx context.Context) (res *UpResult, err error) {
 		return nil, err
 	}
 	res = &UpResult{Release: e.release, Namespace: e.cluster.Namespace}
+	if len(e.tasks.PreUp) > 0 {
+		if err := u.gate(ctx); err != nil {
+			return nil, err
+		}
+	}
 	if err := u.runTasks(ctx, e, "pre-up", e.tasks.PreUp); err != nil {
 		return nil, err
 	}
@@ -213,6 +229,9 @@ func (u *Up) Run(ctx context.Context) (res *UpResult, err error) {
 		"image": map[string]any{"repository": image.Context().String(), "tag": tag.TagStr(), "digest": image.DigestStr()},
 	}})
 	if err != nil {
+		return nil, err
+	}
+	if err := u.gate(ctx); err != nil {
 		return nil, err
 	}
 	if err := ctx.Err(); err != nil {

@@ -25,7 +25,20 @@ type Watch struct {
 	Connected func(ctx context.Context) error
 	// Redeployed, when set, is told of each redeploy's outcome.
 	Redeployed func(res *UpResult, err error)
+
+	run func(ctx context.Context, u *Up) (*UpResult, error) // (*Up).Run; tests fake it
 }
+
+func (w *Watch) runUp(ctx context.Context, u *Up) (*UpResult, error) {
+	if w.run != nil {
+		return w.run(ctx, u)
+	}
+	return u.Run(ctx)
+}
+
+// earlyAfter is the pause in a burst after which an up starts building,
+// while the rest of the quiet period runs (editors save within 20 ms).
+const earlyAfter = 50 * time.Millisecond
 
 // Run watches until ctx is done; it returns nil then.
 func (w *Watch) Run(ctx context.Context) error {
@@ -52,7 +65,7 @@ func (w *Watch) Run(ctx context.Context) error {
 		}
 	}
 	// Watch before the first up, so that a change made during it is not missed.
-	opts := []watch.Option{watch.WithDelay(delay), watch.WithInclude(include...)}
+	opts := []watch.Option{watch.WithDelay(delay), watch.WithEarly(earlyAfter), watch.WithInclude(include...)}
 	if u.UI != nil {
 		opts = append(opts, watch.WithLog(u.UI.Writer()))
 	}
@@ -65,7 +78,7 @@ func (w *Watch) Run(ctx context.Context) error {
 	watchErr := make(chan error, 1)
 	go func() { watchErr <- watcher.Run(wctx) }()
 
-	first, err := u.Run(ctx)
+	first, err := w.runUp(ctx, u)
 	if err != nil {
 		return err
 	}
@@ -97,12 +110,13 @@ func (w *Watch) Run(ctx context.Context) error {
 				err = errors.New("the watch ended")
 			}
 			return err
+		case b := <-watcher.Early():
+			l.early(ctx, b)
 		case b, ok := <-watcher.Batches():
 			if !ok {
 				continue // watchErr tells why
 			}
-			u.say("changed: %s", summarize(b.Paths))
-			l.changed(ctx)
+			l.batch(ctx, b)
 		case r := <-l.done():
 			l.finished(ctx, r)
 		}
@@ -132,15 +146,33 @@ func UpSummary(res *UpResult) string {
 		r(res.Total), r(res.Build), r(res.Push), r(res.Deploy))
 }
 
-// loop runs one up at a time and remembers whether another is due.
+// loop runs one up at a time and remembers which is due next. An up starts
+// early, when a burst of changes pauses (watch.WithEarly), and builds while
+// the rest of the quiet period runs; it deploys only once the burst's batch
+// has come (its gate opens), so that a burst is still one redeploy. A change
+// during its build makes it stale: it is cancelled, without a word while its
+// gate is shut, and another starts. A failure before its gate opens is told
+// when the batch comes, not at all when more changes come first.
 type loop struct {
 	w       *Watch
 	mu      sync.Mutex
 	phase   string
 	cancel  context.CancelFunc
 	results chan upOutcome
-	pending bool
+	gate    chan struct{} // closed when the running up may deploy
+	open    bool          // the gate is open
+	stale   bool          // the running up was cancelled
+	next    int           // what to start once the running up has ended
+	held    *upOutcome    // an early up's failure, told when its batch comes
+	shown   bool          // this burst's changes were shown
 }
+
+// What loop.next starts.
+const (
+	startNothing = iota
+	startEarly   // gate shut until the batch comes
+	startNow     // gate open
+)
 
 type upOutcome struct {
 	res *UpResult
@@ -154,33 +186,104 @@ func (l *loop) done() <-chan upOutcome {
 	return l.results
 }
 
-// changed starts an up, or cancels a stale build, or queues one after a deploy.
-func (l *loop) changed(ctx context.Context) {
-	if l.results == nil {
-		l.start(ctx)
-		return
-	}
-	l.pending = true
+func (l *loop) building() bool {
 	l.mu.Lock()
-	building := l.phase != PhaseDeploy
-	l.mu.Unlock()
-	if building {
-		l.w.Up.say("a newer change came during the build: cancelling it")
-		l.cancel()
+	defer l.mu.Unlock()
+	return l.phase != PhaseDeploy
+}
+
+// early: a burst paused, having changed paths so far.
+func (l *loop) early(ctx context.Context, b watch.Batch) {
+	if len(b.Paths) == 0 {
+		return // nothing lasting yet
+	}
+	l.w.Up.say("changed: %s", summarize(b.Paths))
+	l.shown, l.held = true, nil
+	switch {
+	case l.results == nil:
+		l.start(ctx, false)
+	default:
+		if !l.stale && l.building() {
+			if l.open { // its change was over: say why it stops
+				l.w.Up.say("a newer change came during the build: cancelling it")
+			}
+			l.stale = true
+			l.cancel()
+		}
+		l.next = startEarly
 	}
 }
 
-func (l *loop) start(ctx context.Context) {
+// batch: a burst is over (quiet for the whole delay).
+func (l *loop) batch(ctx context.Context, b watch.Batch) {
+	shown := l.shown
+	l.shown = false
+	if len(b.Paths) == 0 { // what Early told of came to nothing
+		if l.results != nil && !l.open && !l.stale {
+			l.stale = true
+			l.cancel()
+		}
+		if l.next == startEarly {
+			l.next = startNothing
+		}
+		l.held = nil
+		return
+	}
+	if !shown {
+		l.w.Up.say("changed: %s", summarize(b.Paths))
+	}
+	if l.held != nil { // the early up failed on this very state
+		r := *l.held
+		l.held = nil
+		l.report(r)
+		return
+	}
+	switch {
+	case l.results == nil:
+		l.start(ctx, true)
+	case !l.open && !l.stale: // the early up builds this very state
+		l.openGate()
+	case !l.stale && l.building():
+		l.w.Up.say("a newer change came during the build: cancelling it")
+		l.stale = true
+		l.cancel()
+		l.next = startNow
+	default: // deploying, or ending: the next starts after it
+		l.next = startNow
+	}
+}
+
+func (l *loop) openGate() {
+	if !l.open {
+		close(l.gate)
+		l.open = true
+	}
+}
+
+func (l *loop) start(ctx context.Context, open bool) {
 	uctx, cancel := context.WithCancel(ctx)
-	l.cancel, l.results, l.phase = cancel, make(chan upOutcome, 1), ""
+	l.cancel, l.results, l.phase, l.stale = cancel, make(chan upOutcome, 1), "", false
+	l.gate, l.open = make(chan struct{}), false
+	if open {
+		l.openGate()
+	}
+	gate := l.gate
 	up := *l.w.Up
 	up.Phase = func(p string) {
 		l.mu.Lock()
 		l.phase = p
 		l.mu.Unlock()
 	}
+	up.Gate = func(ctx context.Context) error {
+		select {
+		case <-gate:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 	go func() {
-		res, err := up.Run(uctx)
+		res, err := l.w.runUp(uctx, &up)
 		l.results <- upOutcome{res, err}
 	}()
 }
@@ -188,25 +291,35 @@ func (l *loop) start(ctx context.Context) {
 func (l *loop) finished(ctx context.Context, r upOutcome) {
 	l.cancel()
 	l.results = nil
-	u := l.w.Up
 	switch {
-	case r.err != nil && errors.Is(r.err, context.Canceled) && ctx.Err() == nil:
-		// A stale build, cancelled: the pending change starts the next.
-	case r.err != nil:
+	case l.stale || (r.err != nil && errors.Is(r.err, context.Canceled) && ctx.Err() == nil):
+		// A stale build, cancelled: the next is due already.
+	case r.err != nil && !l.open:
+		l.held = &r
+	default:
+		l.report(r)
+	}
+	next := l.next
+	l.next = startNothing
+	if ctx.Err() == nil && next != startNothing {
+		l.start(ctx, next == startNow)
+	}
+}
+
+// report tells of an up's outcome.
+func (l *loop) report(r upOutcome) {
+	u := l.w.Up
+	if r.err != nil {
 		for _, line := range DiagnosisLines(r.err) {
 			u.say("%s", line)
 		}
 		u.say("redeploy failed: %v; watching for the next change", r.err)
-	default:
-		l.w.report(r.res, nil)
+		if l.w.Redeployed != nil {
+			l.w.Redeployed(r.res, r.err)
+		}
+		return
 	}
-	if l.w.Redeployed != nil && r.err != nil && !errors.Is(r.err, context.Canceled) {
-		l.w.Redeployed(r.res, r.err)
-	}
-	if l.pending && ctx.Err() == nil {
-		l.pending = false
-		l.start(ctx)
-	}
+	l.w.report(r.res, nil)
 }
 
 func (l *loop) cancelAndWait() {

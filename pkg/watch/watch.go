@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
@@ -63,10 +64,11 @@ func WithDelay(d time.Duration) Option {
 }
 
 // WithEarly makes the Watcher tell, on Early, that a burst of changes has
-// paused for d (less than the delay): the batch will most likely follow, and
-// work that needs quiet files (a build) can start. A burst that turns out to
-// have changed nothing lasting (a file created and removed again) then ends
-// with an empty Batch, so that such work is given up.
+// paused for d (less than the delay), with what it changed so far: the batch
+// will most likely follow, and work that needs quiet files (a build) can
+// start. When the burst then turns out to have changed nothing lasting (a
+// file created and removed again), it ends with an empty Batch, so that such
+// work is given up.
 func WithEarly(d time.Duration) Option {
 	return func(o *options) { o.early = max(d, 0) }
 }
@@ -114,7 +116,7 @@ type Watcher struct {
 	skipped map[string]struct{} // ignored directories met, to know them when they go
 	watches atomic.Int64
 	batches chan Batch
-	early   chan struct{} // nil without WithEarly
+	early   chan Batch // nil without WithEarly
 	ran     atomic.Bool
 	closed  sync.Once
 }
@@ -165,7 +167,7 @@ func New(root string, opts ...Option) (*Watcher, error) {
 		w.add = func(dir string) error { return o.wrapAdd(dir, fsw.Add) }
 	}
 	if o.early > 0 && o.early < o.delay {
-		w.early = make(chan struct{}, 1)
+		w.early = make(chan Batch, 1)
 	}
 	if err := w.scan(context.Background(), ".", nil, nil); err != nil {
 		fsw.Close()
@@ -183,8 +185,8 @@ func (w *Watcher) Watches() int { return int(w.watches.Load()) }
 func (w *Watcher) Batches() <-chan Batch { return w.batches }
 
 // Early tells that a burst has paused (see WithEarly); nil without it. A
-// notice not yet received is not sent twice.
-func (w *Watcher) Early() <-chan struct{} { return w.early }
+// notice not yet received is replaced by the next.
+func (w *Watcher) Early() <-chan Batch { return w.early }
 
 // Close releases the watches. Run does it when it returns; call Close only
 // when Run will not be called.
@@ -222,6 +224,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 			early.Reset(w.opts.early)
 		}
 	}
+loop:
 	for {
 		select {
 		case <-ctx.Done():
@@ -251,11 +254,24 @@ func (w *Watcher) Run(ctx context.Context) error {
 			}
 			w.logf("watching %s: %v", w.root, err)
 		case <-early.C:
-			select {
-			case w.early <- struct{}{}:
-			default:
+			sofar := maps.Clone(pending)
+			w.dropTransient(sofar)
+			b := Batch{Paths: sortedKeys(sofar), At: last}
+			if _, anything := sofar["."]; anything {
+				b.Paths = []string{"."}
 			}
-			told = true
+			for {
+				select {
+				case w.early <- b:
+					told = true
+					continue loop
+				default:
+				}
+				select {
+				case <-w.early: // not received: this one replaces it
+				default:
+				}
+			}
 		case <-timer.C:
 			w.dropTransient(pending)
 			if _, anything := pending["."]; anything {

@@ -1054,7 +1054,10 @@ func TestEarly(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	select {
-	case <-r.Early():
+	case e := <-r.Early():
+		if strings.Join(e.Paths, " ") != "a.go" {
+			t.Errorf("Early %q, want a.go", e.Paths)
+		}
 	case b := <-r.Batches():
 		t.Fatalf("batch %q before Early", b.Paths)
 	case <-time.After(patience):
@@ -1078,7 +1081,10 @@ func TestEarly(t *testing.T) {
 	must(t, os.WriteFile(r.path("x.txt"), nil, 0o644))
 	must(t, os.Remove(r.path("x.txt")))
 	select {
-	case <-r.Early():
+	case e := <-r.Early():
+		if len(e.Paths) != 0 {
+			t.Errorf("Early %q for a file already gone, want none", e.Paths)
+		}
 	case <-time.After(patience):
 		t.Fatal("no Early for the short-lived file")
 	}

@@ -1,0 +1,210 @@
+package action
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// fakeUps plays up for the watch loop: it reads the app's file when its
+// build starts, "builds" for build, waits for its gate, and "deploys" what
+// it read (or fails when the file says "syntax error").
+type fakeUps struct {
+	file  string
+	build time.Duration
+
+	mu       sync.Mutex
+	started  []time.Time
+	deployed []string // contents, in order
+	deployAt []time.Time
+	failed   []string
+}
+
+func (f *fakeUps) run(ctx context.Context, u *Up) (*UpResult, error) {
+	if u.Phase != nil {
+		u.Phase(PhaseBuild)
+	}
+	f.mu.Lock()
+	f.started = append(f.started, time.Now())
+	f.mu.Unlock()
+	b, err := os.ReadFile(f.file)
+	if err != nil {
+		return nil, err
+	}
+	select {
+	case <-time.After(f.build):
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	if strings.Contains(string(b), "syntax error") {
+		return nil, errors.New("build failed: " + string(b))
+	}
+	if u.Gate != nil {
+		if err := u.Gate(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if u.Phase != nil {
+		u.Phase(PhaseDeploy)
+	}
+	f.mu.Lock()
+	f.deployed = append(f.deployed, string(b))
+	f.deployAt = append(f.deployAt, time.Now())
+	f.mu.Unlock()
+	time.Sleep(20 * time.Millisecond)
+	return &UpResult{Release: "app"}, nil
+}
+
+func (f *fakeUps) snapshot() (deployed, failed []string, starts int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.deployed...), append([]string(nil), f.failed...), len(f.started)
+}
+
+// startFakeWatch runs a Watch with fake ups on a scratch app until the test ends.
+func startFakeWatch(t *testing.T, build time.Duration) (*fakeUps, string) {
+	t.Helper()
+	dir := t.TempDir()
+	toml := "[environments]\n  [environments.development]\n    name = \"app\"\n    watch-delay = 0.2\n"
+	if err := os.WriteFile(filepath.Join(dir, "draft.toml"), []byte(toml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "app.py")
+	if err := os.WriteFile(file, []byte("v0"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f := &fakeUps{file: file, build: build}
+	w := &Watch{Up: &Up{Dir: dir}, run: f.run, Redeployed: func(_ *UpResult, err error) {
+		if err != nil {
+			f.mu.Lock()
+			f.failed = append(f.failed, err.Error())
+			f.mu.Unlock()
+		}
+	}}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Watch.Run: %v", err)
+		}
+	})
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if d, _, _ := f.snapshot(); len(d) == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the first up did not deploy")
+		}
+	}
+	time.Sleep(100 * time.Millisecond) // the watch is set up before the first up
+	return f, file
+}
+
+func writeApp(t *testing.T, file, content string) time.Time {
+	t.Helper()
+	if err := os.WriteFile(file, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return time.Now()
+}
+
+// waitDeployed waits until n deploys happened, then for a quiet while.
+func (f *fakeUps) waitDeployed(t *testing.T, n int) []string {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if d, _, _ := f.snapshot(); len(d) >= n {
+			break
+		}
+	}
+	time.Sleep(500 * time.Millisecond) // nothing more comes
+	d, _, _ := f.snapshot()
+	return d
+}
+
+// A save: the build starts once the save has paused, before the quiet period
+// is over; the deploy waits for the quiet period; one deploy.
+func TestWatchBuildsEarlyDeploysAfterTheQuiet(t *testing.T) {
+	f, file := startFakeWatch(t, 300*time.Millisecond)
+	saved := writeApp(t, file, "v1")
+	d := f.waitDeployed(t, 2)
+	if strings.Join(d, " ") != "v0 v1" {
+		t.Fatalf("deployed %q, want v0 then v1", d)
+	}
+	f.mu.Lock()
+	started, deployedAt := f.started[len(f.started)-1], f.deployAt[1]
+	f.mu.Unlock()
+	if s := started.Sub(saved); s >= 200*time.Millisecond {
+		t.Errorf("the build started %s after the save, want before the quiet period (200 ms) is over", s)
+	}
+	if s := deployedAt.Sub(saved); s < 300*time.Millisecond {
+		t.Errorf("deployed %s after the save, before the build could end", s)
+	}
+}
+
+// A slow build does not deploy before the quiet period ends: with a build
+// faster than the quiet period, the deploy still waits for it.
+func TestWatchEarlyBuildWaitsForTheQuiet(t *testing.T) {
+	f, file := startFakeWatch(t, 10*time.Millisecond)
+	saved := writeApp(t, file, "v1")
+	f.waitDeployed(t, 2)
+	f.mu.Lock()
+	deployedAt := f.deployAt[1]
+	f.mu.Unlock()
+	if s := deployedAt.Sub(saved); s < 200*time.Millisecond {
+		t.Errorf("deployed %s after the save, before the quiet period (200 ms) was over", s)
+	}
+}
+
+// Changes with pauses longer than the early start but shorter than the
+// quiet period (a git checkout): the early builds are given up, one deploy,
+// of the last state.
+func TestWatchPausingBurstIsOneDeploy(t *testing.T) {
+	f, file := startFakeWatch(t, 300*time.Millisecond)
+	for i := 1; i <= 5; i++ {
+		writeApp(t, file, "v"+string(rune('0'+i)))
+		time.Sleep(120 * time.Millisecond)
+	}
+	d := f.waitDeployed(t, 2)
+	if strings.Join(d, " ") != "v0 v5" {
+		t.Fatalf("deployed %q, want v0 then only v5", d)
+	}
+	if _, _, starts := f.snapshot(); starts < 4 {
+		t.Errorf("%d ups started, want one early up per pause", starts)
+	}
+}
+
+// A state that does not build, followed by a fix before the quiet period
+// is over: the failure is never told, the fix deploys. Left as is, a failure
+// is told once, after the quiet period.
+func TestWatchEarlyFailure(t *testing.T) {
+	f, file := startFakeWatch(t, 10*time.Millisecond)
+	writeApp(t, file, "syntax error")
+	time.Sleep(100 * time.Millisecond) // the early build fails
+	writeApp(t, file, "v1")
+	d := f.waitDeployed(t, 2)
+	if _, failed, _ := f.snapshot(); len(failed) != 0 || strings.Join(d, " ") != "v0 v1" {
+		t.Fatalf("deployed %q, failures %q; want v1 deployed and no failure", d, failed)
+	}
+
+	saved := writeApp(t, file, "syntax error again")
+	var failed []string
+	for deadline := time.Now().Add(5 * time.Second); len(failed) == 0 && time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		_, failed, _ = f.snapshot()
+	}
+	told := time.Since(saved)
+	time.Sleep(400 * time.Millisecond)
+	_, failed, _ = f.snapshot()
+	if len(failed) != 1 {
+		t.Fatalf("failures %q, want one", failed)
+	}
+	if told < 200*time.Millisecond {
+		t.Errorf("the failure was told %s after the save, before the quiet period was over", told)
+	}
+}
