@@ -20,6 +20,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/draftk8s/draft/bench/internal/benchutil"
@@ -56,9 +57,11 @@ func main() {
 		panic(err)
 	}
 	phases := make(chan string, 100)
+	marks := &stamps{}
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
+			marks.add(sc.Text())
 			if strings.Contains(sc.Text(), " is ready: revision ") {
 				phases <- sc.Text()
 			}
@@ -76,10 +79,19 @@ func main() {
 	<-phases // the first up
 	var draftTimes []time.Duration
 	var lines []string
+	var changed, pushed, moved, answered []time.Duration
 	for i := 0; i < *runs; i++ {
 		v := fmt.Sprintf("draft-%d-%d", i, time.Now().UnixNano())
 		start := setVersion(filepath.Join(dir, source), v)
-		draftTimes = append(draftTimes, waitFor(url, *app+" "+v, start))
+		took := waitFor(url, *app+" "+v, start)
+		draftTimes = append(draftTimes, took)
+		// The phases, from when draft's lines came: the change seen (its
+		// build starts), the image pushed, the forward moved to the new pod.
+		c, p, m := marks.after(start, "changed: "), marks.after(start, "pushed "), marks.after(start, url+" -> ")
+		if !c.IsZero() && !p.IsZero() && !m.IsZero() {
+			changed, pushed = append(changed, c.Sub(start)), append(pushed, p.Sub(c))
+			moved, answered = append(moved, m.Sub(p)), append(answered, start.Add(took).Sub(m))
+		}
 		select {
 		case l := <-phases:
 			lines = append(lines, l)
@@ -138,11 +150,48 @@ func main() {
 	d, c := benchutil.Median(draftTimes), benchutil.Median(compTimes)
 	fmt.Printf("loop %s: save -> new response on localhost, median of %d\n", *app, *runs)
 	fmt.Printf("  draft up --watch --auto-connect: %s (min %s, max %s)\n", d.Round(time.Millisecond), min(draftTimes).Round(time.Millisecond), max(draftTimes).Round(time.Millisecond))
+	if len(changed) > 0 {
+		fmt.Printf("  draft's phases (medians of %d): save -> change seen, build starts %s; build + push %s; -> quiet period over, helm upgrade, pod started, its port checked, forward moved %s; -> first answer %s\n",
+			len(changed), ms(changed), ms(pushed), ms(moved), ms(answered))
+	}
 	if len(lines) > 0 {
-		fmt.Printf("  draft's phases, last redeploy: %s\n", strings.TrimSpace(lines[len(lines)-1][strings.Index(lines[len(lines)-1], "in "):]))
+		fmt.Printf("  draft's summary, last redeploy (deploy: until Kubernetes says Ready): %s\n", strings.TrimSpace(lines[len(lines)-1][strings.Index(lines[len(lines)-1], "in "):]))
 	}
 	fmt.Printf("  competitor (%s): %s\n", competitor(), c.Round(time.Millisecond))
 	fmt.Printf("  draft / competitor: %.2f\n", float64(d)/float64(c))
+}
+
+func ms(ds []time.Duration) string {
+	return benchutil.Median(ds).Round(time.Millisecond).String()
+}
+
+// stamps are the lines draft wrote, with when they came.
+type stamps struct {
+	mu    sync.Mutex
+	lines []stamp
+}
+
+type stamp struct {
+	at   time.Time
+	line string
+}
+
+func (s *stamps) add(line string) {
+	s.mu.Lock()
+	s.lines = append(s.lines, stamp{time.Now(), line})
+	s.mu.Unlock()
+}
+
+// after is when the first line after t that begins with prefix came.
+func (s *stamps) after(t time.Time, prefix string) time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, l := range s.lines {
+		if l.at.After(t) && strings.HasPrefix(l.line, prefix) {
+			return l.at
+		}
+	}
+	return time.Time{}
 }
 
 func competitor() string {
