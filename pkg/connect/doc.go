@@ -5,7 +5,10 @@
 // connection is sent, through the API server's portforward subresource, to the
 // newest Ready pod that serves the port at that moment, so a redeploy, a crash
 // or a deleted pod never closes the local port (kubectl port-forward binds one
-// pod and dies with it). A Logs streams the logs of every container of the
+// pod and dies with it). A new pod counts as Ready as soon as its own readiness
+// probe passes when the Forwarder runs it (early.go), up to a second before
+// Kubernetes says so; a kept-alive HTTP connection's next request goes to the
+// new pod (relay.go). A Logs streams the logs of every container of the
 // release's pods, prefixed by pod and container, follows new pods as they
 // appear and resumes a dropped stream where it stopped. Both find the pods by
 // a label selector and take client-go types, nothing of draft's.
