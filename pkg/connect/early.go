@@ -47,6 +47,7 @@ type check struct {
 	path    string
 	headers []corev1.HTTPHeader
 	timeout time.Duration
+	passes  int // how many passes in a row make it pass (the probe's successThreshold)
 }
 
 // readinessChecks returns what makes p Ready, as checks that the Forwarder can
@@ -69,20 +70,21 @@ func readinessChecks(p *corev1.Pod) []check {
 			if port == 0 {
 				return nil // nothing tells that it runs
 			}
-			out = append(out, check{port: port, timeout: time.Second})
+			out = append(out, check{port: port, timeout: time.Second, passes: 1})
 			continue
 		}
 		if rp.InitialDelaySeconds > 0 {
 			return nil
 		}
 		timeout := time.Duration(max(rp.TimeoutSeconds, 1)) * time.Second
+		passes := int(max(rp.SuccessThreshold, 1))
 		switch {
 		case rp.TCPSocket != nil && rp.TCPSocket.Host == "":
 			port := containerPort(c, rp.TCPSocket.Port)
 			if port == 0 {
 				return nil
 			}
-			out = append(out, check{port: port, timeout: timeout})
+			out = append(out, check{port: port, timeout: timeout, passes: passes})
 		case rp.HTTPGet != nil && rp.HTTPGet.Host == "" && (rp.HTTPGet.Scheme == "" || rp.HTTPGet.Scheme == corev1.URISchemeHTTP):
 			port := containerPort(c, rp.HTTPGet.Port)
 			if port == 0 {
@@ -92,12 +94,23 @@ func readinessChecks(p *corev1.Pod) []check {
 			if !strings.HasPrefix(path, "/") {
 				path = "/" + path
 			}
-			out = append(out, check{port: port, http: true, path: path, headers: rp.HTTPGet.HTTPHeaders, timeout: timeout})
+			out = append(out, check{port: port, http: true, path: path, headers: rp.HTTPGet.HTTPHeaders, timeout: timeout, passes: passes})
 		default:
 			return nil
 		}
 	}
 	return out
+}
+
+// mostPasses is how many rounds in a row all checks must pass: the highest
+// successThreshold of the pod's probes (Kubernetes counts each probe's own
+// passes; with one probe a container, as is usual, that is the same).
+func mostPasses(checks []check) int {
+	n := 1
+	for _, c := range checks {
+		n = max(n, c.passes)
+	}
+	return n
 }
 
 // containerPort resolves a probe's port, a number or the name of one of the
@@ -184,6 +197,7 @@ func (f *Forwarder) checkUntilReady(ctx context.Context, uid types.UID) {
 		f.mu.Unlock()
 	}()
 	began := time.Now()
+	passed := 0 // rounds in a row that all checks passed
 	for {
 		all, changed := f.pods.pods()
 		var p *corev1.Pod
@@ -201,7 +215,12 @@ func (f *Forwarder) checkUntilReady(ctx context.Context, uid types.UID) {
 		}
 		wait := changed
 		if p.Spec.NodeName != "" { // scheduled: it may have a sandbox to forward to
-			f.setEarly(ctx, uid, f.runChecks(ctx, p, checks))
+			if f.runChecks(ctx, p, checks) {
+				passed++
+			} else {
+				passed = 0
+			}
+			f.setEarly(ctx, uid, passed >= mostPasses(checks))
 			wait = nil
 		}
 		every := checkEvery

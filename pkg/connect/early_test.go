@@ -55,6 +55,8 @@ func TestReadinessChecks(t *testing.T) {
 	sidecar.Spec.Containers = append(sidecar.Spec.Containers, corev1.Container{Name: "sidecar"})
 	timeout := httpProbe("health", 8080)
 	timeout.TimeoutSeconds = 3
+	twice := tcpProbe("http")
+	twice.SuccessThreshold = 2
 
 	tests := []struct {
 		name string
@@ -62,6 +64,7 @@ func TestReadinessChecks(t *testing.T) {
 		want string
 	}{
 		{"tcp probe on a named port", withProbe(tcpProbe("http"), port("http", 8080)), "[tcp 8080 1s]"},
+		{"two passes in a row", withProbe(twice, port("http", 8080)), "[tcp 8080 1s x2]"},
 		{"http probe", withProbe(timeout, port("http", 8080)), "[http 8080 /health 3s]"},
 		{"no probe: the first TCP port", withProbe(nil, port("metrics", 9090), port("http", 8080)), "[tcp 9090 1s]"},
 		{"no probe, no port", withProbe(nil), "none"},
@@ -80,11 +83,14 @@ func TestReadinessChecks(t *testing.T) {
 			if checks != nil {
 				var parts []string
 				for _, c := range checks {
+					part := fmt.Sprintf("tcp %d %s", c.port, c.timeout)
 					if c.http {
-						parts = append(parts, fmt.Sprintf("http %d %s %s", c.port, c.path, c.timeout))
-					} else {
-						parts = append(parts, fmt.Sprintf("tcp %d %s", c.port, c.timeout))
+						part = fmt.Sprintf("http %d %s %s", c.port, c.path, c.timeout)
 					}
+					if c.passes > 1 {
+						part += fmt.Sprintf(" x%d", c.passes)
+					}
+					parts = append(parts, part)
 				}
 				got = "[" + strings.Join(parts, ", ") + "]"
 			}
@@ -151,6 +157,26 @@ func TestForwarderEarlyTCP(t *testing.T) {
 	}
 	if got := strings.Join(kinds, " "); got != "target:a target:b" {
 		t.Errorf("events = %s, want target:a target:b", got)
+	}
+}
+
+// A probe's successThreshold counts: the pod takes connections once its
+// checks have passed that many times in a row.
+func TestForwarderEarlySuccessThreshold(t *testing.T) {
+	fp := newFakePods(t, "a", "b")
+	fp.setDown("b", true)
+	cs := fake.NewClientset(pod("a", 1, true, port("http", testPort)))
+	_, m, _ := startForwarder(t, cs, fp)
+	eventually(t, m, "a")
+	probe := tcpProbe("http")
+	probe.SuccessThreshold = 3
+	create(t, cs, scheduled(pod("b", 2, false, port("http", testPort)), probe))
+	time.Sleep(3 * checkEvery)
+	fp.setDown("b", false)
+	eventually(t, m, "b")
+	// Three checks, then the GET that b answered.
+	if n := fp.acceptedBy("b"); n < 4 {
+		t.Errorf("b took connections after %d accepted ones, want 3 checks first", n-1)
 	}
 }
 

@@ -44,6 +44,14 @@ type fakePods struct {
 	// runtime's stream workers wait on those bytes forever.
 	stickOnWrite bool
 	stuckConns   atomic.Int32 // connections stuck so
+	// accepted counts the connections each pod's port accepted.
+	accepted map[string]int
+}
+
+func (fp *fakePods) acceptedBy(pod string) int {
+	fp.mu.Lock()
+	defer fp.mu.Unlock()
+	return fp.accepted[pod]
 }
 
 func (fp *fakePods) setDown(pod string, down bool) {
@@ -146,6 +154,12 @@ func (c *fakeConn) CreateStream(h http.Header) (httpstream.Stream, error) {
 			}
 			return ds, nil
 		}
+		fp.mu.Lock()
+		if fp.accepted == nil {
+			fp.accepted = map[string]int{}
+		}
+		fp.accepted[c.pod]++
+		fp.mu.Unlock()
 		return &dataStream{Conn: conn, h: h, errw: ew}, nil
 	}
 	return nil, fmt.Errorf("unknown stream type %q", h.Get(corev1.StreamType))
