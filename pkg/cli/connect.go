@@ -1,7 +1,9 @@
 package cli
 
 import (
+	"context"
 	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -20,7 +22,8 @@ is free, else a free one) and stream the logs of their containers, until Ctrl-C.
 
 The local ports stay open while the pods are replaced (draft up, a crash, kubectl
 delete pod): each new connection goes to the newest Ready pod, and waits for one when
-there is none. The local URLs, then the app's log lines, go to stdout; draft's own
+there is none. connect runs a new pod's readiness probe itself, so a new pod takes
+connections as soon as its app answers, before Kubernetes marks it Ready. The local URLs, then the app's log lines, go to stdout; draft's own
 messages go to stderr.`,
 		Example: `  draft connect
   draft connect --override-port 9000:8080 --no-logs
@@ -54,5 +57,25 @@ messages go to stderr.`,
 func printURLs(s streams, ms []action.PortMapping) {
 	for _, m := range ms {
 		fmt.Fprintln(s.Out, m)
+	}
+}
+
+// upConnect is what --auto-connect runs after up: connect, its URLs on
+// stdout, or as forward events with --output json (then stdout carries
+// nothing else: the app's logs are not streamed).
+func upConnect(s streams, u *action.Up) func(context.Context) error {
+	return func(ctx context.Context) error {
+		c := &action.Connect{Dir: u.Dir, Environment: u.Environment, Kube: u.Kube, AllowContexts: u.AllowContexts, UI: u.UI, Tail: 10}
+		c.OnReady = func(ms []action.PortMapping) { printURLs(s, ms) }
+		if u.Events != nil {
+			c.OnReady = func(ms []action.PortMapping) {
+				for _, m := range ms {
+					u.Events(action.Event{Event: "forward", Time: time.Now(), URL: m.URL(), Port: m.Remote})
+				}
+			}
+		} else {
+			c.Logs, c.Color = s.Out, ui.New(s.Out).Terminal()
+		}
+		return c.Run(ctx)
 	}
 }

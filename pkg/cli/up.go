@@ -65,22 +65,7 @@ image's top layer is replaced (--builder auto, the default).`,
 			}
 			var connected func(context.Context) error
 			if autoConnect {
-				connected = func(ctx context.Context) error {
-					c := &action.Connect{Dir: u.Dir, Environment: u.Environment, Kube: u.Kube, AllowContexts: u.AllowContexts,
-						UI: u.UI, Tail: 10, OnReady: func(ms []action.PortMapping) {
-							if u.Events == nil {
-								printURLs(s, ms)
-								return
-							}
-							for _, m := range ms { // stdout is for events only
-								u.Events(action.Event{Event: "forward", Time: time.Now(), URL: m.URL(), Port: m.Remote})
-							}
-						}}
-					if output == "" { // with --output json, stdout is for events only
-						c.Logs, c.Color = s.Out, ui.New(s.Out).Terminal()
-					}
-					return c.Run(ctx)
-				}
+				connected = upConnect(s, u)
 			}
 			if watching {
 				w := &action.Watch{Up: u, Delay: delay, Connected: connected}
