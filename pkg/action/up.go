@@ -73,7 +73,7 @@ func (u *Up) phase(p string) {
 
 // Event is one step of up, for editors and CI (--output json).
 type Event struct {
-	Event     string            `json:"event"` // task, build, push, deploy, progress, ready, unchanged, error, forward
+	Event     string            `json:"event"` // task, build, push, deploy, progress, ready, unchanged, error, cancelled, forward
 	Time      time.Time         `json:"time"`
 	Release   string            `json:"release,omitempty"`
 	Path      string            `json:"path,omitempty"` // the build path
@@ -135,7 +135,13 @@ func (u *Up) say(format string, a ...any) {
 // Run does one up.
 func (u *Up) Run(ctx context.Context) (res *UpResult, err error) {
 	start := time.Now()
+	deploying := false
 	defer func() {
+		if err != nil && !deploying && ctx.Err() != nil && errors.Is(err, context.Canceled) {
+			// Stopped before deploying (watch mode drops a stale build): no error.
+			u.emit(Event{Event: "cancelled"})
+			return
+		}
 		if err != nil {
 			var re *deploy.RolloutError
 			ev := Event{Event: "error", Message: err.Error()}
@@ -238,6 +244,7 @@ func (u *Up) Run(ctx context.Context) (res *UpResult, err error) {
 		return nil, err
 	}
 	u.phase(PhaseDeploy)
+	deploying = true
 	t0 := time.Now()
 	dr, err := e.deployer.Upgrade(ctx, deploy.Request{
 		Release: e.release, Namespace: e.cluster.Namespace, ChartDir: e.chartDir, Values: values,
