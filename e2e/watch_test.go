@@ -30,6 +30,7 @@ type watching struct {
 	// with --output json: the events on stdout, and the lines that are not
 	stdoutDone chan struct{}
 	events     int
+	kinds      map[string]int // events by kind
 	badStdout  []string
 	stopped    bool
 }
@@ -82,6 +83,10 @@ func startWatch(t *testing.T, dir, ns string, jsonOut bool) *watching {
 				}
 				w.mu.Lock()
 				w.events++
+				if w.kinds == nil {
+					w.kinds = map[string]int{}
+				}
+				w.kinds[e.Event]++
 				w.mu.Unlock()
 				if e.Event == "forward" {
 					url = e.URL
@@ -328,6 +333,10 @@ func TestWatchGoEditDuringBuild(t *testing.T) {
 	w.stop(t)
 	if len(w.badStdout) > 0 || w.events == 0 {
 		t.Errorf("with --output json, stdout held %d events and %d lines that are not JSON events: %q", w.events, len(w.badStdout), w.badStdout)
+	}
+	// A dropped build is "cancelled", not an error.
+	if w.kinds["cancelled"] < cancelled || w.kinds["error"] > 0 || w.kinds["forward"] != 1 {
+		t.Errorf("events by kind %v: want at least %d cancelled, no error, one forward", w.kinds, cancelled)
 	}
 }
 
