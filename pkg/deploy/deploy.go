@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"sort"
 	"strings"
 	"sync"
@@ -38,7 +37,6 @@ type Deployer struct {
 	cfg        *action.Configuration
 	client     kubernetes.Interface
 	namespace  string
-	debug      io.Writer
 	timeout    time.Duration
 	probeGrace time.Duration
 	// unschedulableGrace is how long a pod may stay unschedulable before it is
@@ -65,11 +63,6 @@ func WithActionConfig(cfg *action.Configuration) Option {
 // getter.
 func WithClient(c kubernetes.Interface) Option {
 	return func(d *Deployer) { d.client = c }
-}
-
-// WithDebugLog sends Helm's debug messages to w; by default they are dropped.
-func WithDebugLog(w io.Writer) Option {
-	return func(d *Deployer) { d.debug = w }
 }
 
 // WithTimeout sets how long a rollout (and an uninstall) may take when the
@@ -109,7 +102,7 @@ func New(getter genericclioptions.RESTClientGetter, namespace string, opts ...Op
 			return nil, errors.New("deploy.New needs a RESTClientGetter or WithActionConfig")
 		}
 		d.cfg = new(action.Configuration)
-		if err := d.cfg.Init(getter, namespace, "secret", d.logf); err != nil {
+		if err := d.cfg.Init(getter, namespace, "secret", quiet); err != nil {
 			return nil, fmt.Errorf("setting up Helm for namespace %s: %w", namespace, err)
 		}
 		// Helm's client puts objects without a namespace in the getter's
@@ -119,7 +112,7 @@ func New(getter genericclioptions.RESTClientGetter, namespace string, opts ...Op
 		}
 	}
 	if d.cfg.Log == nil {
-		d.cfg.Log = d.logf
+		d.cfg.Log = quiet
 	}
 	if d.client == nil {
 		if getter == nil {
@@ -136,11 +129,8 @@ func New(getter genericclioptions.RESTClientGetter, namespace string, opts ...Op
 	return d, nil
 }
 
-func (d *Deployer) logf(format string, args ...any) {
-	if d.debug != nil {
-		fmt.Fprintf(d.debug, strings.TrimSuffix(format, "\n")+"\n", args...)
-	}
-}
+// quiet drops Helm's debug messages: draft says what happens itself.
+func quiet(string, ...any) {}
 
 // Status is what a release has deployed.
 type Status struct {
@@ -182,12 +172,7 @@ func (s *Status) Value(path string) string {
 // deployed, its latest revision (whose Status says why). A release that does
 // not exist is an error matching ErrNotFound.
 func (d *Deployer) Current(ctx context.Context, name string) (*Status, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	h, err := d.history(name)
+	h, err := d.readHistory(ctx, name)
 	if err != nil {
 		return nil, err
 	}
@@ -218,12 +203,7 @@ func statusOf(rel *release.Release) *Status {
 
 // History returns the revisions of release, oldest first.
 func (d *Deployer) History(ctx context.Context, name string) ([]*Status, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	h, err := d.history(name)
+	h, err := d.readHistory(ctx, name)
 	if err != nil {
 		return nil, err
 	}
@@ -239,6 +219,17 @@ type releaseHistory struct {
 	all      []*release.Release // oldest first
 	last     *release.Release
 	deployed *release.Release // the newest deployed revision, or nil
+}
+
+// readHistory is history for the exported readers: under the lock, unless
+// ctx is over. The revisions it returns are read-only copies.
+func (d *Deployer) readHistory(ctx context.Context, name string) (*releaseHistory, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return d.history(name)
 }
 
 // history reads the revisions of name; none is an error matching ErrNotFound.

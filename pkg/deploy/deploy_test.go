@@ -224,7 +224,9 @@ func TestRollbackToTheLastGoodRevisionWhenNoneIsDeployed(t *testing.T) {
 		}
 	}
 	h := f.history()
-	f.d.markFailed(h[1], "a rollback that failed") // nothing deployed now
+	if err := f.d.markFailed(h[1], "a rollback that failed"); err != nil { // nothing deployed now
+		t.Fatal(err)
+	}
 	_, err := f.d.Upgrade(ctx, f.request("notfound"))
 	var re *RolloutError
 	if !errors.As(err, &re) || re.RolledBackTo != 1 || re.Uninstalled {

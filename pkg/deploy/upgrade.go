@@ -213,7 +213,7 @@ func (d *Deployer) undoApply(before *releaseHistory, prev *release.Release, name
 // that rollout, and returns the *RolloutError.
 func (d *Deployer) fail(ctx context.Context, rel, prev *release.Release, diag *Diagnosis, timeout time.Duration, progress func(Progress)) error {
 	re := &RolloutError{Release: rel.Name, Revision: rel.Version, Diagnosis: *diag}
-	d.markFailed(rel, "Rollout failed: "+diag.String())
+	_ = d.markFailed(rel, "Rollout failed: "+diag.String())
 	if prev == nil {
 		if err := d.uninstallNow(rel.Name); err != nil {
 			re.RollbackErr = err
@@ -247,7 +247,7 @@ func (d *Deployer) fail(ctx context.Context, rel, prev *release.Release, diag *D
 func (d *Deployer) abandon(rel, prev *release.Release, cause error) error {
 	done := make(chan string, 1)
 	go func() {
-		d.markFailed(rel, "Interrupted")
+		_ = d.markFailed(rel, "Interrupted")
 		if prev == nil {
 			if err := d.uninstallNow(rel.Name); err != nil {
 				done <- fmt.Sprintf("removing the release failed (%v)", err)
@@ -283,7 +283,7 @@ func (d *Deployer) recover(h *releaseHistory) (string, error) {
 		}
 		return what + ": removed it", nil
 	case h.deployed != nil:
-		d.markFailed(last, "Interrupted")
+		_ = d.markFailed(last, "Interrupted")
 		if err := d.rollback(last.Name, h.deployed.Version, "Rollback after an interrupted run"); err != nil {
 			return "", fmt.Errorf("%s, and rolling back to revision %d failed: %w: try helm rollback %s %d -n %s", what, h.deployed.Version, err, last.Name, h.deployed.Version, d.namespace)
 		}
@@ -291,7 +291,9 @@ func (d *Deployer) recover(h *releaseHistory) (string, error) {
 	default:
 		// nothing deployed to go back to: a failed revision is where the
 		// upgrade starts from
-		d.markFailed(last, "Interrupted")
+		if err := d.markFailed(last, "Interrupted"); err != nil {
+			return "", fmt.Errorf("%s, and %w: try helm rollback or helm uninstall %s -n %s", what, err, last.Name, d.namespace)
+		}
 		return what + ": marked it failed", nil
 	}
 }
@@ -356,15 +358,18 @@ func (d *Deployer) Rollback(ctx context.Context, name string, revision int, prog
 	return res, nil
 }
 
-func (d *Deployer) markFailed(rel *release.Release, description string) {
+// markFailed records rel as failed. Before a rollback or an uninstall it is
+// best effort: their outcome is what gets told.
+func (d *Deployer) markFailed(rel *release.Release, description string) error {
 	if rel.Info == nil {
-		return
+		return nil
 	}
 	rel.Info.Status = release.StatusFailed
 	rel.Info.Description = description
 	if err := d.cfg.Releases.Update(rel); err != nil {
-		d.logf("marking release %s revision %d failed: %v", rel.Name, rel.Version, err)
+		return fmt.Errorf("marking release %s revision %d failed: %w", rel.Name, rel.Version, err)
 	}
+	return nil
 }
 
 // checkNamespace makes sure the namespace exists, or will be created.
