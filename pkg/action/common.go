@@ -37,6 +37,20 @@ func envName(name string) string {
 	return name
 }
 
+// loadApp resolves the application's directory (see appDir) and loads its
+// draft.toml environment (see loadEnvironment).
+func loadApp(dir, environment string) (string, *config.Config, *config.Environment, error) {
+	abs, err := appDir(dir)
+	if err != nil {
+		return "", nil, nil, err
+	}
+	cfg, env, err := loadEnvironment(abs, environment)
+	if err != nil {
+		return "", nil, nil, err
+	}
+	return abs, cfg, env, nil
+}
+
 // loadEnvironment reads dir/draft.toml and picks the environment.
 func loadEnvironment(dir, name string) (*config.Config, *config.Environment, error) {
 	path := filepath.Join(dir, config.FileName)

@@ -65,11 +65,7 @@ type appPods struct {
 // resolveApp reads draft.toml and resolves the cluster as up does, the
 // local-cluster guard included, unless cluster is given.
 func resolveApp(ctx context.Context, dir, environment, release string, ko kube.Options, allow []string, cluster *kube.Cluster) (*appPods, error) {
-	dir, err := appDir(dir)
-	if err != nil {
-		return nil, err
-	}
-	cfg, env, err := loadEnvironment(dir, environment)
+	dir, cfg, env, err := loadApp(dir, environment)
 	if err != nil {
 		return nil, err
 	}

@@ -318,16 +318,11 @@ func (u *Up) postDeploy(ctx context.Context, e *upEnv) error {
 // resolve reads draft.toml and finds the registry, the chart, the cluster.
 func (u *Up) resolve(ctx context.Context) (*upEnv, error) {
 	e := &upEnv{}
-	dir, err := appDir(u.Dir)
+	dir, cfg, env, err := loadApp(u.Dir, u.Environment)
 	if err != nil {
 		return nil, err
 	}
-	e.dir = dir
-	cfg, env, err := loadEnvironment(dir, u.Environment)
-	if err != nil {
-		return nil, err
-	}
-	e.env = env
+	e.dir, e.env = dir, env
 	if e.tasks, err = config.LoadTasks(dir, cfg.Tasks); err != nil {
 		return nil, err
 	}

@@ -43,11 +43,7 @@ const earlyAfter = 50 * time.Millisecond
 // Run watches until ctx is done; it returns nil then.
 func (w *Watch) Run(ctx context.Context) error {
 	u := w.Up
-	dir, err := appDir(u.Dir)
-	if err != nil {
-		return err
-	}
-	_, env, err := loadEnvironment(dir, u.Environment)
+	dir, _, env, err := loadApp(u.Dir, u.Environment)
 	if err != nil {
 		return err
 	}
@@ -367,11 +363,7 @@ func summarize(paths []string) string {
 // UpSettings reads draft.toml's watch and auto-connect for the environment
 // (false when there is no draft.toml: up itself will say so).
 func UpSettings(dir, environment string) (watch, autoConnect bool) {
-	d, err := appDir(dir)
-	if err != nil {
-		return false, false
-	}
-	_, env, err := loadEnvironment(d, environment)
+	_, _, env, err := loadApp(dir, environment)
 	if err != nil {
 		return false, false
 	}
