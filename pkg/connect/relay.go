@@ -230,7 +230,7 @@ func (f *Forwarder) handle(ctx context.Context, conn net.Conn, m Mapping) {
 			attempt, deadline = 0, time.Now().Add(f.o.hold)
 			continue
 		}
-		if strings.Contains(msg, "failed to connect") {
+		if refused(msg) {
 			f.setEarly(ctx, pc.uid, false) // its checks passed, but it does not take connections
 			// What the client wrote to a connection the runtime could not
 			// make (before or after it said so) is never read on its side,
@@ -275,7 +275,7 @@ func (f *Forwarder) replayable(ctx context.Context, r *relay, pc *podConn, port 
 	case answered || r.clientGone || !r.replayable:
 		r.mu.Unlock()
 		return ""
-	case strings.Contains(msg, "failed to connect"):
+	case refused(msg):
 		r.mu.Unlock()
 		return "the pod could not connect to its port"
 	case msg != "":
@@ -311,6 +311,10 @@ func (f *Forwarder) replayable(ctx context.Context, r *relay, pc *podConn, port 
 		}
 	}
 }
+
+// refused reports whether an error stream's message says that the runtime
+// could not connect to the pod's port (the app was not listening).
+func refused(msg string) bool { return strings.Contains(msg, "failed to connect") }
 
 // apiLag is how long a pod whose app closed a connection unanswered may take
 // to be seen going (see replayable).
