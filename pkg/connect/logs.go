@@ -291,7 +291,10 @@ func (l *Logs) follow(ctx context.Context, gone <-chan struct{}, pod, container 
 		}
 		began := time.Now()
 		rc, err := l.open(ctx, pod, o)
-		starting := err != nil && waiting(err)
+		// Not found is what the kubelet says of a pod it has not taken on
+		// yet, as well as of one that is gone: the pod watch tells which
+		// (gone is closed).
+		starting := err != nil && (waiting(err) || apierrors.IsNotFound(err))
 		if err == nil {
 			if failing {
 				l.emit("retry", pod, "the logs of %s/%s are back", pod, container)
@@ -303,8 +306,6 @@ func (l *Logs) follow(ctx context.Context, gone <-chan struct{}, pod, container 
 			if n > 0 || time.Since(began) > 10*time.Second {
 				wait = 250 * time.Millisecond
 			}
-		} else if apierrors.IsNotFound(err) {
-			return // the pod is gone
 		} else if !starting && !failing && ctx.Err() == nil {
 			l.emit("error", pod, "the logs of %s/%s: %s (trying again)", pod, container, apiMessage(err))
 			failing = true

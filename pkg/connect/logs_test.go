@@ -39,8 +39,9 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// fakeLogs answers each open of a pod's logs with the next of its streams;
-// after the last, with NotFound (the pod is gone).
+// fakeLogs answers each open of a pod's logs with the next of its streams
+// ("notfound" and "waiting" are the kubelet's errors for a pod it has not
+// started yet); after the last, with NotFound (the pod is gone).
 type fakeLogs struct {
 	mu      sync.Mutex
 	streams map[string][]string
@@ -57,6 +58,9 @@ func (f *fakeLogs) open(_ context.Context, pod string, o *corev1.PodLogOptions) 
 		return nil, apierrors.NewNotFound(schema.GroupResource{Resource: "pods"}, pod)
 	}
 	f.streams[key] = s[1:]
+	if s[0] == "notfound" { // a kubelet that has not taken the pod on yet
+		return nil, apierrors.NewNotFound(schema.GroupResource{Resource: "pods"}, pod)
+	}
 	if s[0] == "waiting" {
 		return nil, apierrors.NewBadRequest(fmt.Sprintf("container %q in pod %q is waiting to start: ContainerCreating", o.Container, pod))
 	}
@@ -120,7 +124,7 @@ func TestLogsFollow(t *testing.T) {
 	cs := fake.NewClientset(old)
 	fl := &fakeLogs{streams: map[string][]string{
 		"web-1/web": {ts(1) + " one\n" + ts(2) + " two\n", ts(2) + " two\n" + ts(3) + " three\n"},
-		"web-2/web": {"waiting", ts(4) + " new pod\n"},
+		"web-2/web": {"notfound", "waiting", ts(4) + " new pod\n"},
 	}, calls: map[string][]corev1.PodLogOptions{}}
 	var out syncBuffer
 	l := NewLogs(cs, testNS, "app.kubernetes.io/instance=web", &out, WithTail(10))
