@@ -86,3 +86,42 @@ stop() {
   for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && { log "killing $p"; kill -KILL "$p" 2>/dev/null; }; done
   sleep 0.2
 }
+
+# ---------------------------------------------------------------- packages
+# The Debian packages the environment needs (kmod: modprobe br_netfilter).
+PACKAGES=(containerd runc containernetworking-plugins docker-registry iptables conntrack openssl curl ca-certificates
+  docker.io debootstrap pigz util-linux iproute2 kmod)
+
+# missing_packages PKG...: prints those of PKG... that dpkg does not list as
+# installed. dpkg-query exits 1 when any of them is unknown to it (a machine
+# that never had it): that is the answer here, not a failure.
+missing_packages() {
+  local status p out=()
+  status=$(dpkg-query -W -f='${Package} ${db:Status-Status}\n' "$@" 2>/dev/null) || true
+  for p in "$@"; do grep -qxF "$p installed" <<<"$status" || out+=("$p"); done
+  echo "${out[*]}"
+}
+
+# ensure_packages: apt-get install what is missing. Services that packages
+# would start (dockerd, docker-registry) are kept from starting while they are
+# installed: a policy-rc.d of our own, removed afterwards, unless one exists.
+POLICY_RC_D=/usr/sbin/policy-rc.d
+ensure_packages() {
+  local missing t policy=$POLICY_RC_D ours=0
+  missing=$(missing_packages "${PACKAGES[@]}")
+  if [[ -n $missing ]]; then
+    log "installing Debian packages: $missing"
+    t=$(date +%s.%N)
+    if [[ ! -e $policy ]]; then
+      printf '#!/bin/sh\n# written by draft e2e/env while it installs packages\nexit 101\n' > "$policy" && chmod 755 "$policy" && ours=1
+    fi
+    # shellcheck disable=SC2086
+    { apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >&2; } ||
+      { if ((ours)); then rm -f "$policy"; fi; die "apt-get install $missing failed (see its messages above)"; }
+    if ((ours)); then rm -f "$policy"; fi
+    missing=$(missing_packages "${PACKAGES[@]}")
+    [[ -z $missing ]] || die "apt-get install did not install: $missing"
+    log "packages installed in $(awk -v a="$t" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}')s"
+  fi
+  command -v go >/dev/null || die "Go toolchain not found (expected /usr/local/go/bin/go)"
+}
