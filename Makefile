@@ -5,11 +5,16 @@ BIN := bin/draft
 GOFLAGS_BUILD := -trimpath
 LDFLAGS := -s -w -X github.com/draftk8s/draft/pkg/version.Version=$(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 # The environment (Kubernetes, registry, Docker engine) is brought up by e2e/env/up,
-# which prints only export lines on stdout.
+# which prints only export lines on stdout. The e2e suite and the demo build the
+# base images they use on first use (internal/testenv, e2e/demo.sh), so their
+# up builds none unless DRAFT_ENV_IMAGES says otherwise; `make cluster` builds all.
 ENV_UP := bash e2e/env/up
+ENV_UP_LAZY := DRAFT_ENV_IMAGES="$${DRAFT_ENV_IMAGES-}" bash e2e/env/up
 ENV_DOWN := bash e2e/env/down
+# the packages whose tests have golden files (and so an -update flag)
+GOLDEN_PKGS = $(sort $(dir $(shell grep -rl --include='*_test.go' 'flag\.Bool."update"' pkg)))
 
-.PHONY: build test unit e2e bench lint golden cluster cluster-down demo clean
+.PHONY: build test unit e2e bench lint golden cluster cluster-down demo fresh clean
 
 build:
 	$(GO) build $(GOFLAGS_BUILD) -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/draft
@@ -21,7 +26,7 @@ unit:
 	$(GO) test -race -count=1 ./...
 
 e2e: build
-	@set -e; eval "$$($(ENV_UP))"; \
+	@set -e; eval "$$($(ENV_UP_LAZY))"; \
 	  DRAFT_BIN=$(CURDIR)/$(BIN) $(GO) test -tags e2e -count=1 -timeout 40m ./e2e/... ./pkg/build/ ./pkg/kube/ ./pkg/deploy/
 
 cluster:
@@ -33,6 +38,10 @@ cluster-down:
 demo: build
 	@bash e2e/demo.sh
 
+# the README's two set-up commands, from nothing: a new Debian 12 root (slow: see e2e/fresh.sh)
+fresh:
+	@bash e2e/fresh.sh
+
 bench: build
 	@bash bench/run.sh
 
@@ -42,7 +51,7 @@ lint:
 	$(GO) vet -tags e2e ./e2e/... ./pkg/...
 
 golden:
-	$(GO) test ./pkg/... -run Golden -update
+	$(GO) test $(addprefix ./,$(GOLDEN_PKGS)) -count=1 -run Golden -update
 
 clean:
 	rm -rf bin

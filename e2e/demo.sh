@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# e2e/demo.sh (make demo): brings the environment up, then shows draft create on
-# examples/python-hello, copied to a temporary folder. The build, deploy and
-# connect steps (draft up, draft connect) come in a later issue.
+# e2e/demo.sh (make demo): brings the environment up (building only the base
+# image the example uses), then runs draft on examples/python-hello, copied to a
+# temporary folder: create, up, connect and curl, an edit and up again on the
+# same local port, and an up with nothing changed.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 DRAFT=${DRAFT_BIN:-$ROOT/bin/draft}
@@ -13,7 +14,8 @@ fail() { echo "demo: $*" >&2; exit 1; }
 [[ $(id -u) == 0 ]] || fail "the environment (Kubernetes, registry, Docker engine) is started as root: run 'sudo make demo'"
 
 step "1. The environment: Kubernetes, a registry on 127.0.0.1:5000, a Docker engine (e2e/env/up)"
-exports=$(bash "$ROOT/e2e/env/up") || fail "e2e/env/up failed (its messages are above)"
+# base images are built on first use (step 3): none at up unless DRAFT_ENV_IMAGES asks
+exports=$(DRAFT_ENV_IMAGES="${DRAFT_ENV_IMAGES-}" bash "$ROOT/e2e/env/up") || fail "e2e/env/up failed (its messages are above)"
 eval "$exports"
 echo "$exports"
 kubectl get nodes
@@ -27,10 +29,6 @@ app="$work/python-hello"
 (cd "$app" && ls -la)
 
 step "3. draft create"
-if ! "$DRAFT" help create >/dev/null 2>&1 || ! "$DRAFT" create --help 2>/dev/null | grep -q 'create \[DIR\]'; then
-  echo "This build of draft has no 'create' command yet: it is being written. Nothing more to show."
-  exit 0
-fi
 echo "\$ draft create $app"
 "$DRAFT" create "$app"
 
@@ -45,6 +43,15 @@ chart=$(find "$app/charts" -mindepth 1 -maxdepth 1 -type d 2>/dev/null | head -1
 if [[ -n $chart ]]; then
   printf '\n%s--- %s/values.yaml%s\n' "$B" "${chart#"$app"/}" "$N"
   cat "$chart/values.yaml"
+fi
+
+# the base images the Dockerfile names, built now if the environment lacks them
+bases=$(awk 'toupper($1) == "FROM" { for (i = 2; i <= NF; i++) if ($i !~ /^--/) { print $i; break } }' "$app/Dockerfile" | grep -v '\$' || true)
+if [[ -n $bases ]]; then
+  echo
+  echo "base images for the Dockerfile: $(echo $bases) (built from Debian packages on first use)"
+  # shellcheck disable=SC2086
+  bash "$ROOT/e2e/env/images/mkbase.sh" ensure-ref $bases || fail "the base images $(echo $bases) could not be built (their messages are above)"
 fi
 
 step "5. draft up: build, push, deploy, wait until ready"

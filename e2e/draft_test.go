@@ -24,6 +24,8 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/portforward"
 	"k8s.io/client-go/transport/spdy"
+
+	"github.com/draftk8s/draft/internal/testenv"
 )
 
 var (
@@ -72,6 +74,9 @@ func (r run) event(kind string) map[string]any {
 
 func draft(t *testing.T, dir string, env []string, args ...string) run {
 	t.Helper()
+	if len(args) > 0 && args[0] == "up" {
+		testenv.BaseImagesOf(t, dir) // built on first use
+	}
 	cmd := exec.Command(draftBin(t), args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), env...)

@@ -38,6 +38,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+
+	"github.com/draftk8s/draft/internal/testenv"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/client-go/tools/portforward"
 	"k8s.io/client-go/transport/spdy"
@@ -322,6 +324,7 @@ func TestSmokeClusterRegistry(t *testing.T) {
 func TestSmokeMirror(t *testing.T) {
 	_, cs, reg := cluster(t)
 	ctx := context.Background()
+	testenv.BaseImages(t, "python:3.12-slim")
 	if _, err := remote.Head(mustRef(t, reg+"/library/python:3.12-slim")); err != nil {
 		skipOrFail(t, "the base image library/python:3.12-slim is not in %s (%v)", reg, err)
 	}
@@ -402,6 +405,7 @@ func TestSmokeDockerEngine(t *testing.T) {
 	t.Logf("Docker engine %s (API %s)", ver.Version, ver.APIVersion)
 
 	if reg := os.Getenv("DRAFT_REGISTRY"); reg != "" {
+		testenv.BaseImages(t, "python:3.12-slim")
 		if _, err := remote.Head(mustRef(t, reg+"/library/python:3.12-slim")); err != nil {
 			skipOrFail(t, "the base image library/python:3.12-slim is not in %s (%v)", reg, err)
 		}

@@ -18,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/draftk8s/draft/internal/testenv"
 )
 
 // watching is a running `draft up --watch --auto-connect`.
@@ -54,6 +56,7 @@ var urlLine = regexp.MustCompile(`^(http://127\.0\.0\.1:\d+) -> `)
 func startWatch(t *testing.T, dir, ns string, jsonOut bool) *watching {
 	t.Helper()
 	w := &watching{done: make(chan error, 1), stdoutDone: make(chan struct{})}
+	testenv.BaseImagesOf(t, dir)
 	args := []string{"up", "--watch", "--auto-connect", "-n", ns}
 	if jsonOut {
 		args = append(args, "--output", "json")

@@ -26,6 +26,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/draftk8s/draft/internal/testenv"
 )
 
 // e2eEnv returns a builder for the environment's engine and its registry.
@@ -53,6 +55,7 @@ func e2eEnv(t *testing.T) (*DockerBuilder, string) {
 	if err := b.Ping(ctx); err != nil {
 		unavailable("no Docker engine: %v", err)
 	}
+	testenv.BaseImages(t, "python:3.12-slim") // what these tests build on
 	return b, reg
 }
 

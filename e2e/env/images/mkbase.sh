@@ -5,8 +5,13 @@
 #
 #   mkbase.sh ensure FAMILY...   build what is missing or stale, then push every tag the
 #                                registry lacks (families: debian python node golang ruby php java)
+#   mkbase.sh ensure-ref REF...  the same for the flavors that provide these references, as a
+#                                Dockerfile's FROM names them (python:3.12-slim, docker.io/library/
+#                                node:20-slim ...): first use builds only what is used; a
+#                                reference no flavor provides (scratch, nginx) is left alone
 #   mkbase.sh build FLAVOR...    rebuild these flavors now (e.g. python-trixie)
 #   mkbase.sh list               flavor, Debian suite, runtime, size and tags
+#   mkbase.sh flavor-of REF...   the flavor that provides each reference (empty: none)
 #
 # How a flavor is made: debootstrap --variant=minbase of the suite (cached as a
 # tarball, with apt's lists), apt-get install of the runtime in a chroot (/proc
@@ -186,9 +191,19 @@ in_chroot() { # ROOT SCRIPT
   chroot "$1" /usr/bin/env -i PATH=$DEFAULT_PATH HOME=/root DEBIAN_FRONTEND=noninteractive LANG=C.UTF-8 /bin/bash -ec "$2"
 }
 
+# suite_lock SUITE: hold the lock of a suite's debootstrap and .deb cache (two
+# flavors of one suite share them) until suite_unlock
+suite_lock() {
+  exec {SUITE_FD}>"/run/draft-env-suite-$1.lock"
+  flock -w 3600 "$SUITE_FD" || die "another mkbase.sh holds the lock of $1"
+}
+suite_unlock() { exec {SUITE_FD}>&-; }
+
 ensure_minbase() { # SUITE: debootstrap --variant=minbase once, apt lists included
   local suite=$1 tarf="$IMG_CACHE/minbase-$1.tar" t
   [[ -s $tarf ]] && return 0
+  suite_lock "$suite"
+  [[ -s $tarf ]] && { suite_unlock; return 0; }
   t=$(date +%s)
   log "debootstrap $suite (minbase) from $DEBIAN_MIRROR"
   mkdir -p "$IMG_CACHE/debs/$suite" "$IMG_CACHE/work"
@@ -218,6 +233,7 @@ EOT
   rm -rf "$WORK"/var/cache/apt/archives/*.deb "$WORK"/var/cache/apt/*.bin
   tar -C "$WORK" --numeric-owner -cf "$tarf.tmp" . && mv -f "$tarf.tmp" "$tarf"
   cleanup; WORK=
+  suite_unlock
   log "minbase $suite ready in $(($(date +%s) - t))s"
 }
 
@@ -250,10 +266,12 @@ flavor_build() { # FLAVOR
   # the host's CA bundle, for downloads made while building (egress may go through a TLS proxy)
   cp /etc/ssl/certs/ca-certificates.crt "$R/tmp/host-ca.crt"
   if [[ -n $PKGS ]]; then
+    suite_lock "$SUITE"    # the .deb cache is shared by the suite's flavors
     in_chroot "$R" "
       apt-get install -y -q $PKGS >/tmp/apt.log 2>&1 ||
         { apt-get update -q >/tmp/apt.log 2>&1 && apt-get install -y -q $PKGS >>/tmp/apt.log 2>&1; } ||
         { tail -25 /tmp/apt.log >&2; exit 1; }" || die "$f: apt-get install $PKGS failed"
+    suite_unlock
   fi
   if [[ -n $POST ]]; then
     in_chroot "$R" "$(declare -f "$POST" post_java); $POST" >&2 || die "$f: fix-ups ($POST) failed"
@@ -292,8 +310,45 @@ sync_args() { # FLAVOR...: imgtool sync arguments
   done
 }
 
+# flavor_of_ref REF: the flavor whose tags include REF (any registry prefix,
+# docker.io/library/ or not), or nothing
+flavor_of_ref() {
+  local ref=$1 f tag
+  ref=${ref%%@*}
+  ref=${ref#docker.io/}; ref=${ref#index.docker.io/}; ref=${ref#"$REGISTRY_ADDR"/}; ref=${ref#localhost:$REGISTRY_PORT/}
+  ref=${ref#library/}
+  [[ $ref == *:* ]] || ref+=:latest
+  for f in "${FLAVORS[@]}"; do
+    flavor "$f"
+    for tag in $TAGS; do
+      if [[ $tag == "$ref" ]]; then echo "$f"; return 0; fi
+    done
+  done
+  return 0
+}
+
+fresh() { # FLAVOR: its OCI layout is there and was built from the current recipe
+  [[ -s $IMG_CACHE/oci/$1/index.json && "$(cat "$IMG_CACHE/oci/$1.stamp" 2>/dev/null)" == "$(stamp_of "$1")" ]]
+}
+
+# ensure_flavors FLAVOR...: build those that are missing or stale, each under a
+# lock of its own (two callers that need different flavors never wait for each
+# other; two that need the same one build it once), then push their tags.
+ensure_flavors() {
+  local f fd
+  for f in "$@"; do
+    fresh "$f" && continue
+    exec {fd}>"/run/draft-env-image-$f.lock"
+    flock -n "$fd" || { log "waiting for another build of $f"; flock -w 3600 "$fd"; } || die "another mkbase.sh holds the lock of $f"
+    fresh "$f" || flavor_build "$f"
+    exec {fd}>&-
+  done
+  mapfile -t args < <(sync_args "$@")
+  imgtool sync "${args[@]}" || die "pushing base images to $REGISTRY_ADDR failed"
+}
+
 cmd_ensure() {
-  local fam f want=() built=0
+  local fam f want=()
   for fam in "$@"; do
     case $fam in debian | python | node | golang | ruby | php | java) ;; *) die "unknown image family '$fam' (known: debian python node golang ruby php java)" ;; esac
   done
@@ -301,14 +356,21 @@ cmd_ensure() {
     for fam in "$@"; do [[ $(family_of "$f") == "$fam" ]] && want+=("$f"); done
   done
   ((${#want[@]})) || return 0
-  for f in "${want[@]}"; do
-    if [[ ! -s $IMG_CACHE/oci/$f/index.json || "$(cat "$IMG_CACHE/oci/$f.stamp" 2>/dev/null)" != "$(stamp_of "$f")" ]]; then
-      ((built++)) || log "building base images into $IMG_CACHE (first run: several minutes)"
-      flavor_build "$f"
+  ensure_flavors "${want[@]}"
+}
+
+cmd_ensure_ref() {
+  local ref f want=() seen=" "
+  for ref in "$@"; do
+    f=$(flavor_of_ref "$ref")
+    if [[ -z $f ]]; then
+      [[ $ref == scratch ]] || log "no base image recipe provides $ref: left to the registry"
+      continue
     fi
+    [[ $seen == *" $f "* ]] || { want+=("$f"); seen+="$f "; }
   done
-  mapfile -t args < <(sync_args "${want[@]}")
-  imgtool sync "${args[@]}" || die "pushing base images to $REGISTRY_ADDR failed"
+  ((${#want[@]})) || return 0
+  ensure_flavors "${want[@]}"
 }
 
 cmd_list() {
@@ -321,20 +383,19 @@ cmd_list() {
   done; } | sed 's/\x1b\[[0-9;]*m//g'
 }
 
-[[ $(id -u) == 0 || ${1:-} == list ]] || die "mkbase.sh must run as root (debootstrap, chroot)"
+[[ $(id -u) == 0 || ${1:-} == list || ${1:-} == flavor-of ]] || die "mkbase.sh must run as root (debootstrap, chroot)"
 mkdir -p "$IMG_CACHE"
-if [[ ${1:-} != list ]]; then
-  # one image build at a time (up holds its own lock, but mkbase.sh can be run alone)
-  exec 8>/run/draft-env-images.lock
-  flock -n 8 || { log "waiting for another mkbase.sh (/run/draft-env-images.lock)"; flock -w 3600 8; } ||
-    die "another mkbase.sh holds /run/draft-env-images.lock"
-fi
 case "${1:-}" in
   ensure) shift; cmd_ensure "$@" ;;
+  ensure-ref) shift; cmd_ensure_ref "$@" ;;
   build)
     shift; [[ $# -gt 0 ]] || die "usage: mkbase.sh build FLAVOR..."
     for f in "$@"; do flavor "$f"; done     # all names checked before anything is built
-    for f in "$@"; do flavor_build "$f"; done ;;
+    for f in "$@"; do
+      exec {fd}>"/run/draft-env-image-$f.lock"; flock -w 3600 "$fd" || die "another mkbase.sh holds the lock of $f"
+      flavor_build "$f"; exec {fd}>&-
+    done ;;
   list) cmd_list ;;
-  *) die "usage: mkbase.sh ensure FAMILY... | build FLAVOR... | list" ;;
+  flavor-of) shift; for r in "$@"; do printf '%s\t%s\n' "$r" "$(flavor_of_ref "$r")"; done ;;
+  *) die "usage: mkbase.sh ensure FAMILY... | ensure-ref REF... | build FLAVOR... | list" ;;
 esac
