@@ -1,6 +1,7 @@
-// Package pkg_test checks the layering of draft's packages (DESIGN.md): arrows
-// point down, cli -> action -> the rest, and the packages below action do not
-// import each other.
+// Package pkg_test checks the layering of draft's packages: arrows point down,
+// cmd -> cli -> action -> the rest, and the packages below action do not import
+// each other (the team's design notes, shared/DESIGN.md beside this repository,
+// say why; docs/up-design.md shows the chain of one command).
 package pkg_test
 
 import (
@@ -52,7 +53,7 @@ func TestLayers(t *testing.T) {
 					ok = ok || a == target
 				}
 				if !ok {
-					t.Errorf("%s imports %s: not allowed by the layering (DESIGN.md)", f, path)
+					t.Errorf("%s imports %s: not allowed by the layering (see the allowed table in pkg/layers_test.go)", f, path)
 				}
 			}
 		}
