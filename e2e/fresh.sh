@@ -14,7 +14,9 @@
 # so the host's own environment is stopped first. Slow (tens of minutes): not
 # part of `make test`, whose TestSetup* tests are the cheap part of it.
 #
-# Usage: e2e/fresh.sh [COMMIT]     (default HEAD; uncommitted changes are not tested)
+# Usage: e2e/fresh.sh [--check] [COMMIT]   (default HEAD; uncommitted changes are not tested)
+#   --check: only make the root and check it from inside (mounts, cgroups, Go, the
+#   module proxy, apt, a user namespace), leaving the host's environment running.
 # Knobs: DRAFT_FRESH_DIR (default /var/tmp/draft-fresh), DRAFT_FRESH_KEEP=1 (keep
 # the root for a look), DRAFT_FRESH_MIRROR (default http://deb.debian.org/debian),
 # DRAFT_FRESH_CACHE=0 (debootstrap anew instead of reusing the pristine tarball).
@@ -29,6 +31,8 @@ log() { printf '[fresh %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 trap 'log "error: \"$BASH_COMMAND\" failed (exit $?) at line $LINENO"' ERR
 
+CHECK=0
+if [[ ${1:-} == --check ]]; then CHECK=1; shift; fi
 [[ $(id -u) == 0 ]] || die "make fresh runs as root (debootstrap, namespaces, the environment)"
 [[ -x /usr/local/go/bin/go ]] || die "no Go toolchain at /usr/local/go (a new machine has it there)"
 COMMIT=$(git -C "$ROOT" rev-parse --verify "${1:-HEAD}^{commit}") || die "unknown commit ${1:-HEAD}"
@@ -49,11 +53,12 @@ log "commit $COMMIT; prerequisites from the README: $PREREQS; commands: ${COMMAN
 
 # ---------------------------------------------------------------- the host's environment
 # It listens on the same ports (and would be found by pid files): stop it.
-if [[ -d /var/lib/draft-env || -e /run/draft-env.lock ]]; then
+if ((CHECK)); then :; elif [[ -d /var/lib/draft-env || -e /run/draft-env.lock ]]; then
   log "stopping this machine's own environment (e2e/env/down)"
   bash "$ROOT/e2e/env/down" || die "e2e/env/down failed on the host"
 fi
 for p in 5000 6443 2379 10250; do
+  ((CHECK)) && break
   if ss -Hltn "sport = :$p" 2>/dev/null | grep -q .; then die "port $p is in use on this machine: $(ss -Hltnp "sport = :$p" | sed 's/.*users://' | head -1)"; fi
 done
 
@@ -63,8 +68,10 @@ host_cleanup() {
   set +eE; trap - ERR
   # the namespaces are gone with their processes and mounts; what lives in the
   # shared network namespace (iptables chains, the bridge, sysctls) is undone by
-  # the root's own down, which ran inside; this is the fallback when it did not
-  if ip link show draft0 >/dev/null 2>&1 || iptables -S FORWARD 2>/dev/null | grep -q draft-env-guard; then
+  # the root's own down, which ran inside; this is the fallback when it did not.
+  # Only when the root's environment ran (ENTERED) and the host's was stopped
+  # first (not --check): then the bridge and the chains can only be the root's.
+  if ((ENTERED && !CHECK)) && { ip link show draft0 >/dev/null 2>&1 || iptables -S FORWARD 2>/dev/null | grep -q draft-env-guard; }; then
     log "cleaning up what the root's environment left on the network (its own down did not finish)"
     DRAFT_ENV_STATE=$R/var/lib/draft-env DRAFT_ENV_CACHE=$R/var/cache/draft-env DRAFT_ENV_RUN=$R/run/draft-env \
       bash "$ROOT/e2e/env/down" >/dev/null 2>&1
@@ -81,6 +88,7 @@ host_cleanup() {
   fi
   exit "$rc"
 }
+ENTERED=0
 trap host_cleanup EXIT
 
 # ---------------------------------------------------------------- a new root
@@ -141,7 +149,17 @@ step() { # NAME CMD: time one command, its output to /root/fresh-logs/NAME.log
 ok=1
 step prerequisites "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $PREREQS" || ok=0
 EOF
-{
+if ((CHECK)); then
+  cat >> "$R/root/fresh-run.sh" <<'EOF2'
+step check-mounts "findmnt -rn -o TARGET,FSTYPE | grep -E '^/(proc|sys|sys/fs/cgroup/memory|dev|dev/pts|run|tmp|usr/local/go) '" || ok=0
+step check-no-host "! test -e /work && ! test -e /var/cache/draft-env && ! test -e /root/go && ! test -e /root/.cache" || ok=0
+step check-go "go version && go env GOPROXY GOFLAGS && ! touch /usr/local/go/x" || ok=0
+step check-ns "unshare -U -r true" || ok=0
+step check-proxy "cd /tmp && go mod init x >/dev/null 2>&1 && go mod download -json github.com/google/uuid@v1.6.0 | grep -q Version" || ok=0
+step check-dns "getent hosts localhost && getent hosts deb.debian.org" || ok=0
+exit $((ok ? 0 : 1))
+EOF2
+else {
   first=${COMMANDS[0]}
   printf '((ok)) && { step %q %q || ok=0; }\n' "cold-$(echo "$first" | tr ' ' '-')" "$first"
   printf '((ok)) && { step %q %q || ok=0; }\n' "warm-$(echo "$first" | tr ' ' '-')" "$first"
@@ -149,6 +167,7 @@ EOF
   echo 'step cleanup "make cluster-down" || true'
   echo 'exit $((ok ? 0 : 1))'
 } >> "$R/root/fresh-run.sh"
+fi
 chmod 755 "$R/root/fresh-run.sh"
 
 ENTER=$(cat <<'EOF'
@@ -187,7 +206,7 @@ exec /usr/bin/env -i HOME=/root LANG=C.UTF-8 TERM=dumb \
 EOF
 )
 phase "entering the new root (new mount and PID namespaces, pivot_root) and running the README's commands"
-rc=0
+rc=0 ENTERED=1
 unshare --mount --pid --fork --kill-child -- bash -c "$ENTER" enter "$R" || rc=$?
 
 # ---------------------------------------------------------------- report
@@ -197,7 +216,9 @@ phases_of() { grep -ho 'environment up in .*' "$R/root/fresh-logs/$1.log" 2>/dev
   printf '  %s\n' "${REPORT[@]}"
   while read -r name rcs secs cmd; do
     printf '  %-22s %5ss  %s  (%s)\n' "$name" "${secs#seconds=}" "$([[ $rcs == rc=0 ]] && echo ok || echo "FAILED ${rcs}")" "${cmd#cmd=}"
-    p=$(phases_of "$name"); [[ -z $p ]] || echo "      $p"
+    p=$(phases_of "$name" || true); [[ -z $p ]] || echo "      $p"
+    p=$({ grep -ho 'built [a-z0-9-]* in [0-9.]*s' "$R/root/fresh-logs/$name.log" 2>/dev/null || true; } | sed 's/^built //' | paste -sd, | sed 's/,/, /g')
+    [[ -z $p ]] || echo "      built: $p"
   done < "$R/root/fresh-logs/results" 2>/dev/null
   echo "  total $(($(date +%s) - T0)) s: $([[ $rc == 0 ]] && echo PASSED || echo FAILED)"
 } | tee "$DIR/report.txt" >&2
