@@ -156,6 +156,8 @@ func TestResolve(t *testing.T) {
 }
 
 func TestCheckLocal(t *testing.T) {
+	// on the real machine: loopback and documentation addresses (RFC 5737),
+	// which no machine has
 	tests := []struct {
 		context, cluster, server string
 		allowed                  []string
@@ -166,22 +168,18 @@ func TestCheckLocal(t *testing.T) {
 		{"x", "x", "https://[::1]:6443", nil, true},
 		{"x", "x", "https://localhost:6443", nil, true},
 		{"x", "x", "https://api.localhost:6443", nil, true},
-		{"kind-dev", "kind-dev", "https://172.18.0.2:6443", nil, true},
-		{"minikube", "minikube", "https://192.168.49.2:8443", nil, true},
-		{"docker-desktop", "docker-desktop", "https://kubernetes.docker.internal:6443", nil, true},
-		{"docker-for-desktop", "x", "https://10.0.0.1", nil, true},
-		{"rancher-desktop", "x", "https://10.0.0.1", nil, true},
+		{"x", "x", "127.0.0.1:6443", nil, true},
 		{"k3d-mine", "k3d-mine", "https://0.0.0.0:6550", nil, true},
-		{"colima-work", "x", "https://192.168.5.1:6443", nil, true},
-		{"orbstack", "x", "https://10.0.0.1", nil, true},
-		{"microk8s", "microk8s-cluster", "https://10.0.0.1:16443", nil, true},
-		{"x", "x", "https://host.docker.internal:6443", nil, true},
-		{"me@dev", "kind-dev", "https://172.18.0.2:6443", nil, true},
-		{"prod", "prod", "https://1.2.3.4", nil, false},
-		{"prod", "prod", "https://1.2.3.4", []string{"staging"}, false},
-		{"prod", "prod", "https://1.2.3.4", []string{"prod"}, true},
-		{"kindly", "gke_p_z_c", "https://34.1.2.3", nil, false},
-		{"arn:aws:eks:eu-west-1:1:cluster/x", "x", "https://abc.eks.amazonaws.com", nil, false},
+		{"prod", "prod", "https://203.0.113.4", nil, false},
+		{"prod", "prod", "https://203.0.113.4", []string{"staging"}, false},
+		{"prod", "prod", "https://203.0.113.4", []string{"prod"}, true},
+		// a local tool's name is no proof: these point elsewhere
+		{"kind-rel", "kind-rel", "https://203.0.113.5:6443", nil, false},
+		{"minikube", "minikube", "https://198.51.100.7:8443", nil, false},
+		{"docker-desktop", "docker-desktop", "https://192.0.2.10:6443", nil, false},
+		{"me@dev", "k3d-dev", "https://198.51.100.9:6443", nil, false},
+		{"microk8s", "microk8s-cluster", "https://192.0.2.11:16443", nil, false},
+		{"x", "x", "https://", nil, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.context+"@"+tt.server, func(t *testing.T) {
@@ -193,12 +191,91 @@ func TestCheckLocal(t *testing.T) {
 				if !errors.Is(err, ErrNotLocal) {
 					t.Fatalf("err = %v, want ErrNotLocal", err)
 				}
-				want := fmt.Sprintf("context %q points at %s which is not a local cluster; to deploy there anyway, add it to allowed-contexts in draft.toml or pass --allow-context %s", tt.context, tt.server, tt.context)
+				want := fmt.Sprintf("context %q points at %s, which is not a local cluster (its API server is not on this machine); to deploy there anyway, add it to allowed-contexts in draft.toml or pass --allow-context %s", tt.context, tt.server, tt.context)
 				if err.Error() != want {
 					t.Errorf("err =\n  %s\nwant\n  %s", err, want)
 				}
 			}
 		})
+	}
+}
+
+// fakeMachine has a loopback, an ethernet card, a Docker network bridge
+// (kind), libvirt's bridge (minikube kvm2) and a VirtualBox host-only network.
+func fakeMachine() machine {
+	ifaces := map[string][]string{
+		"lo":       {"127.0.0.1/8", "::1/128"},
+		"eth0":     {"10.0.0.5/24", "fe80::1/64"},
+		"br-1a2b3": {"172.18.0.1/16"},
+		"virbr0":   {"192.168.39.1/24"},
+		"vboxnet0": {"192.168.59.1/24"},
+	}
+	names := map[string][]string{
+		"kubernetes.docker.internal": {"127.0.0.1"},
+		"host.docker.internal":       {"10.0.0.5"},
+		"minikube.test":              {"192.168.39.2"},
+		"abc.eks.amazonaws.com":      {"52.1.2.3", "52.1.2.4"},
+		"mixed.example":              {"127.0.0.1", "52.1.2.3"},
+	}
+	return machine{
+		interfaces: func() ([]net.Interface, error) {
+			var out []net.Interface
+			for n := range ifaces {
+				out = append(out, net.Interface{Name: n})
+			}
+			return out, nil
+		},
+		addrs: func(i net.Interface) ([]net.Addr, error) {
+			var out []net.Addr
+			for _, c := range ifaces[i.Name] {
+				ip, n, err := net.ParseCIDR(c)
+				if err != nil {
+					return nil, err
+				}
+				n.IP = ip
+				out = append(out, n)
+			}
+			return out, nil
+		},
+		lookup: func(_ context.Context, host string) ([]net.IPAddr, error) {
+			ips, ok := names[host]
+			if !ok {
+				return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
+			}
+			var out []net.IPAddr
+			for _, s := range ips {
+				out = append(out, net.IPAddr{IP: net.ParseIP(s)})
+			}
+			return out, nil
+		},
+	}
+}
+
+func TestMachineLocal(t *testing.T) {
+	m := fakeMachine()
+	for server, want := range map[string]bool{
+		"https://127.0.0.1:6443":                  true,
+		"https://0.0.0.0:6550":                    true, // k3d
+		"https://[::]:6443":                       true,
+		"https://10.0.0.5:6443":                   true,  // this machine's own address (k3s on the host)
+		"https://10.0.0.7:6443":                   false, // another machine on the LAN
+		"https://172.18.0.2:6443":                 true,  // kind's node on Docker's bridge
+		"https://192.168.39.2:8443":               true,  // minikube's VM on libvirt's bridge
+		"https://192.168.59.100:8443":             true,  // VirtualBox host-only
+		"https://192.168.40.2:8443":               false, // next to the bridge, not on it
+		"https://kubernetes.docker.internal:6443": true,
+		"https://host.docker.internal:6443":       true,
+		"https://minikube.test:8443":              true,
+		"https://abc.eks.amazonaws.com":           false,
+		"https://mixed.example:6443":              false, // every address must be local
+		"https://nxdomain.example:6443":           false,
+		"https://[fe80::1]:6443":                  true,
+		"https://[2001:db8::1]:6443":              false,
+		"https://LOCALHOST.:6443":                 true,
+	} {
+		if got := m.local(server); got != want {
+			t.Errorf("local(%s) = %v, want %v", server, got, want)
+		}
 	}
 }
 

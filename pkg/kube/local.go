@@ -8,22 +8,24 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-// localNames are the context or cluster names that the tools which make local
-// clusters give them; a trailing * matches any suffix.
-var localNames = []string{
-	"kind-*", "k3d-*", "colima*",
-	"minikube", "docker-desktop", "docker-for-desktop", "rancher-desktop",
-	"orbstack", "microk8s", "microk8s-cluster",
-}
+// localHosts are API server host names that mean this machine without a
+// look-up (RFC 6761 reserves localhost and *.localhost for loopback).
+var localHosts = []string{"localhost"}
 
-// localHosts are API server host names that always mean this machine.
-var localHosts = []string{"localhost", "host.docker.internal", "kubernetes.docker.internal"}
+// bridgePrefixes name the network interfaces that local cluster tools and
+// their virtual machines create on this machine: Docker's and Podman's
+// bridges (kind, k3d, minikube's docker driver), libvirt's (minikube kvm2),
+// VirtualBox's and VMware's host-only networks, Lima's and colima's, macOS's
+// vmnet bridges, Hyper-V's and WSL's virtual switches, CNI's. An API server
+// inside one of their subnets runs on this machine.
+var bridgePrefixes = []string{"docker", "br-", "virbr", "vboxnet", "vmnet", "bridge1", "lima", "col", "podman", "cni", "vethernet"}
 
 // NotLocalError is CheckLocal's refusal. It matches ErrNotLocal.
 type NotLocalError struct {
@@ -32,17 +34,19 @@ type NotLocalError struct {
 }
 
 func (e *NotLocalError) Error() string {
-	return fmt.Sprintf("context %q points at %s which is not a local cluster; to deploy there anyway, add it to allowed-contexts in draft.toml or pass --allow-context %s",
+	return fmt.Sprintf("context %q points at %s, which is not a local cluster (its API server is not on this machine); to deploy there anyway, add it to allowed-contexts in draft.toml or pass --allow-context %s",
 		e.Context, e.Server, e.Context)
 }
 
 func (e *NotLocalError) Is(target error) bool { return target == ErrNotLocal }
 
 // CheckLocal lets draft deploy only to a cluster on this machine: its API
-// server is on a loopback address, or its context or cluster carries the name
-// that kind, minikube, Docker Desktop, Rancher Desktop, k3d, colima, OrbStack
-// or MicroK8s give it. A context named in allowed is accepted as it is.
-// Anything else is refused with a *NotLocalError that says how to allow it.
+// server's address is a loopback or unspecified one, one of this machine's
+// own, or inside the subnet of a bridge that a local cluster tool created
+// (see bridgePrefixes); a host name counts when every address it resolves to
+// does. The names of the context and cluster count for nothing: anyone can
+// call a remote cluster kind-dev. A context named in allowed is accepted as
+// it is. Anything else is refused with a *NotLocalError, before any request.
 func CheckLocal(c *Cluster, allowed []string) error {
 	if slices.Contains(allowed, c.Context) || IsLocal(c) {
 		return nil
@@ -54,30 +58,28 @@ func CheckLocal(c *Cluster, allowed []string) error {
 	return &NotLocalError{Context: name, Server: c.Server}
 }
 
-// IsLocal reports whether c is a cluster on this machine (see CheckLocal).
-func IsLocal(c *Cluster) bool {
-	for _, n := range []string{c.Context, c.Cluster} {
-		if n != "" && localName(n) {
-			return true
-		}
-	}
-	return localServer(c.Server)
+// IsLocal reports whether c's API server is on this machine (see CheckLocal).
+func IsLocal(c *Cluster) bool { return thisMachine().local(c.Server) }
+
+// machine answers where addresses are; its functions are the standard
+// library's, or fakes in tests.
+type machine struct {
+	interfaces func() ([]net.Interface, error)
+	addrs      func(net.Interface) ([]net.Addr, error)
+	lookup     func(ctx context.Context, host string) ([]net.IPAddr, error)
 }
 
-func localName(n string) bool {
-	for _, p := range localNames {
-		if prefix, ok := strings.CutSuffix(p, "*"); ok {
-			if strings.HasPrefix(n, prefix) {
-				return true
-			}
-		} else if n == p {
-			return true
-		}
+func thisMachine() machine {
+	return machine{
+		interfaces: net.Interfaces,
+		addrs:      func(i net.Interface) ([]net.Addr, error) { return i.Addrs() },
+		lookup:     net.DefaultResolver.LookupIPAddr,
 	}
-	return false
 }
 
-func localServer(server string) bool {
+// local reports whether the API server at server (a URL, or host:port) is on
+// this machine.
+func (m machine) local(server string) bool {
 	u, err := url.Parse(server)
 	if err != nil || u.Host == "" {
 		// "127.0.0.1:6443" without a scheme
@@ -86,12 +88,72 @@ func localServer(server string) bool {
 			return false
 		}
 	}
-	host := strings.ToLower(u.Hostname())
+	host := strings.ToLower(strings.TrimSuffix(u.Hostname(), "."))
+	if host == "" {
+		return false
+	}
 	if slices.Contains(localHosts, host) || strings.HasSuffix(host, ".localhost") {
 		return true
 	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
+	var ips []net.IP
+	if ip := net.ParseIP(host); ip != nil {
+		ips = []net.IP{ip}
+	} else {
+		// a name is looked up (no byte goes to the server); it is local only
+		// when every address it has is
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		addrs, err := m.lookup(ctx, host)
+		if err != nil || len(addrs) == 0 {
+			return false
+		}
+		for _, a := range addrs {
+			ips = append(ips, a.IP)
+		}
+	}
+	for _, ip := range ips {
+		if !m.localIP(ip) {
+			return false
+		}
+	}
+	return true
+}
+
+func (m machine) localIP(ip net.IP) bool {
+	if ip.IsLoopback() || ip.IsUnspecified() {
+		return true
+	}
+	ifaces, err := m.interfaces()
+	if err != nil {
+		return false
+	}
+	for _, i := range ifaces {
+		addrs, err := m.addrs(i)
+		if err != nil {
+			continue
+		}
+		bridge := isBridge(i.Name)
+		for _, a := range addrs {
+			n, ok := a.(*net.IPNet)
+			if !ok {
+				continue
+			}
+			if n.IP.Equal(ip) || (bridge && n.Contains(ip)) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func isBridge(name string) bool {
+	name = strings.ToLower(name)
+	for _, p := range bridgePrefixes {
+		if strings.HasPrefix(name, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // NodePlatform returns the operating system and architecture of the cluster's
