@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/draftk8s/draft/pkg/build"
 	"github.com/draftk8s/draft/pkg/config"
 	"github.com/draftk8s/draft/pkg/detect"
 	"github.com/draftk8s/draft/pkg/pack"
@@ -87,6 +88,7 @@ func (c *Create) Run(ctx context.Context) (*CreateResult, error) {
 	r, err := res.Pack.Render(pack.Input{
 		App: app, Port: c.Port, Version: f.Version, Framework: f.Framework, BuildTool: f.BuildTool,
 		DepFiles: f.DepFiles, Entry: f.Entry, Server: f.Server, Module: f.Module, HasBuildScript: f.HasBuildScript,
+		Secrets: build.SecretPatterns,
 	})
 	if err != nil {
 		return nil, err

@@ -1,13 +1,17 @@
 package action
 
 import (
+	"archive/tar"
 	"context"
 	"flag"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/draftk8s/draft/pkg/build"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden trees under testdata/")
@@ -180,4 +184,97 @@ func readTree(t *testing.T, root string) map[string]string {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// TestCreateKeepsSecretsOut writes, for every pack, an app with keys and
+// credentials at several depths, runs create, and reads the build context
+// as both builders send it: none of them may be in it, and the app's own
+// files must be.
+func TestCreateKeepsSecretsOut(t *testing.T) {
+	secrets := []string{
+		".env", "sub/.env", "a/b/c/.env.production", "config/id_rsa", "id_ed25519", "deploy/id_ecdsa.pub",
+		"config/server.key", "certs/tls.pem", "k/store.p12", ".ssh/config", "home/.ssh/known_hosts",
+		".npmrc", "web/.npmrc", "tools/.pypirc", ".netrc", "x/.git-credentials", ".aws/credentials",
+		"ops/.aws/config", ".docker/config.json", "ops/.kube/config", "gcp/.config/gcloud/credentials.db",
+		"infra/terraform.tfstate", "infra/terraform.tfstate.backup", ".vault-token",
+	}
+	keep := []string{".env.example", "sub/.env.sample", "config/settings.py"}
+	apps := map[string]map[string]string{
+		"python": {"requirements.txt": "flask\n", "app.py": "print(1)\n"},
+		"node":   {"package.json": `{"name":"x","scripts":{"start":"node server.js"}}`, "server.js": "1\n"},
+		"go":     {"go.mod": "module x\n\ngo 1.22\n", "main.go": "package main\nfunc main() {}\n"},
+		"ruby":   {"Gemfile": "source 'https://rubygems.org'\n", "app.rb": "1\n", "config.ru": "run 1\n"},
+		"php":    {"composer.json": "{}\n", "index.php": "<?php\n"},
+		"java":   {"pom.xml": "<project><modelVersion>4.0.0</modelVersion><groupId>g</groupId><artifactId>a</artifactId><version>1</version></project>\n", "src/main/java/App.java": "class App {}\n"},
+	}
+	for stack, files := range apps {
+		t.Run(stack, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "app")
+			for p, c := range files {
+				write(t, filepath.Join(dir, p), c)
+			}
+			for _, p := range append(append([]string{}, secrets...), keep...) {
+				write(t, filepath.Join(dir, p), "SECRET\n")
+			}
+			if _, err := (&Create{Dir: dir}).Run(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			c, err := build.Inspect(dir, "Dockerfile", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(c.Secrets) > 0 {
+				t.Errorf("the context still holds %q", c.Secrets)
+			}
+			sent := contextFiles(t, dir)
+			for _, p := range secrets {
+				if sent[p] {
+					t.Errorf("%s is sent to the build", p)
+				}
+			}
+			for _, p := range keep {
+				if !sent[p] {
+					t.Errorf("%s is not sent to the build, but it is no secret", p)
+				}
+			}
+			for p := range files {
+				if !sent[p] {
+					t.Errorf("the app's own %s is not sent to the build", p)
+				}
+			}
+		})
+	}
+}
+
+func write(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// contextFiles lists the files of the build context as the Docker builder
+// sends it (the daemonless builder's source layer reads the same walk).
+func contextFiles(t *testing.T, dir string) map[string]bool {
+	t.Helper()
+	rc, err := build.ContextTar(context.Background(), dir, "Dockerfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	out := map[string]bool{}
+	tr := tar.NewReader(rc)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return out
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[strings.TrimSuffix(h.Name, "/")] = true
+	}
 }

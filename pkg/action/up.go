@@ -73,7 +73,7 @@ func (u *Up) phase(p string) {
 
 // Event is one step of up, for editors and CI (--output json).
 type Event struct {
-	Event     string            `json:"event"` // task, build, push, deploy, progress, ready, unchanged, error, cancelled, forward
+	Event     string            `json:"event"` // task, warning, build, push, deploy, progress, ready, unchanged, error, cancelled, forward
 	Time      time.Time         `json:"time"`
 	Release   string            `json:"release,omitempty"`
 	Path      string            `json:"path,omitempty"` // the build path
@@ -167,11 +167,16 @@ func (u *Up) Run(ctx context.Context) (res *UpResult, err error) {
 
 	u.phase(PhaseBuild)
 	// The image's tag is the digest of what the build would see.
-	digest, err := build.ContextDigest(e.dir, e.dockerfile, e.env.BuildArgs)
+	bctx, err := build.Inspect(e.dir, e.dockerfile, e.env.BuildArgs)
 	if err != nil {
 		return nil, err
 	}
-	tag := e.repo.Tag(digest[:20])
+	if len(bctx.Secrets) > 0 {
+		msg := secretsWarning(e.dockerfile, bctx.Secrets)
+		u.say("warning: %s", msg)
+		u.emit(Event{Event: "warning", Release: e.release, Message: msg})
+	}
+	tag := e.repo.Tag(bctx.Digest[:20])
 	current, err := e.deployer.Current(ctx, e.release)
 	if err != nil && !errors.Is(err, deploy.ErrNotFound) {
 		return nil, err
@@ -494,4 +499,15 @@ func firstNonEmpty(s ...string) string {
 		}
 	}
 	return ""
+}
+
+// secretsWarning says which files that look like secrets the build context
+// sends (the .dockerignore, the user's own, lets them through).
+func secretsWarning(dockerfile string, paths []string) string {
+	shown, more := paths, ""
+	if len(shown) > 5 {
+		shown, more = shown[:5], fmt.Sprintf(" and %d more", len(paths)-5)
+	}
+	return fmt.Sprintf("the build context holds files that look like keys or credentials, and an image whose %s copies the context gets them: %s%s; leave them out in .dockerignore (the one draft create writes lists the usual names at every depth)",
+		dockerfile, strings.Join(shown, ", "), more)
 }

@@ -121,11 +121,31 @@ func (r *contextReader) Close() error {
 // args. A change to any file that is sent changes it; a change to an ignored
 // file does not.
 func ContextDigest(dir, dockerfile string, buildArgs map[string]string) (string, error) {
-	src, err := openContext(dir, dockerfile)
+	c, err := Inspect(dir, dockerfile, buildArgs)
 	if err != nil {
 		return "", err
 	}
+	return c.Digest, nil
+}
+
+// Context is what Inspect found in a build context.
+type Context struct {
+	Digest string // ContextDigest's
+	// Secrets are the paths sent to the build (so into an image that copies
+	// the context) that SecretPatterns match: a folder stands for its files.
+	Secrets []string
+}
+
+// Inspect reads the build context once: its digest (see ContextDigest) and
+// the files in it that look like secrets.
+func Inspect(dir, dockerfile string, buildArgs map[string]string) (*Context, error) {
+	src, err := openContext(dir, dockerfile)
+	if err != nil {
+		return nil, err
+	}
 	defer src.close()
+	out := &Context{}
+	secret := secretMatcher()
 
 	h := sha256.New()
 	var scratch []byte
@@ -141,6 +161,9 @@ func ContextDigest(dir, dockerfile string, buildArgs map[string]string) (string,
 	buf := make([]byte, 32<<10)
 	field("draft build context v1")
 	err = src.walk(context.Background(), func(e ctxEntry) error {
+		if !src.ignored[e.path] && secretPath(secret, e.path) {
+			out.Secrets = append(out.Secrets, e.path)
+		}
 		switch {
 		case e.mode.IsDir():
 			field("d")
@@ -171,12 +194,12 @@ func ContextDigest(dir, dockerfile string, buildArgs map[string]string) (string,
 		return nil
 	})
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	// The Dockerfile is also hashed through any symlink (inside dir) it is.
 	df, err := src.root.ReadFile(src.dockerfile)
 	if err != nil {
-		return "", fmt.Errorf("reading the Dockerfile %s: %w", src.show(src.dockerfile), err)
+		return nil, fmt.Errorf("reading the Dockerfile %s: %w", src.show(src.dockerfile), err)
 	}
 	field("dockerfile")
 	field(src.dockerfile)
@@ -192,7 +215,9 @@ func ContextDigest(dir, dockerfile string, buildArgs map[string]string) (string,
 		field(k)
 		field(buildArgs[k])
 	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+	out.Digest = hex.EncodeToString(h.Sum(nil))
+	out.Secrets = sortedUnique(out.Secrets)
+	return out, nil
 }
 
 // contextSource is an app directory opened as a build context.

@@ -569,3 +569,34 @@ func BenchmarkContextTar1000Files(b *testing.B) {
 		rc.Close()
 	}
 }
+
+// A user's .dockerignore that leaves out secrets only at the root: Inspect
+// names what it lets through, a folder once for its files, and not what is
+// left out or is no secret.
+func TestInspectFindsSecretsTheDockerignoreLetsThrough(t *testing.T) {
+	dir := t.TempDir()
+	writeTree(t, dir, map[string]string{
+		"Dockerfile":    "FROM python:3.12-slim\nCOPY . /app\n",
+		".dockerignore": ".env\n*.pem\nid_rsa\n",
+		"app.py":        "print(1)\n", ".env": "A=1", "root.pem": "x", "id_rsa": "x",
+		"sub/.env": "A=1", "config/id_rsa": "x", "config/server.key": "x", "id_ed25519": "x",
+		".ssh/id_rsa": "x", ".ssh/config": "x", ".env.example": "A=", "config/app.yaml": "a: 1",
+	})
+	c, err := Inspect(dir, "Dockerfile", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{".ssh", "config/id_rsa", "config/server.key", "id_ed25519", "sub/.env"}
+	if !slices.Equal(c.Secrets, want) {
+		t.Errorf("Secrets = %q, want %q", c.Secrets, want)
+	}
+	d, err := ContextDigest(dir, "Dockerfile", nil)
+	if err != nil || d != c.Digest {
+		t.Errorf("ContextDigest = %s (%v), Inspect's digest %s", d, err, c.Digest)
+	}
+	// with every depth covered, nothing is left to warn about
+	writeTree(t, dir, map[string]string{".dockerignore": strings.Join(SecretPatterns, "\n") + "\n"})
+	if c, err = Inspect(dir, "Dockerfile", nil); err != nil || len(c.Secrets) > 0 {
+		t.Errorf("with SecretPatterns: Secrets = %q (%v), want none", c.Secrets, err)
+	}
+}

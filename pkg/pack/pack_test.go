@@ -82,6 +82,7 @@ func TestEveryPackRendersAGoodDockerfileAndChart(t *testing.T) {
 		for i, in := range inputs[p.Name] {
 			in.App = "demo-" + p.Name
 			t.Run(fmt.Sprintf("%s/%d-%s-%s", p.Name, i, in.Framework, in.BuildTool), func(t *testing.T) {
+				in.Secrets = []string{"**/.env", "!**/.env.example", "**/*.key"}
 				r, err := p.Render(in)
 				if err != nil {
 					t.Fatal(err)
@@ -175,10 +176,15 @@ func checkDockerignore(t *testing.T, di []byte) {
 	for _, l := range strings.Split(string(di), "\n") {
 		lines[strings.TrimSpace(l)] = true
 	}
-	for _, must := range []string{".git", ".env", ".env.*", "*.pem", "*.key", "charts", "draft.toml"} {
+	for _, must := range []string{".git", "charts", "draft.toml"} {
 		if !lines[must] {
 			t.Errorf(".dockerignore lacks %s", must)
 		}
+	}
+	// the secrets come last, in their order, so that no rule above lets one in
+	want := "# secrets, at every depth: last, so that no rule above lets one in\n**/.env\n!**/.env.example\n**/*.key\n"
+	if !strings.HasSuffix(string(di), want) {
+		t.Errorf(".dockerignore does not end with the secrets:\n%s", di)
 	}
 }
 

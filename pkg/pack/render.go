@@ -25,6 +25,9 @@ type Input struct {
 	Server         string
 	Module         string
 	HasBuildScript bool
+	// Secrets are patterns (.dockerignore syntax) that the .dockerignore
+	// written must end with, so that no rule of the pack's lets them in.
+	Secrets []string
 }
 
 // File is one file to write, its path relative to the app's directory.
@@ -87,8 +90,8 @@ func (p *Pack) Render(in Input) (*Rendered, error) {
 		return nil, err
 	}
 	r.Files = append(r.Files, File{Path: "Dockerfile", Data: out, Mode: 0o644})
-	if di, err := fs.ReadFile(p.fsys, fileDockerignore); err == nil {
-		r.Files = append(r.Files, File{Path: ".dockerignore", Data: di, Mode: 0o644})
+	if di, err := fs.ReadFile(p.fsys, fileDockerignore); err == nil || len(in.Secrets) > 0 {
+		r.Files = append(r.Files, File{Path: ".dockerignore", Data: withSecrets(di, in.Secrets), Mode: 0o644})
 	}
 	chart, err := p.renderChart(in.App, r.Port)
 	if err != nil {
@@ -143,4 +146,22 @@ func execute(what, text, left, right string, data any) ([]byte, error) {
 		return nil, fmt.Errorf("rendering the %s: %w", what, err)
 	}
 	return buf.Bytes(), nil
+}
+
+// withSecrets ends a .dockerignore with the secret patterns: last, so that no
+// exception above them can let a secret in.
+func withSecrets(di []byte, secrets []string) []byte {
+	if len(secrets) == 0 {
+		return di
+	}
+	out := append([]byte(nil), di...)
+	if len(out) > 0 && out[len(out)-1] != '\n' {
+		out = append(out, '\n')
+	}
+	out = append(out, "# secrets, at every depth: last, so that no rule above lets one in\n"...)
+	for _, s := range secrets {
+		out = append(out, s...)
+		out = append(out, '\n')
+	}
+	return out
 }
