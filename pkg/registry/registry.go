@@ -28,7 +28,13 @@ type Client struct {
 	progress func(Progress)
 	base     http.RoundTripper
 	retries  int
+	idle     time.Duration // how long a connection may make no progress
 }
+
+// DefaultIdleTimeout is how long a connection to a registry may send and
+// receive nothing before draft gives up on it (and tries again): a registry
+// that stops answering mid-push fails the push instead of hanging it.
+const DefaultIdleTimeout = 30 * time.Second
 
 // Progress reports a push: bytes sent of the bytes that had to be sent.
 type Progress struct {
@@ -70,13 +76,71 @@ func WithMirrors(mirrors ...string) Option {
 // WithProgress receives push progress.
 func WithProgress(f func(Progress)) Option { return func(c *Client) { c.progress = f } }
 
+// WithIdleTimeout replaces DefaultIdleTimeout.
+func WithIdleTimeout(d time.Duration) Option { return func(c *Client) { c.idle = d } }
+
 // New returns a Client.
 func New(opts ...Option) *Client {
-	c := &Client{keychain: authn.DefaultKeychain, insecure: map[string]bool{}, base: remote.DefaultTransport, retries: 4}
+	c := &Client{keychain: authn.DefaultKeychain, insecure: map[string]bool{}, retries: 4, idle: DefaultIdleTimeout}
 	for _, o := range opts {
 		o(c)
 	}
+	c.base = idleTransport(c.idle)
 	return c
+}
+
+// idleTransport is go-containerregistry's default transport whose
+// connections fail once nothing has moved on them for idle: each read and
+// write must make progress within it (a request or idle timeout alone would
+// cut a long upload that is going well, or never fire on a stalled one).
+func idleTransport(idle time.Duration) http.RoundTripper {
+	t := remote.DefaultTransport.(*http.Transport).Clone()
+	d := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
+	t.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := d.DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return &idleConn{Conn: c, idle: idle}, nil
+	}
+	return t
+}
+
+type idleConn struct {
+	net.Conn
+	idle time.Duration
+}
+
+func (c *idleConn) Read(p []byte) (int, error) {
+	if err := c.Conn.SetReadDeadline(time.Now().Add(c.idle)); err != nil {
+		return 0, err
+	}
+	n, err := c.Conn.Read(p)
+	return n, stalled(err, c.idle)
+}
+
+func (c *idleConn) Write(p []byte) (int, error) {
+	if err := c.Conn.SetWriteDeadline(time.Now().Add(c.idle)); err != nil {
+		return 0, err
+	}
+	n, err := c.Conn.Write(p)
+	return n, stalled(err, c.idle)
+}
+
+// StalledError is a registry connection on which nothing moved for Idle.
+type StalledError struct{ Idle time.Duration }
+
+func (e *StalledError) Error() string {
+	return fmt.Sprintf("nothing moved on the connection for %s", e.Idle)
+}
+func (e *StalledError) Timeout() bool   { return true }
+func (e *StalledError) Temporary() bool { return true }
+
+func stalled(err error, idle time.Duration) error {
+	if err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
+		return &StalledError{Idle: idle}
+	}
+	return err
 }
 
 // IsLoopback reports whether a registry host ("host:port") is on this machine.
@@ -216,6 +280,13 @@ func (c *Client) candidates(ref name.Reference) []name.Reference {
 
 // describe turns registry errors into one sentence that says what to do.
 func (c *Client) describe(verb, what string, err error) error {
+	if errors.Is(err, context.Canceled) {
+		return fmt.Errorf("%s %s: interrupted: %w", verb, what, context.Canceled)
+	}
+	var se *StalledError
+	if errors.As(err, &se) {
+		return fmt.Errorf("%s %s: the registry at %s stopped answering (nothing moved for %s, %d tries); check it and try again", verb, what, registryOf(what), se.Idle, c.retries)
+	}
 	var te *transport.Error
 	if errors.As(err, &te) {
 		switch te.StatusCode {

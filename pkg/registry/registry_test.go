@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log"
 	"net/http"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -178,5 +180,59 @@ func TestGuardRefusesPlainHTTPBeyondLoopback(t *testing.T) {
 		if IsLoopback(reg) != want {
 			t.Errorf("IsLoopback(%s) = %v", reg, !want)
 		}
+	}
+}
+
+// stalledServer is a registry that lets everything through but blob uploads,
+// which it reads a little of and then holds, answering nothing, until the
+// test ends.
+func stalledServer(t *testing.T) string {
+	done := make(chan struct{})
+	host := server(t, stallUploads(done))
+	t.Cleanup(func() { close(done) }) // before the server's Close, which waits for its handlers
+	return host
+}
+
+func stallUploads(done chan struct{}) func(http.Handler) http.Handler {
+	return func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if (r.Method == http.MethodPatch || r.Method == http.MethodPut) && strings.Contains(r.URL.Path, "/blobs/uploads/") {
+				io.CopyN(io.Discard, r.Body, 512)
+				<-done
+				return
+			}
+			h.ServeHTTP(w, r)
+		})
+	}
+}
+
+func TestPushToAStalledRegistryFails(t *testing.T) {
+	host := stalledServer(t)
+	c := New(WithKeychain(authn.NewMultiKeychain()), WithIdleTimeout(200*time.Millisecond))
+	c.retries = 2
+	img, _ := random.Image(4<<20, 1) // more than the socket buffers hold: the client's writes block too
+	start := time.Now()
+	_, _, err := c.Push(context.Background(), img, tag(t, c, host+"/app"))
+	if err == nil {
+		t.Fatal("the push to a registry that stopped answering succeeded")
+	}
+	want := "the registry at " + host + " stopped answering (nothing moved for 200ms, 2 tries); check it and try again"
+	if !strings.Contains(err.Error(), want) {
+		t.Errorf("err = %v\nwant it to say %q", err, want)
+	}
+	if d := time.Since(start); d > 20*time.Second {
+		t.Errorf("the push took %s to give up", d) // a hang is the failure this guards; the bound is loose
+	}
+}
+
+func TestPushInterruptedSaysSo(t *testing.T) {
+	host := stalledServer(t)
+	c := New(WithKeychain(authn.NewMultiKeychain()))
+	img, _ := random.Image(1024, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(300*time.Millisecond, cancel)
+	_, _, err := c.Push(ctx, img, tag(t, c, host+"/app"))
+	if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "interrupted") || strings.Contains(err.Error(), "cannot reach") {
+		t.Fatalf("err = %v, want an interruption that does not blame the address", err)
 	}
 }
