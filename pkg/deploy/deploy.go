@@ -24,7 +24,7 @@ var ErrNotFound = errors.New("release not found")
 // Defaults of a Deployer, changed with its options.
 const (
 	DefaultTimeout    = 2 * time.Minute  // the rollout must be Ready within this
-	DefaultProbeGrace = 20 * time.Second // a readiness probe failing longer than this is a failure
+	DefaultProbeGrace = 20 * time.Second // a restarted container's readiness probe failing longer than this is a failure
 	maxHistory        = 10               // revisions kept per release
 	rollbackTimeout   = 30 * time.Second // rolling back after Ctrl-C, with a fresh context
 )
@@ -71,10 +71,11 @@ func WithTimeout(t time.Duration) Option {
 	return func(d *Deployer) { d.timeout = t }
 }
 
-// WithProbeGrace sets how long a container may run with its readiness probe
-// failing before the rollout is declared failed (the liveness probe's initial
-// delay and the startup probe's budget are added when they are longer);
-// DefaultProbeGrace by default.
+// WithProbeGrace sets how long a container that has restarted may run with
+// its readiness probe failing before the rollout is declared failed (the
+// liveness probe's initial delay and the startup probe's budget when they are
+// longer); DefaultProbeGrace by default. A container that never restarted is
+// starting, and has the whole timeout.
 func WithProbeGrace(t time.Duration) Option {
 	return func(d *Deployer) { d.probeGrace = t }
 }

@@ -384,7 +384,8 @@ func TestE2EDeploy(t *testing.T) {
 	}
 	wantAnswer("v6")
 	// a readiness probe that keeps failing: the app listens on another port
-	// than the chart's probe checks (a deployer with a short probe grace, to keep the test short)
+	// than the chart's probe checks; it has the whole timeout while it never
+	// restarted, then (its liveness probe restarts it) the probe grace, short here
 	dShort, err := New(c.Getter, ns, WithClient(c.Client), WithProbeGrace(5*time.Second))
 	if err != nil {
 		t.Fatal(err)

@@ -125,6 +125,7 @@ func TestRolloutFailureDiagnosedAndRolledBack(t *testing.T) {
 		logTail     bool
 		events      string // part of one of the events
 		probeGrace  time.Duration
+		timeout     time.Duration
 		withinLimit time.Duration
 	}{
 		{tag: "notfound", reason: ReasonImageNotFound, message: []string{"image example.test/app:notfound was not found in its registry: check that it was pushed"}, events: "Failed: Failed to pull image"},
@@ -133,8 +134,12 @@ func TestRolloutFailureDiagnosedAndRolledBack(t *testing.T) {
 		{tag: "platform", reason: ReasonImagePlatform, message: []string{"has no variant for the node's platform linux/amd64: build it for linux/amd64"}},
 		{tag: "crash", reason: ReasonCrashLoop, message: []string{"container app keeps crashing: it exited with code 3 (restarted 2 times)"}, logTail: true, events: "BackOff: Back-off restarting failed container app in pod app-h2-0 (x3)"},
 		{tag: "unschedulable", reason: ReasonUnschedulable, message: []string{"the pod cannot be scheduled: 0/1 nodes are available: 1 Insufficient cpu."}},
-		{tag: "probe", reason: ReasonProbe, probeGrace: 300 * time.Millisecond, logTail: true,
-			message: []string{"container app is running but its readiness probe has failed for", "Readiness probe failed: dial tcp 10.1.0.7:8080: connect: connection refused"}},
+		// a container that never restarted is starting: it has the whole timeout, whatever the probe grace
+		{tag: "probe", reason: ReasonProbe, probeGrace: 100 * time.Millisecond, timeout: 600 * time.Millisecond, logTail: true,
+			message: []string{"container app is running but its readiness probe has failed for", "Readiness probe failed: dial tcp 10.1.0.7:8080: connect: connection refused",
+				"allow it with --timeout (or the chart's startupProbe and readinessProbe settings)"}},
+		{tag: "probe-restarted", reason: ReasonProbe, probeGrace: 300 * time.Millisecond, logTail: true,
+			message: []string{"container app is running but its readiness probe has failed for", "Readiness probe failed"}},
 		{tag: "unreachable", reason: ReasonImagePull, message: []string{`image example.test/app:unreachable cannot be pulled: Head "https://example.test/v2/app/manifests/unreachable": dial tcp 192.0.2.9:443: connect: connection refused`}},
 		{tag: "config", reason: ReasonConfig, message: []string{`container app cannot be created: secret "db" not found`}},
 		{tag: "noexec", reason: ReasonStart, message: []string{"built for another platform than the node's linux/amd64 (exec format error)"}},
@@ -153,7 +158,9 @@ func TestRolloutFailureDiagnosedAndRolledBack(t *testing.T) {
 				t.Fatal(err)
 			}
 			start := time.Now()
-			_, err := f.d.Upgrade(ctx, f.request(tt.tag))
+			req := f.request(tt.tag)
+			req.Timeout = tt.timeout
+			_, err := f.d.Upgrade(ctx, req)
 			took := time.Since(start)
 			var re *RolloutError
 			if !errors.As(err, &re) {
@@ -483,5 +490,25 @@ func TestPodPhrase(t *testing.T) {
 	p.DeletionTimestamp = &now
 	if got := podPhrase(p); got != "Terminating" {
 		t.Errorf("podPhrase = %q", got)
+	}
+}
+
+// An app that takes longer than the probe grace to listen, and is Ready
+// within the timeout, is deployed: a starting container (no restarts) is not
+// a failure until the timeout says so.
+func TestSlowStartGetsTheWholeTimeout(t *testing.T) {
+	f := newFixture(t, WithProbeGrace(200*time.Millisecond))
+	ctx := context.Background()
+	if _, err := f.d.Upgrade(ctx, f.request("good-1")); err != nil {
+		t.Fatal(err)
+	}
+	req := f.request("late") // unready for 800 ms, then Ready
+	req.Timeout = 5 * time.Second
+	res, err := f.d.Upgrade(ctx, req)
+	if err != nil {
+		t.Fatalf("an app Ready after 0.8 s (probe grace 0.2 s, timeout 5 s) was failed: %v", err)
+	}
+	if res.Revision != 2 {
+		t.Errorf("revision %d, want 2", res.Revision)
 	}
 }

@@ -111,7 +111,7 @@ func (d *Deployer) diagnose(ctx context.Context, f finding, lasted time.Duration
 		if msg == "" {
 			msg = "no probe message was reported"
 		}
-		g.Message = fmt.Sprintf("container %s is running but its readiness probe has failed for %s: %s", f.container, roundDuration(lasted), msg)
+		g.Message = fmt.Sprintf("container %s is running but its readiness probe has failed for %s: %s; if the app only needs longer to start, allow it with --timeout (or the chart's startupProbe and readinessProbe settings)", f.container, roundDuration(lasted), msg)
 		g.LogTail = d.logTail(ctx, p, f.container, cs)
 	case ReasonUnschedulable:
 		g.Message = fmt.Sprintf("the pod cannot be scheduled: %s", oneLine(f.message))
@@ -132,7 +132,7 @@ func (d *Deployer) diagnose(ctx context.Context, f finding, lasted time.Duration
 		if ev := lastEvent(g.Events, ""); ev != "" {
 			msg = ev
 		}
-		g.Message = fmt.Sprintf("the pod did not become ready in time: %s", msg)
+		g.Message = fmt.Sprintf("the pod did not become ready in time: %s (allow longer with --timeout)", msg)
 		if cs != nil && (cs.State.Running != nil || cs.RestartCount > 0) {
 			g.LogTail = d.logTail(ctx, p, f.container, cs)
 		}

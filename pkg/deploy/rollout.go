@@ -336,7 +336,14 @@ func (r *rollout) podFindings(ctx context.Context, workload string, p *corev1.Po
 				add(finding{rank: 1, reason: ReasonCrashLoop, container: cs.Name})
 				continue
 			}
-			add(finding{key: restartsKey, rank: 5, reason: ReasonProbe, container: cs.Name, grace: r.d.probeGraceFor(p, cs.Name)})
+			// A container that has never restarted is starting: however long
+			// its app takes, it has the whole timeout. One that restarted and
+			// runs unready again has the probe grace.
+			grace := time.Duration(-1)
+			if cs.RestartCount > 0 {
+				grace = r.d.probeGraceFor(p, cs.Name)
+			}
+			add(finding{key: restartsKey, rank: 5, reason: ReasonProbe, container: cs.Name, grace: grace})
 		}
 	}
 	if len(out) == 0 && p.Status.Phase == corev1.PodPending {

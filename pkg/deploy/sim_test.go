@@ -399,14 +399,27 @@ func (s *sim) behave(ctx context.Context, name, image string) error {
 			p.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodScheduled, Status: corev1.ConditionFalse, Reason: corev1.PodReasonUnschedulable,
 				Message: "0/1 nodes are available: 1 Insufficient cpu. preemption: 0/1 nodes are available: 1 No preemption victims found for incoming pod."}}
 		})
-	case tag == "probe":
+	case tag == "probe", tag == "probe-restarted", tag == "late":
 		if err := update(func(p *corev1.Pod) {
 			p.Status.Phase = corev1.PodRunning
 			p.Status.ContainerStatuses[0].State = corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: metav1.Now()}}
+			if tag == "probe-restarted" { // it crashed once, and runs unready again
+				p.Status.ContainerStatuses[0].RestartCount = 1
+				p.Status.ContainerStatuses[0].LastTerminationState = corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 137, Reason: "Error"}}
+			}
 		}); err != nil {
 			return err
 		}
-		return event("Unhealthy", "Readiness probe failed: dial tcp 10.1.0.7:8080: connect: connection refused", 5)
+		if err := event("Unhealthy", "Readiness probe failed: dial tcp 10.1.0.7:8080: connect: connection refused", 5); err != nil || tag != "late" {
+			return err
+		}
+		// an app that takes a while to listen (sleep before it serves)
+		select {
+		case <-time.After(800 * time.Millisecond):
+		case <-s.ctx.Done():
+			return nil
+		}
+		return update(setReady)
 	case tag == "config":
 		return update(func(p *corev1.Pod) { setWaiting(p, "CreateContainerConfigError", `secret "db" not found`) })
 	case tag == "noexec":
