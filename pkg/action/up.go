@@ -98,6 +98,7 @@ type UpResult struct {
 	Uploaded           int64  // bytes sent to the registry
 	Revision           int
 	Unchanged          bool // nothing had changed: nothing built, pushed or deployed
+	NotWaited          bool // wait = false: deployed, its pods not waited for
 	Build, Push        time.Duration
 	Deploy, Ready      time.Duration
 	Total              time.Duration
@@ -254,6 +255,7 @@ func (u *Up) Run(ctx context.Context) (res *UpResult, err error) {
 	dr, err := e.deployer.Upgrade(ctx, deploy.Request{
 		Release: e.release, Namespace: e.cluster.Namespace, ChartDir: e.chartDir, Values: values,
 		CreateNamespace: u.CreateNamespace || e.env.CreateNamespace, Timeout: u.Timeout,
+		NoWait: e.env.Wait != nil && !*e.env.Wait,
 		Progress: func(p deploy.Progress) {
 			if u.UI != nil {
 				u.UI.Status("%s: %s", e.release, p)
@@ -268,7 +270,7 @@ func (u *Up) Run(ctx context.Context) (res *UpResult, err error) {
 	if err != nil {
 		return nil, err
 	}
-	res.Revision, res.Deploy, res.Ready = dr.Revision, time.Since(t0), dr.Ready
+	res.Revision, res.Deploy, res.Ready, res.NotWaited = dr.Revision, time.Since(t0), dr.Ready, dr.NotWaited
 	res.Total = time.Since(start)
 	if dr.Unchanged && res.Path == "" {
 		res.Unchanged = true
@@ -279,6 +281,9 @@ func (u *Up) Run(ctx context.Context) (res *UpResult, err error) {
 		u.say("note: %s", dr.Recovered)
 	}
 	u.emit(Event{Event: "deploy", Release: e.release, Image: image.String(), Revision: dr.Revision, Seconds: dr.Apply.Seconds()})
+	if dr.NotWaited {
+		return res, nil // nothing is known to run: no ready event, no post-deploy or post-up tasks
+	}
 	u.emit(Event{Event: "ready", Release: e.release, Revision: dr.Revision, Seconds: res.Total.Seconds()})
 	if err := u.postDeploy(ctx, e); err != nil {
 		return res, err

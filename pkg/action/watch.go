@@ -138,6 +138,10 @@ func UpSummary(res *UpResult) string {
 		}
 		return fmt.Sprintf("nothing changed: release %s runs %s (revision %d); checked in %s", res.Release, digest, res.Revision, res.Total.Round(time.Millisecond))
 	}
+	if res.NotWaited {
+		return fmt.Sprintf("%s is deployed: revision %d in namespace %s, in %s (build %s, push %s, deploy %s); its pods were not waited for (wait = false in draft.toml)", res.Release, res.Revision, res.Namespace,
+			r(res.Total), r(res.Build), r(res.Push), r(res.Deploy))
+	}
 	return fmt.Sprintf("%s is ready: revision %d in namespace %s, in %s (build %s, push %s, deploy %s)", res.Release, res.Revision, res.Namespace,
 		r(res.Total), r(res.Build), r(res.Push), r(res.Deploy))
 }

@@ -58,6 +58,9 @@ func TestErrorsAreOneLineWithExitCodes(t *testing.T) {
 		{[]string{"deploy"}, 2, `unknown command "deploy" for "draft"`},
 		{[]string{"version", "-o", "yaml"}, 2, "unknown output format"},
 		{[]string{"completion", "tcsh"}, 2, `unknown shell "tcsh": choose bash, zsh, fish or powershell`},
+		{[]string{"up", "--timeout", "-5s", empty}, 2, "--timeout -5s: give a positive duration, such as 2m or 90s"},
+		{[]string{"create", "--port", "abc", empty}, 2, "--port abc: not a whole number"},
+		{[]string{"up", "--timeout", "soon", empty}, 2, "--timeout soon: not a duration (such as 90s, 2m or 1h30m)"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -80,7 +81,7 @@ func NewRootCommand(s streams) *cobra.Command {
 	root.SetErr(s.Err)
 	root.SetIn(s.In)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
-		return usageError{err}
+		return usageError{flagError(err)}
 	})
 	root.AddCommand(
 		newCreateCommand(s),
@@ -93,4 +94,24 @@ func NewRootCommand(s streams) *cobra.Command {
 		newCompletionCommand(s),
 	)
 	return root
+}
+
+// badFlagValue is pflag's message for a value it cannot parse.
+var badFlagValue = regexp.MustCompile(`^invalid argument "(.*)" for "(?:-\w, )?(--[\w-]+)" flag: (.*)$`)
+
+// flagError says in one sentence what is wrong with a flag's value, without
+// the parser's own words (strconv.ParseInt: parsing "abc": invalid syntax).
+func flagError(err error) error {
+	m := badFlagValue.FindStringSubmatch(err.Error())
+	if m == nil {
+		return err
+	}
+	value, flag, cause := m[1], m[2], m[3]
+	switch {
+	case strings.Contains(cause, "strconv.Parse"):
+		return fmt.Errorf("%s %s: not a whole number", flag, value)
+	case strings.Contains(cause, "time: "):
+		return fmt.Errorf("%s %s: not a duration (such as 90s, 2m or 1h30m)", flag, value)
+	}
+	return fmt.Errorf("%s %s: %s", flag, value, cause)
 }

@@ -37,6 +37,9 @@ image's top layer is replaced (--builder auto, the default).`,
 			if len(args) == 1 {
 				u.Dir = args[0]
 			}
+			if u.Timeout < 0 {
+				return usageError{fmt.Errorf("--timeout %s: give a positive duration, such as 2m or 90s", u.Timeout)}
+			}
 			switch u.Builder {
 			case "", action.BuilderAuto, action.BuilderDocker, action.BuilderDaemonless:
 			default:

@@ -188,7 +188,8 @@ var newFileTemplate = template.Must(template.New(FileName).Parse(`# draft's conf
     namespace = "{{ .Namespace }}"
     # Where images are pushed; --registry and $DRAFT_REGISTRY also set it.
     # registry = "127.0.0.1:5000"
-    # Wait until the new pods are Ready.
+    # Wait until the new pods are Ready (false: return once the release is
+    # applied; a failing rollout is then neither diagnosed nor rolled back).
     wait = true
     # Redeploy on every save (draft up --watch), after this many seconds of quiet.
     watch = false

@@ -512,3 +512,27 @@ func TestSlowStartGetsTheWholeTimeout(t *testing.T) {
 		t.Errorf("revision %d, want 2", res.Revision)
 	}
 }
+
+// NoWait (wait = false) returns once the manifests are applied, for a pod
+// that would never become Ready too, and leaves the revision deployed.
+func TestNoWaitReturnsOnceApplied(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	req := f.request("slow") // stays ContainerCreating
+	req.NoWait = true
+	req.Timeout = 5 * time.Second
+	start := time.Now()
+	res, err := f.d.Upgrade(ctx, req)
+	if err != nil {
+		t.Fatalf("NoWait: %v", err)
+	}
+	if !res.NotWaited || res.Revision != 1 || res.Ready != 0 {
+		t.Errorf("result %+v, want revision 1, not waited", res)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("NoWait took %s: it waited for the pods", d)
+	}
+	if h := f.history(); len(h) != 1 || h[0].Info.Status.String() != "deployed" {
+		t.Errorf("history %v, want one deployed revision", h)
+	}
+}

@@ -37,6 +37,10 @@ type Request struct {
 	Timeout time.Duration
 	// Progress, when set, is called on every change of the rollout.
 	Progress func(Progress)
+	// NoWait returns once the manifests are applied, without waiting for the
+	// new pods (draft.toml's wait = false): a rollout that fails then is not
+	// diagnosed nor rolled back.
+	NoWait bool
 }
 
 // Result is a successful Upgrade.
@@ -47,6 +51,7 @@ type Result struct {
 	// Recovered says what was done first to a release that an interrupted
 	// run had left pending ("" when nothing was).
 	Recovered string
+	NotWaited bool          // Request.NoWait: applied, its pods not waited for
 	Apply     time.Duration // rendering and applying the manifests (Helm)
 	Ready     time.Duration // then waiting for the new pods to be Ready
 }
@@ -124,6 +129,10 @@ func (d *Deployer) Upgrade(ctx context.Context, req Request) (*Result, error) {
 	res.Revision, res.Installed = rel.Version, h == nil
 	if err := ctx.Err(); err != nil {
 		return nil, d.abandon(rel, prev, err)
+	}
+	if req.NoWait {
+		res.NotWaited = true
+		return res, nil
 	}
 	waitStart := d.now()
 	diag, err := d.waitRollout(ctx, rel.Manifest, timeout, req.Progress)
