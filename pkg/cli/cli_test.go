@@ -53,6 +53,7 @@ func TestErrorsAreOneLineWithExitCodes(t *testing.T) {
 		{[]string{"create", empty}, 1, "draft has packs for go, java, node, php, python, ruby; if this is one of them, choose it with --pack NAME"},
 		{[]string{"create", "--app", "Bad_Name", empty}, 1, "is not a valid name"},
 		{[]string{"create", "--port", "70000", empty}, 2, "--port 70000 is not a port"},
+		{[]string{"create", "--port", "0", empty}, 2, "--port 0 is not a port: give a number from 1 to 65535"},
 		{[]string{"create", "--no-such-flag"}, 2, "unknown flag: --no-such-flag"},
 		{[]string{"create", "a", "b"}, 2, "accepts at most 1 arg(s), received 2; see draft create --help"},
 		{[]string{"deploy"}, 2, `unknown command "deploy" for "draft"`},

@@ -28,7 +28,7 @@ written are listed on stdout; everything else goes to stderr.`,
 			if len(args) == 1 {
 				c.Dir = args[0]
 			}
-			if c.Port < 0 || c.Port > 65535 {
+			if cmd.Flags().Changed("port") && (c.Port < 1 || c.Port > 65535) {
 				return usageError{fmt.Errorf("--port %d is not a port: give a number from 1 to 65535", c.Port)}
 			}
 			res, err := c.Run(cmd.Context())

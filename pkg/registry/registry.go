@@ -108,23 +108,39 @@ func idleTransport(idle time.Duration) http.RoundTripper {
 
 type idleConn struct {
 	net.Conn
-	idle time.Duration
+	idle    time.Duration
+	stalled atomic.Bool // once it stalled, every error on it says so
 }
 
 func (c *idleConn) Read(p []byte) (int, error) {
 	if err := c.Conn.SetReadDeadline(time.Now().Add(c.idle)); err != nil {
-		return 0, err
+		return 0, c.cause(err)
 	}
 	n, err := c.Conn.Read(p)
-	return n, stalled(err, c.idle)
+	return n, c.cause(err)
 }
 
 func (c *idleConn) Write(p []byte) (int, error) {
 	if err := c.Conn.SetWriteDeadline(time.Now().Add(c.idle)); err != nil {
-		return 0, err
+		return 0, c.cause(err)
 	}
 	n, err := c.Conn.Write(p)
-	return n, stalled(err, c.idle)
+	return n, c.cause(err)
+}
+
+// cause is err, or a *StalledError when the connection stalled (the error
+// of the other direction, once the transport closed it, among them).
+func (c *idleConn) cause(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		c.stalled.Store(true)
+	}
+	if c.stalled.Load() {
+		return &StalledError{Idle: c.idle}
+	}
+	return err
 }
 
 // StalledError is a registry connection on which nothing moved for Idle.
@@ -136,12 +152,7 @@ func (e *StalledError) Error() string {
 func (e *StalledError) Timeout() bool   { return true }
 func (e *StalledError) Temporary() bool { return true }
 
-func stalled(err error, idle time.Duration) error {
-	if err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
-		return &StalledError{Idle: idle}
-	}
-	return err
-}
+
 
 // IsLoopback reports whether a registry host ("host:port") is on this machine.
 func IsLoopback(registry string) bool {
@@ -157,11 +168,22 @@ func IsLoopback(registry string) bool {
 }
 
 // ParseRepository parses "registry/path" for an app's images, with plain HTTP
-// for loopback and insecure registries.
+// for loopback and insecure registries. A scheme, which image names do not
+// have, is taken as meant: https:// is dropped, and http:// asks for plain
+// HTTP to that registry (as insecure-registries would).
 func (c *Client) ParseRepository(repo string) (name.Repository, error) {
+	plain := false
+	if rest, ok := strings.CutPrefix(repo, "https://"); ok {
+		repo = rest
+	} else if rest, ok := strings.CutPrefix(repo, "http://"); ok {
+		repo, plain = rest, true
+	}
 	reg := repo
 	if i := strings.IndexByte(repo, '/'); i >= 0 {
 		reg = repo[:i]
+	}
+	if plain {
+		c.insecure[reg] = true
 	}
 	var opts []name.Option
 	if IsLoopback(reg) || c.insecure[reg] {

@@ -236,3 +236,23 @@ func TestPushInterruptedSaysSo(t *testing.T) {
 		t.Fatalf("err = %v, want an interruption that does not blame the address", err)
 	}
 }
+
+func TestParseRepositoryTakesASchemeAsMeant(t *testing.T) {
+	c := New()
+	for in, want := range map[string]string{
+		"http://127.0.0.1:5000/team/app":   "127.0.0.1:5000/team/app",
+		"https://registry.example/app":     "registry.example/app",
+		"http://registry.example:5000/app": "registry.example:5000/app",
+	} {
+		r, err := c.ParseRepository(in)
+		if err != nil || r.String() != want {
+			t.Errorf("ParseRepository(%s) = %s, %v; want %s", in, r, err, want)
+		}
+	}
+	if r, _ := c.ParseRepository("http://registry.example:5000/app"); r.Registry.Scheme() != "http" {
+		t.Errorf("http:// did not ask for plain HTTP: scheme %s", r.Registry.Scheme())
+	}
+	if r, _ := New().ParseRepository("https://registry.example/app"); r.Registry.Scheme() != "https" {
+		t.Errorf("https:// gave scheme %s", r.Registry.Scheme())
+	}
+}
