@@ -359,12 +359,15 @@ func TestUpErrors(t *testing.T) {
 		args  []string
 		want  string
 		nsArg bool
+		early bool // refused before anything was built
 	}{
 		{name: "no registry", env: []string{"DRAFT_REGISTRY="}, want: "no registry to push to: set one with --registry"},
 		{name: "registry unreachable", args: []string{"--registry", "127.0.0.1:1"}, want: "cannot reach the registry at 127.0.0.1:1"},
 		{name: "cluster unreachable", env: []string{"KUBECONFIG=" + unreachable}, want: "127.0.0.1:1"},
 		{name: "context not allowed", env: []string{"KUBECONFIG=" + remote}, want: "not a local cluster"},
-		{name: "namespace missing", args: []string{"-n", "no-such-namespace-here"}, want: "namespace no-such-namespace-here"},
+		{name: "namespace missing", args: []string{"-n", "no-such-namespace-here"}, want: "namespace no-such-namespace-here does not exist", early: true},
+		{name: "bad set value", prep: func(dir string) { edit(t, filepath.Join(dir, "draft.toml"), "set = []", `set = ["replicas.b"]`) },
+			want: `key "b" has no value`, early: true},
 		{name: "malformed draft.toml", prep: func(dir string) {
 			edit(t, filepath.Join(dir, "draft.toml"), "wait = true", "wait = true\n    wiat = 3")
 		}, want: `draft.toml:12: unknown field "environments.development.wiat"`},
@@ -398,6 +401,9 @@ func TestUpErrors(t *testing.T) {
 			}
 			if strings.Contains(r.stderr, "goroutine ") || strings.Contains(r.stderr, "panic:") {
 				t.Errorf("a stack trace:\n%s", r.stderr)
+			}
+			if tt.early && (strings.Contains(r.stderr, "building ") || strings.Contains(r.stderr, "pushed ")) {
+				t.Errorf("built or pushed before refusing:\n%s", r.stderr)
 			}
 		})
 	}

@@ -157,6 +157,14 @@ func (u *Up) Run(ctx context.Context) (res *UpResult, err error) {
 		return nil, err
 	}
 	res = &UpResult{Release: e.release, Namespace: e.cluster.Namespace}
+	// What can be checked before the first slow step is: the values files
+	// and set values (with a stand-in image), and the namespace.
+	if _, err := deploy.MergeValues(deploy.ValueSources{Dir: e.dir, Files: e.env.Values, Set: e.env.Set}); err != nil {
+		return nil, err
+	}
+	if err := e.deployer.CheckNamespace(ctx, u.CreateNamespace || e.env.CreateNamespace); err != nil {
+		return nil, err
+	}
 	if len(e.tasks.PreUp) > 0 {
 		if err := u.gate(ctx); err != nil {
 			return nil, err

@@ -382,6 +382,13 @@ func (d *Deployer) markFailed(rel *release.Release, description string) error {
 }
 
 // checkNamespace makes sure the namespace exists, or will be created.
+// CheckNamespace tells, before anything slow, that the namespace does not
+// exist and will not be created (create: it will be); nil when it cannot
+// tell (a user who may not read namespaces).
+func (d *Deployer) CheckNamespace(ctx context.Context, create bool) error {
+	return d.checkNamespace(ctx, create)
+}
+
 func (d *Deployer) checkNamespace(ctx context.Context, create bool) error {
 	_, err := d.client.CoreV1().Namespaces().Get(ctx, d.namespace, metav1.GetOptions{})
 	switch {
