@@ -113,6 +113,10 @@ func (c *Create) Run(ctx context.Context) (*CreateResult, error) {
 		return nil, err
 	}
 	res.Written, err = pack.Write(abs, res.Files, c.Force)
+	if err != nil && len(res.Written.Wrote) > 0 {
+		// a rerun would keep them: say which they are
+		err = fmt.Errorf("%w; written before that: %s (a rerun keeps them: remove them, or rerun with --force)", err, strings.Join(res.Written.Wrote, ", "))
+	}
 	return res, err
 }
 

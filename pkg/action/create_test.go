@@ -278,3 +278,21 @@ func contextFiles(t *testing.T, dir string) map[string]bool {
 		out[strings.TrimSuffix(h.Name, "/")] = true
 	}
 }
+
+// A create that fails half-way says which files it wrote before the failure
+// (a rerun would keep them without a word).
+func TestCreateFailureListsWhatWasWritten(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "app")
+	write(t, filepath.Join(dir, "app.py"), "print(1)\n")
+	write(t, filepath.Join(dir, "requirements.txt"), "flask\n")
+	write(t, filepath.Join(dir, "charts"), "a file where the chart's folder goes\n")
+	_, err := (&Create{Dir: dir}).Run(context.Background())
+	if err == nil {
+		t.Fatal("create succeeded with a file named charts in the way")
+	}
+	for _, want := range []string{"charts/app/", "written before that: Dockerfile, .dockerignore", "remove them, or rerun with --force"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("err = %v\nwant it to say %q", err, want)
+		}
+	}
+}

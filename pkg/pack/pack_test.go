@@ -420,3 +420,42 @@ func TestWriteNeverOverwritesWithoutForce(t *testing.T) {
 		t.Errorf("temporary files left: %v", left)
 	}
 }
+
+// A charts symlink that leads out of the app is never written through, with
+// or without force, and the file outside stays as it was.
+func TestWriteRefusesSymlinksOutOfTheApp(t *testing.T) {
+	app, outside := t.TempDir(), t.TempDir()
+	if err := os.MkdirAll(filepath.Join(outside, "demo"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	victim := filepath.Join(outside, "demo", "values.yaml")
+	if err := os.WriteFile(victim, []byte("theirs\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(outside, filepath.Join(app, "charts")); err != nil {
+		t.Fatal(err)
+	}
+	files := []File{{Path: "Dockerfile", Data: []byte("FROM scratch\n"), Mode: 0o644}, {Path: "charts/demo/values.yaml", Data: []byte("ours\n"), Mode: 0o644}}
+	for _, force := range []bool{false, true} {
+		w, err := Write(app, files, force)
+		if err == nil || !strings.Contains(err.Error(), "a symlink on its path leads out of the app's folder") {
+			t.Errorf("force=%v: err = %v, want a refusal", force, err)
+		}
+		if b, _ := os.ReadFile(victim); string(b) != "theirs\n" {
+			t.Errorf("force=%v: the file outside the app was written: %q", force, b)
+		}
+		if len(w.Wrote)+len(w.Kept) != 1 || (len(w.Wrote) == 1 && w.Wrote[0] != "Dockerfile") {
+			t.Errorf("force=%v: Written %+v, want the Dockerfile only", force, w)
+		}
+	}
+	// a link inside the app is followed as before
+	os.Remove(filepath.Join(app, "charts"))
+	os.MkdirAll(filepath.Join(app, "deploy"), 0o755)
+	os.Symlink("deploy", filepath.Join(app, "charts"))
+	if _, err := Write(app, files, true); err != nil {
+		t.Fatalf("a charts link inside the app: %v", err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(app, "deploy", "demo", "values.yaml")); string(b) != "ours\n" {
+		t.Errorf("through the link inside the app: %q", b)
+	}
+}
