@@ -152,8 +152,6 @@ func (e *StalledError) Error() string {
 func (e *StalledError) Timeout() bool   { return true }
 func (e *StalledError) Temporary() bool { return true }
 
-
-
 // IsLoopback reports whether a registry host ("host:port") is on this machine.
 func IsLoopback(registry string) bool {
 	host := registry
