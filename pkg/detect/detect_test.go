@@ -240,3 +240,34 @@ func TestDetectCanceled(t *testing.T) {
 		t.Fatalf("err = %v, want context.Canceled", err)
 	}
 }
+
+// A manifest that is there but cannot be read is said, not left out
+// silently (as root, permissions do not stop reads: a symlink loop does).
+func TestUnreadableManifestIsNoted(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "app.py"), []byte("print(1)\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{"requirements.txt", ".python-version"} {
+		if err := os.Symlink(n, filepath.Join(dir, n)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f := FactsFor(dir, Python)
+	notes := strings.Join(f.Notes, "\n")
+	for _, n := range []string{"requirements.txt", ".python-version"} {
+		if !strings.Contains(notes, n+" is there but cannot be read (too many levels of symbolic links)") {
+			t.Errorf("no note for the unreadable %s; notes:\n%s", n, notes)
+		}
+	}
+}
+
+func TestUnreadableManifestIsNotedOnce(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "app.py"), []byte("print(1)\n"), 0o644)
+	os.Symlink("requirements.txt", filepath.Join(dir, "requirements.txt"))
+	f := FactsFor(dir, Python)
+	if n := strings.Count(strings.Join(f.Notes, "\n"), "requirements.txt is there but cannot be read"); n != 1 {
+		t.Errorf("noted %d times: %q", n, f.Notes)
+	}
+}

@@ -4,10 +4,13 @@ import (
 	"bufio"
 	"encoding/json"
 	"encoding/xml"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -65,9 +68,43 @@ func readFacts(root string, s Stack, ms []string) Facts {
 	return f
 }
 
-func read(root, name string) ([]byte, bool) {
+// read reads a manifest. One that is there but cannot be read is noted, so
+// that what detection could not see is said, not silently left out (an
+// unreadable requirements.txt made a Flask app "python app.py").
+func (f *Facts) read(root, name string) ([]byte, bool) {
+	if name == "" {
+		return nil, false
+	}
 	b, err := os.ReadFile(filepath.Join(root, name))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		f.unreadable(name, err)
+	}
 	return b, err == nil
+}
+
+// manifest reports whether root holds the file name; one that is there but
+// cannot be opened (a symlink loop, no permission) counts, and is noted.
+func (f *Facts) manifest(root, name string) bool {
+	p := filepath.Join(root, name)
+	if isFile(p) {
+		return true
+	}
+	if _, err := os.Lstat(p); err == nil {
+		_, err = os.Stat(p)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			f.unreadable(name, err)
+			return true
+		}
+	}
+	return false
+}
+
+func (f *Facts) unreadable(name string, err error) {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
+	}
+	f.note("%s is there but cannot be read (%v): what it says is not taken into account; make it readable and run draft create --force", name, err)
 }
 
 func firstExisting(root string, names ...string) string {
@@ -87,7 +124,11 @@ func (f *Facts) addDeps(root string, names ...string) {
 	}
 }
 
-func (f *Facts) note(format string, a ...any) { f.Notes = append(f.Notes, fmt.Sprintf(format, a...)) }
+func (f *Facts) note(format string, a ...any) {
+	if n := fmt.Sprintf(format, a...); !slices.Contains(f.Notes, n) {
+		f.Notes = append(f.Notes, n)
+	}
+}
 
 // --- Go ---
 
@@ -99,7 +140,7 @@ var goFrameworks = []struct{ mod, name string }{
 func goFacts(root string, f *Facts) {
 	f.BuildTool = "go"
 	f.addDeps(root, "go.mod", "go.sum")
-	if b, ok := read(root, "go.mod"); ok {
+	if b, ok := f.read(root, "go.mod"); ok {
 		if mf, err := modfile.ParseLax("go.mod", b, nil); err == nil {
 			if mf.Module != nil {
 				f.Module = mf.Module.Mod.Path
@@ -176,7 +217,7 @@ func nodeFacts(root string, f *Facts) {
 	}
 	f.addDeps(root, "package.json", "package-lock.json", "npm-shrinkwrap.json", "yarn.lock", "pnpm-lock.yaml", ".yarnrc.yml")
 	var p packageJSON
-	if b, ok := read(root, "package.json"); ok {
+	if b, ok := f.read(root, "package.json"); ok {
 		if err := json.Unmarshal(b, &p); err != nil {
 			f.note("package.json does not parse (%v)", err)
 		}
@@ -184,9 +225,9 @@ func nodeFacts(root string, f *Facts) {
 	f.Module = p.Name
 	if v := p.Engines["node"]; v != "" {
 		f.Version, f.VersionFrom = v, "package.json engines.node"
-	} else if v := firstLine(root, ".nvmrc"); v != "" {
+	} else if v := f.firstLine(root, ".nvmrc"); v != "" {
 		f.Version, f.VersionFrom = strings.TrimPrefix(v, "v"), ".nvmrc"
-	} else if v := firstLine(root, ".node-version"); v != "" {
+	} else if v := f.firstLine(root, ".node-version"); v != "" {
 		f.Version, f.VersionFrom = strings.TrimPrefix(v, "v"), ".node-version"
 	}
 	for _, fw := range nodeFrameworks {
@@ -223,10 +264,10 @@ var pyFrameworks = []string{"django", "fastapi", "flask"}
 func pythonFacts(root string, f *Facts) {
 	deps := map[string]bool{}
 	switch {
-	case isFile(filepath.Join(root, "requirements.txt")):
+	case f.manifest(root, "requirements.txt"):
 		f.BuildTool = "pip"
 		f.addDeps(root, "requirements.txt")
-		for _, d := range requirementNames(root, "requirements.txt") {
+		for _, d := range f.requirementNames(root, "requirements.txt") {
 			deps[d] = true
 		}
 	case isFile(filepath.Join(root, "Pipfile")):
@@ -252,7 +293,7 @@ func pythonFacts(root string, f *Facts) {
 			} `toml:"poetry"`
 		} `toml:"tool"`
 	}
-	if b, ok := read(root, "pyproject.toml"); ok {
+	if b, ok := f.read(root, "pyproject.toml"); ok {
 		if err := toml.Unmarshal(b, &pp); err != nil {
 			f.note("pyproject.toml does not parse (%v)", err)
 		}
@@ -270,21 +311,21 @@ func pythonFacts(root string, f *Facts) {
 			PythonVersion string `toml:"python_version"`
 		} `toml:"requires"`
 	}
-	if b, ok := read(root, "Pipfile"); ok {
+	if b, ok := f.read(root, "Pipfile"); ok {
 		_ = toml.Unmarshal(b, &pf)
 		for d := range pf.Packages {
 			deps[strings.ToLower(d)] = true
 		}
 	}
 	switch {
-	case firstLine(root, ".python-version") != "":
-		f.Version, f.VersionFrom = firstLine(root, ".python-version"), ".python-version"
+	case f.firstLine(root, ".python-version") != "":
+		f.Version, f.VersionFrom = f.firstLine(root, ".python-version"), ".python-version"
 	case pp.Project.RequiresPython != "":
 		f.Version, f.VersionFrom = pp.Project.RequiresPython, "pyproject.toml requires-python"
 	case pf.Requires.PythonVersion != "":
 		f.Version, f.VersionFrom = pf.Requires.PythonVersion, "Pipfile python_version"
-	case strings.HasPrefix(firstLine(root, "runtime.txt"), "python-"):
-		f.Version, f.VersionFrom = strings.TrimPrefix(firstLine(root, "runtime.txt"), "python-"), "runtime.txt"
+	case strings.HasPrefix(f.firstLine(root, "runtime.txt"), "python-"):
+		f.Version, f.VersionFrom = strings.TrimPrefix(f.firstLine(root, "runtime.txt"), "python-"), "runtime.txt"
 	}
 	if pv := pp.Tool.Poetry.Dependencies["python"]; f.Version == "" && pv != nil {
 		if s, ok := pv.(string); ok {
@@ -337,9 +378,12 @@ func reqName(line string) string {
 	return strings.ToLower(strings.ReplaceAll(m[1], "_", "-"))
 }
 
-func requirementNames(root, name string) []string {
+func (f *Facts) requirementNames(root, name string) []string {
 	file, err := os.Open(filepath.Join(root, name))
 	if err != nil {
+		if !errors.Is(err, fs.ErrNotExist) {
+			f.unreadable(name, err)
+		}
 		return nil
 	}
 	defer file.Close()
@@ -411,7 +455,7 @@ var (
 )
 
 func javaFacts(root string, f *Facts) {
-	if b, ok := read(root, "pom.xml"); ok {
+	if b, ok := f.read(root, "pom.xml"); ok {
 		f.BuildTool = "maven"
 		f.addDeps(root, "pom.xml", ".mvn")
 		var p pom
@@ -453,7 +497,7 @@ func javaFacts(root string, f *Facts) {
 		}
 	} else {
 		name := firstExisting(root, "build.gradle.kts", "build.gradle")
-		b, _ := read(root, name)
+		b, _ := f.read(root, name)
 		f.BuildTool = "gradle"
 		f.addDeps(root, "settings.gradle", "settings.gradle.kts", name, "gradle.properties", "gradle")
 		s := string(b)
@@ -469,7 +513,7 @@ func javaFacts(root string, f *Facts) {
 			f.Entry = m[1]
 		}
 		f.Module = filepath.Base(root)
-		if st, ok := read(root, firstExisting(root, "settings.gradle.kts", "settings.gradle")); ok {
+		if st, ok := f.read(root, firstExisting(root, "settings.gradle.kts", "settings.gradle")); ok {
 			if m := regexp.MustCompile(`rootProject\.name\s*=\s*['"]([^'"]+)['"]`).FindSubmatch(st); m != nil {
 				f.Module = string(m[1])
 			}
@@ -529,11 +573,11 @@ func rubyFacts(root string, f *Facts) {
 	f.BuildTool = "bundler"
 	f.addDeps(root, "Gemfile", "Gemfile.lock")
 	gems := map[string]bool{}
-	gemfile, _ := read(root, "Gemfile")
+	gemfile, _ := f.read(root, "Gemfile")
 	for _, m := range gemRE.FindAllSubmatch(gemfile, -1) {
 		gems[string(m[1])] = true
 	}
-	if v := firstLine(root, ".ruby-version"); v != "" {
+	if v := f.firstLine(root, ".ruby-version"); v != "" {
 		f.Version, f.VersionFrom = strings.TrimPrefix(v, "ruby-"), ".ruby-version"
 	} else if m := gemfileRubyRE.FindSubmatch(gemfile); m != nil {
 		f.Version, f.VersionFrom = string(m[1]), "Gemfile ruby"
@@ -568,7 +612,7 @@ func phpFacts(root string, f *Facts) {
 		Name    string            `json:"name"`
 		Require map[string]string `json:"require"`
 	}
-	if b, ok := read(root, "composer.json"); ok {
+	if b, ok := f.read(root, "composer.json"); ok {
 		f.BuildTool = "composer"
 		f.addDeps(root, "composer.json", "composer.lock")
 		if err := json.Unmarshal(b, &c); err != nil {
@@ -593,8 +637,8 @@ func phpFacts(root string, f *Facts) {
 	}
 }
 
-func firstLine(root, name string) string {
-	b, ok := read(root, name)
+func (f *Facts) firstLine(root, name string) string {
+	b, ok := f.read(root, name)
 	if !ok {
 		return ""
 	}
