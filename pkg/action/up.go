@@ -137,8 +137,15 @@ func (u *Up) say(format string, a ...any) {
 func (u *Up) Run(ctx context.Context) (res *UpResult, err error) {
 	start := time.Now()
 	deploying := false
+	step := "checking the app and the cluster" // what an interrupt stops, before the deploy
 	defer func() {
 		if err != nil && !deploying && ctx.Err() != nil && errors.Is(err, context.Canceled) {
+			// Say what was interrupted and what it left (the deploy says so itself).
+			what := "the release is as it was"
+			if res != nil {
+				what = "release " + res.Release + " is as it was"
+			}
+			err = fmt.Errorf("interrupted while %s: nothing was deployed, %s: %w", step, what, context.Canceled)
 			// Stopped before deploying (watch mode drops a stale build): no error.
 			u.emit(Event{Event: "cancelled"})
 			return
@@ -175,6 +182,7 @@ func (u *Up) Run(ctx context.Context) (res *UpResult, err error) {
 	}
 
 	u.phase(PhaseBuild)
+	step = "building (nothing was pushed)"
 	// The image's tag is the digest of what the build would see.
 	bctx, err := build.Inspect(e.dir, e.dockerfile, e.env.BuildArgs)
 	if err != nil {
@@ -216,6 +224,7 @@ func (u *Up) Run(ctx context.Context) (res *UpResult, err error) {
 		u.emit(Event{Event: "build", Release: e.release, Path: built.Path, Seconds: res.Build.Seconds()})
 		t0 = time.Now()
 		if built.Image != nil {
+			step = "pushing " + tag.String() + " (the registry may hold some of its layers, not the tag)"
 			if u.UI != nil && u.UI.Terminal() {
 				e.bar = u.UI.Bar("pushing "+tag.Context().String(), 0)
 			}
