@@ -13,6 +13,9 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/draftk8s/draft/internal/testenv"
+	"github.com/draftk8s/draft/pkg/pack"
 )
 
 // setupScript runs script after sourcing e2e/env/lib.sh with a dpkg database
@@ -160,5 +163,54 @@ echo "[$(missing_packages curl pigz no-such-package)]"`)
 	}
 	if !strings.Contains(out, "[pigz no-such-package]") {
 		t.Errorf("want [pigz no-such-package], got %s", out)
+	}
+}
+
+// Every base image that a built-in pack's Dockerfile can name, for every
+// version the pack knows, has a recipe in e2e/env/images: built on first
+// use, it never fails as "not found" in the environment.
+func TestSetupEveryPackImageHasARecipe(t *testing.T) {
+	packs, err := pack.Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var refs []string
+	seen := map[string]bool{}
+	inputs := []pack.Input{{}, {BuildTool: "maven", DepFiles: []string{"pom.xml"}}, {BuildTool: "gradle", DepFiles: []string{"build.gradle"}}}
+	for _, p := range packs {
+		for _, v := range p.Versions {
+			for _, in := range inputs {
+				in.App, in.Version = "x", v
+				r, err := p.Render(in)
+				if err != nil {
+					t.Fatalf("pack %s %s: %v", p.Name, v, err)
+				}
+				for _, f := range r.Files {
+					if f.Path != "Dockerfile" {
+						continue
+					}
+					for _, ref := range testenv.FromRefs(string(f.Data)) {
+						if !seen[ref] {
+							seen[ref] = true
+							refs = append(refs, ref)
+						}
+					}
+				}
+			}
+		}
+	}
+	_, file, _, _ := runtime.Caller(0)
+	out, err := exec.Command("bash", append([]string{filepath.Join(filepath.Dir(file), "env", "images", "mkbase.sh"), "flavor-of"}, refs...)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("mkbase.sh flavor-of: %v\n%s", err, out)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		ref, flavor, _ := strings.Cut(line, "\t")
+		if flavor == "" {
+			t.Errorf("no base image recipe provides %s (a pack's Dockerfile names it)", ref)
+		}
+	}
+	if len(refs) < 10 {
+		t.Errorf("only %d base images found in the packs: %q", len(refs), refs)
 	}
 }

@@ -29,7 +29,7 @@ LIB=$REGISTRY_ADDR/library
 
 # Order matters: a cold run builds the flavors in this order.
 FLAVORS=(debian-bookworm debian-trixie python-bookworm python-trixie node-bookworm node-trixie golang
-  ruby-bookworm ruby-trixie php-bookworm php-trixie jre17 jre21 maven17 maven21 gradle17 gradle21)
+  ruby-bookworm ruby-trixie php-bookworm php-trixie jre17 jre21 jre25 maven17 maven21 maven25 gradle17 gradle21)
 
 family_of() {
   case $1 in
@@ -74,31 +74,38 @@ flavor() {
       ENVS=(COMPOSER_ALLOW_SUPERUSER=1 COMPOSER_HOME=/tmp)
       TAGS="php:8.1-cli php:8.2-cli"
       [[ $1 == *trixie ]] && SUITE=trixie TAGS="php:8.3-cli php:8.4-cli composer:2 composer:latest" ;;
-    jre17 | jre21)
+    jre17 | jre21 | jre25)
       local v=${1#jre}
       PKGS="ca-certificates openjdk-$v-jre-headless"
-      [[ $v == 21 ]] && SUITE=trixie
+      [[ $v != 17 ]] && SUITE=trixie
       POST=post_java CMD='["jshell"]' VERSION_CMD="java -version 2>&1 | head -1"
       ENVS=("PATH=/opt/java/openjdk/bin:$DEFAULT_PATH" JAVA_HOME=/opt/java/openjdk)
       CMD='["java", "-version"]'
-      TAGS="eclipse-temurin:$v-jre eclipse-temurin:$v-jre-jammy eclipse-temurin:$v-jre-noble" ;;
-    maven17 | maven21)
+      TAGS="eclipse-temurin:$v-jre eclipse-temurin:$v-jre-jammy eclipse-temurin:$v-jre-noble"
+      # Java 11 is in neither suite: 17 runs its bytecode
+      [[ $v == 17 ]] && TAGS+=" eclipse-temurin:11-jre eclipse-temurin:11-jre-jammy" ;;
+    maven17 | maven21 | maven25)
       local v=${1#maven}
       # + Debian's Maven plugins, which stand in for Maven Central (see maven-offline.sh)
       PKGS="ca-certificates openjdk-$v-jdk-headless maven libmaven-resources-plugin-java libmaven-compiler-plugin-java
         libsurefire-java libmaven-jar-plugin-java libmaven-install-plugin-java libmaven-clean-plugin-java
         libmaven-dependency-plugin-java libmaven-deploy-plugin-java libmaven-site-plugin-java"
-      [[ $v == 21 ]] && SUITE=trixie
+      [[ $v != 17 ]] && SUITE=trixie
       POST=post_maven CMD='["mvn"]' VERSION_CMD="mvn -B --version 2>&1 | head -1" FILES=maven-offline.sh
       ENVS=("PATH=/opt/java/openjdk/bin:$DEFAULT_PATH" JAVA_HOME=/opt/java/openjdk MAVEN_HOME=/usr/share/maven MAVEN_CONFIG=/root/.m2)
-      TAGS="maven:3.9-eclipse-temurin-$v maven:3-eclipse-temurin-$v" ;;
+      TAGS="maven:3.9-eclipse-temurin-$v maven:3-eclipse-temurin-$v"
+      # JDK 17 compiles for Java 11 (maven.compiler.release)
+      [[ $v == 17 ]] && TAGS+=" maven:3.9-eclipse-temurin-11 maven:3-eclipse-temurin-11" ;;
     gradle17 | gradle21)
       local v=${1#gradle}
       PKGS="ca-certificates openjdk-$v-jdk-headless gradle"
       [[ $v == 21 ]] && SUITE=trixie
       POST=post_gradle CMD='["gradle"]' VERSION_CMD="gradle --version 2>&1 | grep -m1 Gradle"
       ENVS=("PATH=/opt/java/openjdk/bin:$DEFAULT_PATH" JAVA_HOME=/opt/java/openjdk GRADLE_HOME=/usr/share/gradle)
-      TAGS="gradle:8-jdk$v gradle:jdk$v" ;;
+      TAGS="gradle:8-jdk$v gradle:jdk$v"
+      # Gradle 4.4 runs on neither 11 nor 25 as asked: the nearest JDK stands in (Gradle builds do not work here anyway)
+      [[ $v == 17 ]] && TAGS+=" gradle:8-jdk11 gradle:jdk11"
+      [[ $v == 21 ]] && TAGS+=" gradle:8-jdk25 gradle:jdk25" ;;
     *) die "unknown image flavor '$1' (known: ${FLAVORS[*]})" ;;
   esac
   PKGS=$(echo $PKGS)
