@@ -139,10 +139,10 @@ cd /root/draft
 mkdir -p /root/fresh-logs
 result() { echo "\$*" >> /root/fresh-logs/results; }
 step() { # NAME CMD: time one command, its output to /root/fresh-logs/NAME.log
-  local name=\$1 t=\$(date +%s) rc; shift
+  local name=\$1 t=\$(date +%s) hms=\$(date +%H:%M:%S) rc; shift
   echo "[fresh \$(date +%H:%M:%S)] inside: \$name: \$*" >&2
   bash -c "\$*" > /root/fresh-logs/\$name.log 2>&1 </dev/null; rc=\$?
-  result "\$name rc=\$rc seconds=\$((\$(date +%s) - t)) cmd=\$*"
+  result "\$name rc=\$rc seconds=\$((\$(date +%s) - t)) start=\$hms cmd=\$*"
   if ((rc)); then echo "[fresh] \$name failed (exit \$rc); the end of its output:" >&2; tail -40 /root/fresh-logs/\$name.log >&2; fi
   return \$rc
 }
@@ -214,8 +214,14 @@ phases_of() { grep -ho 'environment up in .*' "$R/root/fresh-logs/$1.log" 2>/dev
 {
   echo "make fresh: commit $COMMIT, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
   printf '  %s\n' "${REPORT[@]}"
-  while read -r name rcs secs cmd; do
+  while read -r name rcs secs start cmd; do
     printf '  %-22s %5ss  %s  (%s)\n' "$name" "${secs#seconds=}" "$([[ $rcs == rc=0 ]] && echo ok || echo "FAILED ${rcs}")" "${cmd#cmd=}"
+    # before the environment's first line: make build (Go modules and draft)
+    first=$({ grep -m1 -o '^\[draft-env [0-9:]*' "$R/root/fresh-logs/$name.log" 2>/dev/null || true; } | cut -d' ' -f2)
+    if [[ -n $first ]]; then
+      b=$(( $(date -d "$first" +%s) - $(date -d "${start#start=}" +%s) ))
+      ((b < 5)) || echo "      before the environment (make build: Go modules and draft): ${b}s"
+    fi
     p=$(phases_of "$name" || true); [[ -z $p ]] || echo "      $p"
     p=$({ grep -ho 'built [a-z0-9-]* in [0-9.]*s' "$R/root/fresh-logs/$name.log" 2>/dev/null || true; } | sed 's/^built //' | paste -sd, | sed 's/,/, /g')
     [[ -z $p ]] || echo "      built: $p"
