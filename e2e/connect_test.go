@@ -536,6 +536,19 @@ func TestConnectErrors(t *testing.T) {
 		cmd.Process.Kill()
 		t.Fatal("draft logs still runs 10 s after Ctrl-C")
 	}
+
+	// The release deleted while connect runs: connect says so and ends (it
+	// waited forever before).
+	c = startConnect(t, dir, "-n", ns, "--no-logs")
+	mustDraft(t, dir, nil, "delete", "-n", ns)
+	select {
+	case <-c.done:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("draft connect still runs 30 s after its release was deleted\nstderr:\n%s", c.stderr)
+	}
+	if code := c.cmd.ProcessState.ExitCode(); code != 1 || !strings.Contains(c.stderr.String(), "release python-app is gone") {
+		t.Errorf("connect after the release was deleted: exit %d\nstderr:\n%s", code, c.stderr)
+	}
 }
 
 func getBody(t *testing.T, url string) string {

@@ -15,7 +15,7 @@ import (
 	"testing"
 
 	"github.com/draftk8s/draft/internal/testenv"
-	"github.com/draftk8s/draft/pkg/pack"
+	draftpack "github.com/draftk8s/draft/pkg/pack"
 )
 
 // setupScript runs script after sourcing e2e/env/lib.sh with a dpkg database
@@ -170,14 +170,14 @@ echo "[$(missing_packages curl pigz no-such-package)]"`)
 // version the pack knows, has a recipe in e2e/env/images: built on first
 // use, it never fails as "not found" in the environment.
 func TestSetupEveryPackImageHasARecipe(t *testing.T) {
-	packs, err := pack.Load("")
+	all, err := draftpack.Load("")
 	if err != nil {
 		t.Fatal(err)
 	}
 	var refs []string
 	seen := map[string]bool{}
-	inputs := []pack.Input{{}, {BuildTool: "maven", DepFiles: []string{"pom.xml"}}, {BuildTool: "gradle", DepFiles: []string{"build.gradle"}}}
-	for _, p := range packs {
+	inputs := []draftpack.Input{{}, {BuildTool: "maven", DepFiles: []string{"pom.xml"}}, {BuildTool: "gradle", DepFiles: []string{"build.gradle"}}}
+	for _, p := range all {
 		for _, v := range p.Versions {
 			for _, in := range inputs {
 				in.App, in.Version = "x", v

@@ -36,6 +36,9 @@ type Connect struct {
 	OverridePorts []string
 	// Hold is how long a new connection waits for a Ready pod (0: 30 s).
 	Hold time.Duration
+	// StopWhenGone ends Run with an error when the release is deleted (no
+	// pod and no workload left); else connect waits for the next deploy.
+	StopWhenGone bool
 
 	// Logs receives the app's log lines, prefixed by [pod/container]; nil
 	// for none. Tail is the lines of history of each container first.
@@ -129,6 +132,9 @@ func (c *Connect) Run(ctx context.Context) error {
 	if c.Hold > 0 {
 		opts = append(opts, connect.WithHold(c.Hold))
 	}
+	if c.StopWhenGone {
+		opts = append(opts, connect.WithStopWhenGone())
+	}
 	fw := connect.New(a.cluster.Config, a.cluster.Client, a.cluster.Namespace, a.selector, opts...)
 	fwErr := make(chan error, 1)
 	go func() { fwErr <- fw.Run(ctx) }()
@@ -145,7 +151,11 @@ func (c *Connect) Run(ctx context.Context) error {
 	if c.Logs != nil {
 		logs := connect.NewLogs(a.cluster.Client, a.cluster.Namespace, a.selector, c.Logs,
 			connect.WithTail(c.Tail), connect.WithColor(c.Color),
-			connect.WithLogEvents(func(e connect.Event) { c.say("%s", e.Message) }))
+			connect.WithLogEvents(func(e connect.Event) {
+				if e.Kind != "vacant" { // the forwarder says it
+					c.say("%s", e.Message)
+				}
+			}))
 		go func() { logsErr <- logs.Run(ctx) }()
 	} else {
 		logsErr <- nil
@@ -167,6 +177,8 @@ func (c *Connect) fail(ctx context.Context, a *appPods, err error) error {
 		return a.noPods()
 	case ctx.Err() != nil:
 		return nil
+	case errors.Is(err, connect.ErrGone):
+		return fmt.Errorf("release %s is gone: no pod and no workload of it are left in namespace %s (deleted with draft delete or helm uninstall?); draft up deploys it again", a.release, a.cluster.Namespace)
 	}
 	return fmt.Errorf("connecting to release %s: %w", a.release, err)
 }

@@ -47,6 +47,7 @@ func (l *Logs) Run(ctx context.Context) error {
 				l.UI.Printf("%s", e.Message)
 			}
 		}),
+		connect.WithLogsStopWhenGone(), // a followed release that is deleted ends draft logs
 	}
 	err = connect.NewLogs(a.cluster.Client, a.cluster.Namespace, a.selector, l.Out, opts...).Run(ctx)
 	switch {
@@ -56,6 +57,8 @@ func (l *Logs) Run(ctx context.Context) error {
 		return a.noPods()
 	case ctx.Err() != nil:
 		return ctx.Err()
+	case errors.Is(err, connect.ErrGone):
+		return fmt.Errorf("release %s is gone: no pod and no workload of it are left in namespace %s (deleted with draft delete or helm uninstall?)", a.release, a.cluster.Namespace)
 	}
 	return fmt.Errorf("the logs of release %s: %w", a.release, err)
 }

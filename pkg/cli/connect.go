@@ -12,7 +12,7 @@ import (
 )
 
 func newConnectCommand(s streams) *cobra.Command {
-	c := &action.Connect{}
+	c := &action.Connect{StopWhenGone: true} // a deleted release ends draft connect
 	var noLogs bool
 	cmd := &cobra.Command{
 		Use:   "connect [DIR]",

@@ -56,7 +56,15 @@ type options struct {
 	ready     func([]Mapping)
 	hosts     []string
 	dialWait  time.Duration
+	vacancy   time.Duration // how long no pod lasts before the workloads are looked for
+	stopGone  bool
 }
+
+// WithStopWhenGone makes Run return ErrGone when the release is deleted (no
+// pod and no workload left); without it Run waits for pods to come back, as
+// watch mode wants (its next redeploy makes them). Either way it says when
+// the workloads are scaled to zero.
+func WithStopWhenGone() Option { return func(o *options) { o.stopGone = true } }
 
 // WithOverrides sets local ports for pod ports (LOCAL:REMOTE), and adds pod
 // ports that the pods do not declare. An override's local port must be free.
@@ -83,7 +91,7 @@ func WithHosts(hosts ...string) Option { return func(o *options) { o.hosts = hos
 func New(cfg *rest.Config, client kubernetes.Interface, namespace, selector string, opts ...Option) *Forwarder {
 	f := &Forwarder{
 		client: client, namespace: namespace, selector: selector,
-		o:        options{hold: 30 * time.Second, hosts: []string{"127.0.0.1", "::1"}, dialWait: 10 * time.Second},
+		o:        options{hold: 30 * time.Second, hosts: []string{"127.0.0.1", "::1"}, dialWait: 10 * time.Second, vacancy: vacancyDelay},
 		conns:    map[types.UID]*podConn{},
 		target:   map[int]string{},
 		early:    map[types.UID]bool{},
@@ -176,7 +184,19 @@ func (f *Forwarder) Run(ctx context.Context) error {
 	if f.o.ready != nil {
 		f.o.ready(f.Ports())
 	}
-	<-ctx.Done()
+	var runErr error
+	gone := watchVacancy(ctx, f.client, f.namespace, f.selector, pods, f.o.vacancy, func(msg string) { f.emit("vacant", "", "%s", msg) })
+	select {
+	case <-ctx.Done():
+	case <-gone:
+		if f.o.stopGone {
+			runErr = ErrGone
+		} else {
+			f.emit("vacant", "", "no pod and no workload are left (the release was deleted?); waiting for the next deploy (Ctrl-C to stop)")
+			<-ctx.Done()
+		}
+	}
+	cancel() // the connections end with ctx
 	closeAll()
 	wg.Wait()
 	f.mu.Lock()
@@ -184,10 +204,10 @@ func (f *Forwarder) Run(ctx context.Context) error {
 	f.conns = map[types.UID]*podConn{}
 	f.mu.Unlock()
 	for _, c := range conns {
-		<-c.ready // a dial under way ends with ctx
+		<-c.ready
 		c.close()
 	}
-	return nil
+	return runErr
 }
 
 // targetOf is the pod a new connection to port goes to now.

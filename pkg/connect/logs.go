@@ -43,7 +43,13 @@ type logOptions struct {
 	events    func(Event)
 	maxWait   time.Duration // the longest pause between two attempts to reopen a stream
 	linger    time.Duration // how long a deleted pod's streams may still finish
+	vacancy   time.Duration // how long no pod lasts before the workloads are looked for
+	stopGone  bool
 }
+
+// WithLogsStopWhenGone makes a followed Run return ErrGone when the release
+// is deleted (see WithStopWhenGone).
+func WithLogsStopWhenGone() LogOption { return func(o *logOptions) { o.stopGone = true } }
 
 // WithTail shows the last n lines of the pods already running (-1: all of
 // them, the default). Pods that start later are shown from their first line.
@@ -75,7 +81,7 @@ func WithLogEvents(f func(Event)) LogOption { return func(o *logOptions) { o.eve
 func NewLogs(client kubernetes.Interface, namespace, selector string, out io.Writer, opts ...LogOption) *Logs {
 	l := &Logs{
 		client: client, namespace: namespace, selector: selector,
-		o: logOptions{tail: -1, follow: true, maxWait: 5 * time.Second, linger: 2 * time.Second},
+		o: logOptions{tail: -1, follow: true, maxWait: 5 * time.Second, linger: 2 * time.Second, vacancy: vacancyDelay},
 	}
 	for _, opt := range opts {
 		opt(&l.o)
@@ -173,7 +179,15 @@ func (l *Logs) Run(ctx context.Context) error {
 	if err := l.checkContainer(all); err != nil {
 		return err
 	}
-	<-ctx.Done()
+	gone := watchVacancy(ctx, l.client, l.namespace, l.selector, w, l.o.vacancy, func(msg string) { l.emit("vacant", "", "%s", msg) })
+	select {
+	case <-ctx.Done():
+	case <-gone:
+		if l.o.stopGone {
+			return ErrGone
+		}
+		<-ctx.Done()
+	}
 	return nil
 }
 

@@ -1,0 +1,139 @@
+package connect
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes/fake"
+)
+
+func deployment(replicas int32) *appsv1.Deployment {
+	return &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: testNS, Labels: testLabels},
+		Spec:       appsv1.DeploymentSpec{Replicas: &replicas},
+	}
+}
+
+func quickVacancy(o *options) { o.vacancy = 50 * time.Millisecond }
+
+// The release deleted (its Deployment, then its pod): with WithStopWhenGone
+// Run returns ErrGone; a pod deleted while its Deployment stays does not.
+func TestForwarderStopsWhenTheReleaseIsGone(t *testing.T) {
+	fp := newFakePods(t, "a")
+	cs := fake.NewClientset(pod("a", 1, true, port("http", testPort)), deployment(1))
+	_, m, done := startForwarder(t, cs, fp, WithStopWhenGone(), quickVacancy)
+	eventually(t, m, "a")
+	ctx := context.Background()
+
+	// kubectl delete pod: the Deployment is there, so is the forwarder
+	if err := cs.CoreV1().Pods(testNS).Delete(ctx, "a", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("Run returned %v while the Deployment is there", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	// helm uninstall: the Deployment goes
+	if err := cs.AppsV1().Deployments(testNS).Delete(ctx, "web", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		done <- err // for startForwarder's cleanup
+		if !errors.Is(err, ErrGone) {
+			t.Fatalf("Run = %v, want ErrGone", err)
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatal("Run did not notice that the release is gone")
+	}
+}
+
+// Scaled to zero: said once, and the forwarder waits for a pod.
+func TestForwarderSaysScaledToZero(t *testing.T) {
+	fp := newFakePods(t, "a", "b")
+	cs := fake.NewClientset(pod("a", 1, true, port("http", testPort)), deployment(0))
+	var mu sync.Mutex
+	var said []string
+	_, m, done := startForwarder(t, cs, fp, WithStopWhenGone(), quickVacancy, WithEvents(func(e Event) {
+		if e.Kind == "vacant" {
+			mu.Lock()
+			said = append(said, e.Message)
+			mu.Unlock()
+		}
+	}))
+	eventually(t, m, "a")
+	if err := cs.CoreV1().Pods(testNS).Delete(context.Background(), "a", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("Run returned %v while scaled to zero", err)
+	case <-time.After(400 * time.Millisecond):
+	}
+	mu.Lock()
+	got := strings.Join(said, "\n")
+	mu.Unlock()
+	if strings.Count(got, "scaled to zero") != 1 {
+		t.Errorf("said %q, want 'scaled to zero' once", got)
+	}
+	// scaled up again: the new pod serves
+	create(t, cs, pod("b", 2, true, port("http", testPort)))
+	eventually(t, m, "b")
+}
+
+// Without WithStopWhenGone (watch mode), a deleted release is said and
+// waited out.
+func TestForwarderWaitsWhenGoneInWatchMode(t *testing.T) {
+	fp := newFakePods(t, "a")
+	cs := fake.NewClientset(pod("a", 1, true, port("http", testPort)))
+	var mu sync.Mutex
+	var said []string
+	_, _, done := startForwarder(t, cs, fp, quickVacancy, WithEvents(func(e Event) {
+		if e.Kind == "vacant" {
+			mu.Lock()
+			said = append(said, e.Message)
+			mu.Unlock()
+		}
+	}))
+	if err := cs.CoreV1().Pods(testNS).Delete(context.Background(), "a", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("Run returned %v", err)
+	case <-time.After(400 * time.Millisecond):
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(said) != 1 || !strings.Contains(said[0], "waiting for the next deploy") {
+		t.Errorf("said %q", said)
+	}
+}
+
+// draft logs -f of a release that is deleted returns ErrGone.
+func TestLogsStopWhenTheReleaseIsGone(t *testing.T) {
+	cs := fake.NewClientset(pod("a", 1, true, port("http", testPort)))
+	var out syncBuffer
+	l := NewLogs(cs, testNS, "app.kubernetes.io/instance=web", &out, WithLogsStopWhenGone(), func(o *logOptions) { o.vacancy = 50 * time.Millisecond })
+	done := make(chan error, 1)
+	go func() { done <- l.Run(context.Background()) }()
+	time.Sleep(200 * time.Millisecond)
+	if err := cs.CoreV1().Pods(testNS).Delete(context.Background(), "a", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrGone) {
+			t.Fatalf("Run = %v, want ErrGone", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Logs.Run did not notice that the release is gone")
+	}
+}
