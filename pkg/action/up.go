@@ -138,12 +138,13 @@ func (u *Up) Run(ctx context.Context) (res *UpResult, err error) {
 	start := time.Now()
 	deploying := false
 	step := "checking the app and the cluster" // what an interrupt stops, before the deploy
+	release := ""                              // res is nil once an error is returned
 	defer func() {
 		if err != nil && !deploying && ctx.Err() != nil && errors.Is(err, context.Canceled) {
 			// Say what was interrupted and what it left (the deploy says so itself).
 			what := "the release is as it was"
-			if res != nil {
-				what = "release " + res.Release + " is as it was"
+			if release != "" {
+				what = "release " + release + " is as it was"
 			}
 			err = fmt.Errorf("interrupted while %s: nothing was deployed, %s: %w", step, what, context.Canceled)
 			// Stopped before deploying (watch mode drops a stale build): no error.
@@ -164,6 +165,7 @@ func (u *Up) Run(ctx context.Context) (res *UpResult, err error) {
 		return nil, err
 	}
 	res = &UpResult{Release: e.release, Namespace: e.cluster.Namespace}
+	release = e.release
 	// What can be checked before the first slow step is: the values files
 	// and set values (with a stand-in image), and the namespace.
 	if _, err := deploy.MergeValues(deploy.ValueSources{Dir: e.dir, Files: e.env.Values, Set: e.env.Set}); err != nil {
