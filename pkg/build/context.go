@@ -145,7 +145,6 @@ func Inspect(dir, dockerfile string, buildArgs map[string]string) (*Context, err
 	}
 	defer src.close()
 	out := &Context{}
-	secret := secretMatcher()
 
 	h := sha256.New()
 	var scratch []byte
@@ -161,7 +160,7 @@ func Inspect(dir, dockerfile string, buildArgs map[string]string) (*Context, err
 	buf := make([]byte, 32<<10)
 	field("draft build context v1")
 	err = src.walk(context.Background(), func(e ctxEntry) error {
-		if !src.ignored[e.path] && secretPath(secret, e.path) {
+		if !src.ignored[e.path] && secretPath(e.path) {
 			out.Secrets = append(out.Secrets, e.path)
 		}
 		switch {

@@ -600,3 +600,34 @@ func TestInspectFindsSecretsTheDockerignoreLetsThrough(t *testing.T) {
 		t.Errorf("with SecretPatterns: Secrets = %q (%v), want none", c.Secrets, err)
 	}
 }
+
+// The quick rules Inspect applies mean what SecretPatterns mean in a
+// .dockerignore (patternmatcher, as Docker reads it), on paths of every kind.
+func TestSecretRulesAgreeWithDockerignore(t *testing.T) {
+	pm, err := patternmatcher.New(SecretPatterns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range SecretPatterns {
+		q := strings.TrimPrefix(strings.TrimPrefix(p, "!"), "**/")
+		if !strings.HasPrefix(strings.TrimPrefix(p, "!"), "**/") || strings.Count(q, "/") > 1 || (strings.HasPrefix(p, "!") && strings.ContainsAny(q, "*?[/")) {
+			t.Errorf("pattern %q: the quick rules take **/NAME, **/DIR/NAME, or an exception !**/NAME", p)
+		}
+	}
+	paths := []string{
+		".env", "a/.env", "a/b/.env.local", ".env.example", "x/.env.sample", ".envrc", "env", "my.env",
+		"server.key", "k/tls.pem", "a.pem.txt", "keys", "store.p12", "c/a.pfx", "x.jks", "app.keystore",
+		"id_rsa", "id_rsa.pub", "d/id_ed25519", "id_ecdsa_sk", "my_id_rsa", ".ssh", "h/.ssh", ".sshd",
+		".netrc", ".git-credentials", "w/.npmrc", ".npmrc.bak", ".yarnrc.yml", ".yarnrc", ".pypirc",
+		".gem/credentials", "u/.gem/credentials", "credentials", ".composer/auth.json", "auth.json",
+		".docker/config.json", "config.json", "ops/.kube/config", ".kube/cache", "kubeconfig", "kubeconfig.yaml",
+		".aws", "o/.aws", ".azure", ".config/gcloud", "h/.config/gcloud", ".config/other", "application_default_credentials.json",
+		"infra/terraform.tfstate", "terraform.tfstate.backup", "main.tf", ".vault-token", "app.py", "src/main.go",
+	}
+	for _, p := range paths {
+		want, _ := pm.MatchesOrParentMatches(p)
+		if got := secretPath(p); got != want {
+			t.Errorf("secretPath(%q) = %v, the .dockerignore says %v", p, got, want)
+		}
+	}
+}
