@@ -610,7 +610,7 @@ func TestSecretRulesAgreeWithDockerignore(t *testing.T) {
 	}
 	for _, p := range SecretPatterns {
 		q := strings.TrimPrefix(strings.TrimPrefix(p, "!"), "**/")
-		if !strings.HasPrefix(strings.TrimPrefix(p, "!"), "**/") || strings.Count(q, "/") > 1 || (strings.HasPrefix(p, "!") && strings.ContainsAny(q, "*?[/")) {
+		if !strings.HasPrefix(strings.TrimPrefix(p, "!"), "**/") || strings.Count(q, "/") > 1 || ((strings.HasPrefix(p, "!") || strings.Contains(q, "/")) && strings.ContainsAny(q, "*?[")) || (strings.HasPrefix(p, "!") && strings.Contains(q, "/")) {
 			t.Errorf("pattern %q: the quick rules take **/NAME, **/DIR/NAME, or an exception !**/NAME", p)
 		}
 	}
