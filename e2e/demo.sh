@@ -46,13 +46,8 @@ if [[ -n $chart ]]; then
 fi
 
 # the base images the Dockerfile names, built now if the environment lacks them
-bases=$(awk 'toupper($1) == "FROM" { for (i = 2; i <= NF; i++) if ($i !~ /^--/) { print $i; break } }' "$app/Dockerfile" | grep -v '\$' || true)
-if [[ -n $bases ]]; then
-  echo
-  echo "base images for the Dockerfile: $(echo $bases) (built from Debian packages on first use)"
-  # shellcheck disable=SC2086
-  bash "$ROOT/e2e/env/images/mkbase.sh" ensure-ref $bases || fail "the base images $(echo $bases) could not be built (their messages are above)"
-fi
+echo
+bash "$ROOT/e2e/env/images/mkbase.sh" ensure-for "$app/Dockerfile" || fail "the Dockerfile's base images could not be built (the messages are above)"
 
 step "5. draft up: build, push, deploy, wait until ready"
 cd "$app"

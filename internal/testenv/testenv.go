@@ -6,16 +6,26 @@
 package testenv
 
 import (
-	"bufio"
 	"bytes"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"github.com/moby/buildkit/frontend/dockerfile/parser"
 )
+
+// ensured are the references made sure of in this process.
+var ensured = struct {
+	sync.Mutex
+	refs map[string]bool
+}{refs: map[string]bool{}}
 
 // Root is the repository's root directory.
 func Root() string {
@@ -37,12 +47,22 @@ func BaseImages(t testing.TB, refs ...string) {
 		t.Logf("not root: base images %v are not built here (e2e/env/images/mkbase.sh runs as root)", refs)
 		return
 	}
+	// once per test process: every draft up of the suite asks again
+	ensured.Lock()
+	defer ensured.Unlock()
+	refs = slices.DeleteFunc(slices.Clone(refs), func(r string) bool { return ensured.refs[r] })
+	if len(refs) == 0 {
+		return
+	}
 	start := time.Now()
 	cmd := exec.Command("bash", append([]string{filepath.Join(Root(), "e2e", "env", "images", "mkbase.sh"), "ensure-ref"}, refs...)...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("bringing up the base images %v: %v\n%s", refs, err, tail(out.String(), 30))
+	}
+	for _, r := range refs {
+		ensured.refs[r] = true
 	}
 	if d := time.Since(start); d > 2*time.Second {
 		t.Logf("base images %v ready in %s", refs, d.Round(100*time.Millisecond))
@@ -60,31 +80,27 @@ func BaseImagesOf(t testing.TB, dir string) {
 	BaseImages(t, FromRefs(string(b))...)
 }
 
-// FromRefs lists the images of a Dockerfile's FROM lines, skipping the names
-// of its own stages and references that use build arguments.
+// FromRefs lists the images of a Dockerfile's FROM lines, read with the
+// parser pkg/build uses (moby/buildkit's), skipping the names of its own
+// stages, scratch, and references that use build arguments.
 func FromRefs(dockerfile string) []string {
+	res, err := parser.Parse(strings.NewReader(dockerfile))
+	if err != nil {
+		return nil
+	}
+	stages, _, err := instructions.Parse(res.AST, nil)
+	if err != nil {
+		return nil
+	}
 	var refs []string
-	stages, seen := map[string]bool{}, map[string]bool{}
-	sc := bufio.NewScanner(strings.NewReader(dockerfile))
-	for sc.Scan() {
-		f := strings.Fields(sc.Text())
-		if len(f) < 2 || !strings.EqualFold(f[0], "FROM") {
-			continue
-		}
-		args := f[1:]
-		for len(args) > 0 && strings.HasPrefix(args[0], "--") {
-			args = args[1:]
-		}
-		if len(args) == 0 {
-			continue
-		}
-		ref := args[0]
-		if !stages[strings.ToLower(ref)] && !seen[ref] && !strings.Contains(ref, "$") && ref != "scratch" {
+	named := map[string]bool{}
+	for _, st := range stages {
+		ref := st.BaseName
+		if !named[strings.ToLower(ref)] && ref != "scratch" && !strings.Contains(ref, "$") && !slices.Contains(refs, ref) {
 			refs = append(refs, ref)
-			seen[ref] = true
 		}
-		if len(args) >= 3 && strings.EqualFold(args[1], "AS") {
-			stages[strings.ToLower(args[2])] = true
+		if st.Name != "" {
+			named[strings.ToLower(st.Name)] = true
 		}
 	}
 	return refs

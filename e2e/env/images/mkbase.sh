@@ -9,6 +9,8 @@
 #                                Dockerfile's FROM names them (python:3.12-slim, docker.io/library/
 #                                node:20-slim ...): first use builds only what is used; a
 #                                reference no flavor provides (scratch, nginx) is left alone
+#   mkbase.sh ensure-for DOCKERFILE  ensure-ref for the images its FROM lines name (not its
+#                                own stages, scratch, or references with build arguments)
 #   mkbase.sh build FLAVOR...    rebuild these flavors now (e.g. python-trixie)
 #   mkbase.sh list               flavor, Debian suite, runtime, size and tags
 #   mkbase.sh flavor-of REF...   the flavor that provides each reference (empty: none)
@@ -341,14 +343,20 @@ fresh() { # FLAVOR: its OCI layout is there and was built from the current recip
 # ensure_flavors FLAVOR...: build those that are missing or stale, each under a
 # lock of its own (two callers that need different flavors never wait for each
 # other; two that need the same one build it once), then push their tags.
+# flavor_lock FLAVOR: hold the lock of one flavor's build until flavor_unlock
+flavor_lock() {
+  exec {FLAVOR_FD}>"/run/draft-env-image-$1.lock"
+  flock -n "$FLAVOR_FD" || { log "waiting for another build of $1"; flock -w 3600 "$FLAVOR_FD"; } || die "another mkbase.sh holds the lock of $1"
+}
+flavor_unlock() { exec {FLAVOR_FD}>&-; }
+
 ensure_flavors() {
-  local f fd
+  local f
   for f in "$@"; do
     fresh "$f" && continue
-    exec {fd}>"/run/draft-env-image-$f.lock"
-    flock -n "$fd" || { log "waiting for another build of $f"; flock -w 3600 "$fd"; } || die "another mkbase.sh holds the lock of $f"
-    fresh "$f" || flavor_build "$f"
-    exec {fd}>&-
+    flavor_lock "$f"
+    fresh "$f" || flavor_build "$f"   # another caller may have built it meanwhile
+    flavor_unlock
   done
   mapfile -t args < <(sync_args "$@")
   imgtool sync "${args[@]}" || die "pushing base images to $REGISTRY_ADDR failed"
@@ -380,6 +388,16 @@ cmd_ensure_ref() {
   ensure_flavors "${want[@]}"
 }
 
+# from_refs DOCKERFILE: the images its FROM lines name (internal/testenv.FromRefs
+# does the same for Go tests, with buildkit's parser)
+from_refs() {
+  awk 'toupper($1) == "FROM" {
+      ref = ""; for (i = 2; i <= NF; i++) if ($i !~ /^--/) { ref = $i; break }
+      for (j = i + 1; j < NF; j++) if (toupper($j) == "AS") stage[tolower($(j + 1))] = 1
+      if (ref != "" && ref != "scratch" && ref !~ /\$/ && !(tolower(ref) in stage) && !(ref in seen)) { seen[ref] = 1; print ref }
+    }' "$1"
+}
+
 cmd_list() {
   local f
   { printf 'FLAVOR\tSUITE\tRUNTIME\tROOTFS\tTAGS (%s/...)\n' "$LIB"
@@ -395,13 +413,15 @@ mkdir -p "$IMG_CACHE"
 case "${1:-}" in
   ensure) shift; cmd_ensure "$@" ;;
   ensure-ref) shift; cmd_ensure_ref "$@" ;;
+  ensure-for)
+    shift; [[ $# == 1 && -f $1 ]] || die "usage: mkbase.sh ensure-for DOCKERFILE"
+    mapfile -t refs < <(from_refs "$1")
+    log "base images for $1: ${refs[*]:-none} (built from Debian packages on first use)"
+    ((${#refs[@]} == 0)) || cmd_ensure_ref "${refs[@]}" ;;
   build)
     shift; [[ $# -gt 0 ]] || die "usage: mkbase.sh build FLAVOR..."
     for f in "$@"; do flavor "$f"; done     # all names checked before anything is built
-    for f in "$@"; do
-      exec {fd}>"/run/draft-env-image-$f.lock"; flock -w 3600 "$fd" || die "another mkbase.sh holds the lock of $f"
-      flavor_build "$f"; exec {fd}>&-
-    done ;;
+    for f in "$@"; do flavor_lock "$f"; flavor_build "$f"; flavor_unlock; done ;;
   list) cmd_list ;;
   flavor-of) shift; for r in "$@"; do printf '%s\t%s\n' "$r" "$(flavor_of_ref "$r")"; done ;;
   *) die "usage: mkbase.sh ensure FAMILY... | ensure-ref REF... | build FLAVOR... | list" ;;
