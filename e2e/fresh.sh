@@ -216,11 +216,12 @@ phases_of() { grep -ho 'environment up in .*' "$R/root/fresh-logs/$1.log" 2>/dev
   printf '  %s\n' "${REPORT[@]}"
   while read -r name rcs secs start cmd; do
     printf '  %-22s %5ss  %s  (%s)\n' "$name" "${secs#seconds=}" "$([[ $rcs == rc=0 ]] && echo ok || echo "FAILED ${rcs}")" "${cmd#cmd=}"
-    # before the environment's first line: make build (Go modules and draft)
+    # what make did before the environment came up: the build (Go modules
+    # and draft), and in make test the unit tests too
     first=$({ grep -m1 -o '^\[draft-env [0-9:]*' "$R/root/fresh-logs/$name.log" 2>/dev/null || true; } | cut -d' ' -f2)
-    if [[ -n $first ]]; then
+    if [[ -n $first ]] && grep -q 'environment up in' "$R/root/fresh-logs/$name.log"; then
       b=$(( $(date -d "$first" +%s) - $(date -d "${start#start=}" +%s) ))
-      ((b < 5)) || echo "      before the environment (make build: Go modules and draft): ${b}s"
+      ((b < 5)) || echo "      make's steps before the environment (build$([[ $cmd == *test* ]] && echo ", unit tests")): ${b}s"
     fi
     p=$(phases_of "$name" || true); [[ -z $p ]] || echo "      $p"
     p=$({ grep -ho 'built [a-z0-9-]* in [0-9.]*s' "$R/root/fresh-logs/$name.log" 2>/dev/null || true; } | sed 's/^built //' | paste -sd, | sed 's/,/, /g')

@@ -167,11 +167,19 @@ func (u *Up) Run(ctx context.Context) (res *UpResult, err error) {
 	res = &UpResult{Release: e.release, Namespace: e.cluster.Namespace}
 	release = e.release
 	// What can be checked before the first slow step is: the values files
-	// and set values (with a stand-in image), and the namespace.
-	if _, err := deploy.MergeValues(deploy.ValueSources{Dir: e.dir, Files: e.env.Values, Set: e.env.Set}); err != nil {
+	// and set values (merged once; the image is laid over them below), and,
+	// for a release not installed yet, its namespace.
+	values, err := deploy.MergeValues(deploy.ValueSources{Dir: e.dir, Files: e.env.Values, Set: e.env.Set})
+	if err != nil {
 		return nil, err
 	}
-	if err := e.deployer.CheckNamespace(ctx, u.CreateNamespace || e.env.CreateNamespace); err != nil {
+	current, err := e.deployer.Current(ctx, e.release)
+	switch {
+	case errors.Is(err, deploy.ErrNotFound):
+		if err := e.deployer.CheckNamespace(ctx, u.CreateNamespace || e.env.CreateNamespace); err != nil {
+			return nil, err
+		}
+	case err != nil:
 		return nil, err
 	}
 	if len(e.tasks.PreUp) > 0 {
@@ -196,10 +204,6 @@ func (u *Up) Run(ctx context.Context) (res *UpResult, err error) {
 		u.emit(Event{Event: "warning", Release: e.release, Message: msg})
 	}
 	tag := e.repo.Tag(bctx.Digest[:20])
-	current, err := e.deployer.Current(ctx, e.release)
-	if err != nil && !errors.Is(err, deploy.ErrNotFound) {
-		return nil, err
-	}
 	var deployedRef name.Reference
 	if current != nil {
 		if ref, perr := name.ParseReference(current.Value("image.repository")+"@"+current.Value("image.digest"), name.Insecure); perr == nil && current.Value("image.digest") != "" {
@@ -256,12 +260,9 @@ func (u *Up) Run(ctx context.Context) (res *UpResult, err error) {
 	res.Image = image
 
 	// Deploy, pinned by digest.
-	values, err := deploy.MergeValues(deploy.ValueSources{Dir: e.dir, Files: e.env.Values, Set: e.env.Set, Override: map[string]any{
+	values = deploy.Overlay(values, map[string]any{
 		"image": map[string]any{"repository": image.Context().String(), "tag": tag.TagStr(), "digest": image.DigestStr()},
-	}})
-	if err != nil {
-		return nil, err
-	}
+	})
 	if err := u.gate(ctx); err != nil {
 		return nil, err
 	}

@@ -41,21 +41,22 @@ func MergeValues(s ValueSources) (map[string]any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("merging the release values: %w", err)
 	}
-	return mergeInto(vals, s.Override), nil
+	return Overlay(vals, s.Override), nil
 }
 
-// mergeInto merges src into dst, maps key by key, and returns dst.
-func mergeInto(dst, src map[string]any) map[string]any {
+// Overlay merges src into dst, maps key by key (src wins), and returns dst:
+// what MergeValues does with Override, for values merged already.
+func Overlay(dst, src map[string]any) map[string]any {
 	if dst == nil {
 		dst = map[string]any{}
 	}
 	for k, v := range src {
 		if sm, ok := v.(map[string]any); ok {
 			if dm, ok := dst[k].(map[string]any); ok {
-				dst[k] = mergeInto(dm, sm)
+				dst[k] = Overlay(dm, sm)
 				continue
 			}
-			dst[k] = mergeInto(map[string]any{}, sm)
+			dst[k] = Overlay(map[string]any{}, sm)
 			continue
 		}
 		dst[k] = v
