@@ -22,6 +22,23 @@ func deployment(replicas int32) *appsv1.Deployment {
 
 func quickVacancy(o *options) { o.vacancy = 50 * time.Millisecond }
 
+// vacantEvents collects what a Forwarder says of its missing pods.
+func vacantEvents() (Option, func() []string) {
+	var mu sync.Mutex
+	var said []string
+	return WithEvents(func(e Event) {
+			if e.Kind == "vacant" {
+				mu.Lock()
+				said = append(said, e.Message)
+				mu.Unlock()
+			}
+		}), func() []string {
+			mu.Lock()
+			defer mu.Unlock()
+			return append([]string(nil), said...)
+		}
+}
+
 // The release deleted (its Deployment, then its pod): with WithStopWhenGone
 // Run returns ErrGone; a pod deleted while its Deployment stays does not.
 func TestForwarderStopsWhenTheReleaseIsGone(t *testing.T) {
@@ -59,15 +76,8 @@ func TestForwarderStopsWhenTheReleaseIsGone(t *testing.T) {
 func TestForwarderSaysScaledToZero(t *testing.T) {
 	fp := newFakePods(t, "a", "b")
 	cs := fake.NewClientset(pod("a", 1, true, port("http", testPort)), deployment(0))
-	var mu sync.Mutex
-	var said []string
-	_, m, done := startForwarder(t, cs, fp, WithStopWhenGone(), quickVacancy, WithEvents(func(e Event) {
-		if e.Kind == "vacant" {
-			mu.Lock()
-			said = append(said, e.Message)
-			mu.Unlock()
-		}
-	}))
+	events, said := vacantEvents()
+	_, m, done := startForwarder(t, cs, fp, WithStopWhenGone(), quickVacancy, events)
 	eventually(t, m, "a")
 	if err := cs.CoreV1().Pods(testNS).Delete(context.Background(), "a", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
@@ -77,9 +87,7 @@ func TestForwarderSaysScaledToZero(t *testing.T) {
 		t.Fatalf("Run returned %v while scaled to zero", err)
 	case <-time.After(400 * time.Millisecond):
 	}
-	mu.Lock()
-	got := strings.Join(said, "\n")
-	mu.Unlock()
+	got := strings.Join(said(), "\n")
 	if strings.Count(got, "scaled to zero") != 1 {
 		t.Errorf("said %q, want 'scaled to zero' once", got)
 	}
@@ -93,15 +101,8 @@ func TestForwarderSaysScaledToZero(t *testing.T) {
 func TestForwarderWaitsWhenGoneInWatchMode(t *testing.T) {
 	fp := newFakePods(t, "a")
 	cs := fake.NewClientset(pod("a", 1, true, port("http", testPort)))
-	var mu sync.Mutex
-	var said []string
-	_, _, done := startForwarder(t, cs, fp, quickVacancy, WithEvents(func(e Event) {
-		if e.Kind == "vacant" {
-			mu.Lock()
-			said = append(said, e.Message)
-			mu.Unlock()
-		}
-	}))
+	events, said := vacantEvents()
+	_, _, done := startForwarder(t, cs, fp, quickVacancy, events)
 	if err := cs.CoreV1().Pods(testNS).Delete(context.Background(), "a", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -110,10 +111,8 @@ func TestForwarderWaitsWhenGoneInWatchMode(t *testing.T) {
 		t.Fatalf("Run returned %v", err)
 	case <-time.After(400 * time.Millisecond):
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if len(said) != 1 || !strings.Contains(said[0], "waiting for the next deploy") {
-		t.Errorf("said %q", said)
+	if got := said(); len(got) != 1 || !strings.Contains(got[0], "waiting for the next deploy") {
+		t.Errorf("said %q", got)
 	}
 }
 
