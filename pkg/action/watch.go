@@ -80,7 +80,10 @@ func (w *Watch) Run(ctx context.Context) error {
 	}
 	w.report(first, nil)
 	var bg sync.WaitGroup
-	defer bg.Wait()
+	defer func() {
+		stop() // ends Connected, also when the watch itself failed
+		bg.Wait()
+	}()
 	if w.Connected != nil {
 		bg.Add(1)
 		go func() {
@@ -97,10 +100,10 @@ func (w *Watch) Run(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
-			return nil
+			return l.interrupted()
 		case err := <-watchErr:
 			if ctx.Err() != nil {
-				return nil
+				return l.interrupted()
 			}
 			if err == nil {
 				err = errors.New("the watch ended")
@@ -320,6 +323,34 @@ func (l *loop) report(r upOutcome) {
 		return
 	}
 	l.w.report(r.res, nil)
+}
+
+// interrupted ends the loop once its context is done (Ctrl-C): with no
+// redeploy under way, that is the way to stop and no error. A redeploy that
+// it stopped is told as it ended (nothing deployed, or rolled back to the
+// revision that served) and returned, so that the exit code says so; one
+// that finished meanwhile is told as usual.
+func (l *loop) interrupted() error {
+	if l.results == nil {
+		return nil
+	}
+	r := <-l.results // it runs under the same context: it is ending
+	l.results = nil
+	switch {
+	case l.stale:
+		return nil // dropped already for a newer change
+	case r.err != nil:
+		for _, line := range DiagnosisLines(r.err) {
+			l.w.Up.say("%s", line)
+		}
+		if l.w.Redeployed != nil {
+			l.w.Redeployed(r.res, r.err)
+		}
+		return r.err
+	default:
+		l.report(r)
+		return nil
+	}
 }
 
 func (l *loop) cancelAndWait() {

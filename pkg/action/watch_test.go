@@ -3,6 +3,7 @@ package action
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,6 +18,9 @@ import (
 type fakeUps struct {
 	file  string
 	build time.Duration
+	// slow, when set, is how long a deploy of content saying "slow" takes;
+	// an interrupt then rolls it back.
+	slow time.Duration
 
 	mu       sync.Mutex
 	started  []time.Time
@@ -56,7 +60,15 @@ func (f *fakeUps) run(ctx context.Context, u *Up) (*UpResult, error) {
 	f.deployed = append(f.deployed, string(b))
 	f.deployAt = append(f.deployAt, time.Now())
 	f.mu.Unlock()
-	time.Sleep(20 * time.Millisecond)
+	took := 20 * time.Millisecond
+	if strings.Contains(string(b), "slow") {
+		took = f.slow
+	}
+	select {
+	case <-time.After(took):
+	case <-ctx.Done():
+		return nil, fmt.Errorf("deploying release app revision %d was interrupted; rolled back to revision 1: %w", len(f.deployed), ctx.Err())
+	}
 	return &UpResult{Release: "app"}, nil
 }
 
@@ -66,19 +78,33 @@ func (f *fakeUps) snapshot() (deployed, failed []string, starts int) {
 	return append([]string(nil), f.deployed...), append([]string(nil), f.failed...), len(f.started)
 }
 
-// startFakeWatch runs a Watch with fake ups on a scratch app until the test ends.
+// startFakeWatch runs a Watch with fake ups on a scratch app until the test
+// ends, which stops it as Ctrl-C does: with no redeploy running, no error.
 func startFakeWatch(t *testing.T, build time.Duration) (*fakeUps, string) {
+	t.Helper()
+	f, file, stop := runFakeWatch(t, &fakeUps{build: build})
+	t.Cleanup(func() {
+		if err := stop(); err != nil {
+			t.Errorf("Watch.Run: %v", err)
+		}
+	})
+	return f, file
+}
+
+// runFakeWatch runs a Watch with the fake ups f on a scratch app, and waits
+// for its first deploy; stop cancels it and returns what Run returned.
+func runFakeWatch(t *testing.T, f *fakeUps) (_ *fakeUps, file string, stop func() error) {
 	t.Helper()
 	dir := t.TempDir()
 	toml := "[environments]\n  [environments.development]\n    name = \"app\"\n    watch-delay = 0.2\n"
 	if err := os.WriteFile(filepath.Join(dir, "draft.toml"), []byte(toml), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	file := filepath.Join(dir, "app.py")
+	file = filepath.Join(dir, "app.py")
 	if err := os.WriteFile(file, []byte("v0"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	f := &fakeUps{file: file, build: build}
+	f.file = file
 	w := &Watch{Up: &Up{Dir: dir}, run: f.run, Redeployed: func(_ *UpResult, err error) {
 		if err != nil {
 			f.mu.Lock()
@@ -89,12 +115,16 @@ func startFakeWatch(t *testing.T, build time.Duration) (*fakeUps, string) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- w.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Watch.Run: %v", err)
-		}
-	})
+	var once sync.Once
+	var runErr error
+	stop = func() error {
+		once.Do(func() {
+			cancel()
+			runErr = <-done
+		})
+		return runErr
+	}
+	t.Cleanup(func() { _ = stop() })
 	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
 		if d, _, _ := f.snapshot(); len(d) == 1 {
 			break
@@ -104,7 +134,7 @@ func startFakeWatch(t *testing.T, build time.Duration) (*fakeUps, string) {
 		}
 	}
 	time.Sleep(100 * time.Millisecond) // the watch is set up before the first up
-	return f, file
+	return f, file, stop
 }
 
 func writeApp(t *testing.T, file, content string) time.Time {
@@ -206,5 +236,28 @@ func TestWatchEarlyFailure(t *testing.T) {
 	}
 	if told < 200*time.Millisecond {
 		t.Errorf("the failure was told %s after the save, before the quiet period was over", told)
+	}
+}
+
+// Ctrl-C during a redeploy: Run returns the redeploy's own error (what it
+// left: rolled back), so that the exit code is an interrupt's, and the
+// outcome is told as every redeploy's is.
+func TestWatchInterruptedRedeploy(t *testing.T) {
+	f, file, stop := runFakeWatch(t, &fakeUps{build: 10 * time.Millisecond, slow: time.Hour})
+	writeApp(t, file, "slow v1")
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if d, _, _ := f.snapshot(); len(d) == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the redeploy did not start deploying")
+		}
+	}
+	err := stop()
+	if !errors.Is(err, context.Canceled) || !strings.Contains(fmt.Sprint(err), "rolled back to revision 1") {
+		t.Errorf("Watch.Run: %v, want the interrupted deploy's error", err)
+	}
+	if _, failed, _ := f.snapshot(); len(failed) != 1 || !strings.Contains(failed[0], "interrupted") {
+		t.Errorf("outcomes told: %q, want the interrupted redeploy", failed)
 	}
 }

@@ -36,7 +36,14 @@ func Execute(ctx context.Context, in io.Reader, out, errOut io.Writer, args []st
 	if err == nil {
 		return ExitOK
 	}
-	fmt.Fprintf(errOut, "Error: %s\n", err)
+	msg := err.Error()
+	if errors.Is(err, context.Canceled) {
+		// "interrupted while building: ...: context canceled" says it twice.
+		if m := strings.TrimSuffix(msg, ": "+context.Canceled.Error()); m != "" {
+			msg = m
+		}
+	}
+	fmt.Fprintf(errOut, "Error: %s\n", msg)
 	var ue usageError
 	switch {
 	case errors.As(err, &ue), strings.HasPrefix(err.Error(), "unknown command"):

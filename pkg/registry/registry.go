@@ -255,10 +255,14 @@ func (c *Client) Lookup(ctx context.Context, ref name.Reference) (v1.Hash, bool,
 }
 
 // Image fetches an image for platform. Docker Hub images are fetched from the
-// mirrors first, in order, then from Docker Hub.
+// mirrors first, in order, then from Docker Hub (as Docker does: a mirror may
+// be a cache that lacks the image). When a mirror has no such image and
+// Docker Hub cannot be reached, the error says that in one sentence.
 func (c *Client) Image(ctx context.Context, ref name.Reference, platform v1.Platform) (v1.Image, error) {
 	var errs []error
-	for _, r := range c.candidates(ref) {
+	var missing []string // the mirrors that said not found
+	cands := c.candidates(ref)
+	for i, r := range cands {
 		img, err := remote.Image(r, append(c.options(ctx, nil, nil), remote.WithPlatform(platform))...)
 		if err == nil {
 			return img, nil
@@ -266,10 +270,31 @@ func (c *Client) Image(ctx context.Context, ref name.Reference, platform v1.Plat
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		errs = append(errs, c.describe("fetching", r.String(), err))
+		var te *transport.Error
+		if i < len(cands)-1 && errors.As(err, &te) && te.StatusCode == http.StatusNotFound {
+			missing = append(missing, r.Context().RegistryStr())
+		}
+		errs = append(errs, c.describe("fetching", r.Name(), err))
+	}
+	if len(missing) > 0 && len(missing) == len(cands)-1 && unreachable(errs[len(errs)-1]) {
+		return nil, fmt.Errorf("fetching %s: it is not in the registry mirror %s, and Docker Hub cannot be reached (%v): check the image's name and tag, or add it to the mirror",
+			ref, strings.Join(missing, ", "), rootCause(errs[len(errs)-1]))
 	}
 	return nil, errors.Join(errs...)
 }
+
+// unreachable: describe said the registry could not be reached.
+func unreachable(err error) bool {
+	var ue *unreachableError
+	return errors.As(err, &ue)
+}
+
+// unreachableError is a registry that could not be reached; it wraps the
+// network's error.
+type unreachableError struct{ err error }
+
+func (u *unreachableError) Error() string { return u.err.Error() }
+func (u *unreachableError) Unwrap() error { return u.err }
 
 // candidates lists where to fetch ref from: mirrors first for Docker Hub.
 func (c *Client) candidates(ref name.Reference) []name.Reference {
@@ -326,16 +351,24 @@ func (c *Client) describe(verb, what string, err error) error {
 	var ne net.Error
 	var oe *net.OpError
 	if errors.As(err, &oe) || errors.As(err, &ne) || strings.Contains(err.Error(), "connection refused") {
-		return fmt.Errorf("%s %s: cannot reach the registry at %s: is it running and is the address right? (%v)", verb, what, registryOf(what), rootCause(err))
+		at := registryOf(what)
+		if at == name.DefaultRegistry {
+			at += " (Docker Hub)"
+		}
+		return fmt.Errorf("%s %s: cannot reach the registry at %s: is it running and is the address right? (%w)", verb, what, at, &unreachableError{rootCause(err)})
 	}
 	return fmt.Errorf("%s %s: %w", verb, what, err)
 }
 
+// registryOf is the registry of an image reference, as Docker reads one: the
+// first part of the name when it has a dot or a colon or is localhost, else
+// Docker Hub.
 func registryOf(ref string) string {
-	if i := strings.IndexByte(ref, '/'); i >= 0 {
-		return ref[:i]
+	first, _, found := strings.Cut(ref, "/")
+	if found && (strings.ContainsAny(first, ".:") || first == "localhost") {
+		return first
 	}
-	return ref
+	return name.DefaultRegistry
 }
 
 func rootCause(err error) error {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -254,5 +255,38 @@ func TestParseRepositoryTakesASchemeAsMeant(t *testing.T) {
 	}
 	if r, _ := New().ParseRepository("https://registry.example/app"); r.Registry.Scheme() != "https" {
 		t.Errorf("https:// gave scheme %s", r.Registry.Scheme())
+	}
+}
+
+// hubDown fails every request to Docker Hub as a machine without internet
+// does, and passes the others on.
+type hubDown struct{ base http.RoundTripper }
+
+func (h hubDown) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.URL.Hostname() == name.DefaultRegistry {
+		return nil, &net.OpError{Op: "dial", Net: "tcp", Err: &net.DNSError{Err: "no such host", Name: r.URL.Hostname(), IsNotFound: true}}
+	}
+	return h.base.RoundTrip(r)
+}
+
+// A base image that the mirror does not have, on a machine that cannot reach
+// Docker Hub: one sentence that names both, not a message about a registry
+// called "python:3.99-slim".
+func TestMirrorLacksImageAndHubUnreachable(t *testing.T) {
+	mirror := server(t, nil)
+	c := New(WithKeychain(authn.NewMultiKeychain()), WithMirrors(mirror))
+	c.base, c.retries = hubDown{c.base}, 1
+	ref, _ := name.ParseReference("python:3.99-slim")
+	_, err := c.Image(context.Background(), ref, v1.Platform{OS: "linux", Architecture: "amd64"})
+	want := "fetching python:3.99-slim: it is not in the registry mirror " + mirror + ", and Docker Hub cannot be reached"
+	if err == nil || !strings.HasPrefix(err.Error(), want) || strings.Contains(err.Error(), "\n") {
+		t.Fatalf("err = %v, want one line starting %q", err, want)
+	}
+	// Without a mirror, the registry named is Docker Hub's.
+	c = New(WithKeychain(authn.NewMultiKeychain()))
+	c.base, c.retries = hubDown{c.base}, 1
+	_, err = c.Image(context.Background(), ref, v1.Platform{OS: "linux", Architecture: "amd64"})
+	if want := "cannot reach the registry at index.docker.io (Docker Hub)"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("err = %v, want %q", err, want)
 	}
 }

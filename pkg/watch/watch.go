@@ -119,6 +119,11 @@ type Watcher struct {
 	early   chan Batch // nil without WithEarly
 	ran     atomic.Bool
 	closed  sync.Once
+	// polls are the subtrees a system limit kept from being watched (see
+	// limitHit); limitTold: the limit was told since all were last watched.
+	polls     map[string]polled
+	limitTold bool
+	rootInfo  os.FileInfo // the root when New watched it
 }
 
 // New watches every directory under root that the rules do not leave out,
@@ -154,14 +159,16 @@ func New(root string, opts ...Option) (*Watcher, error) {
 		return nil, fmt.Errorf("watching %s: %w", root, err)
 	}
 	w := &Watcher{
-		root:    abs,
-		opts:    o,
-		fsw:     fsw,
-		rules:   r,
-		dirs:    map[string]int32{},
-		skipped: map[string]struct{}{},
-		batches: make(chan Batch, 1),
-		add:     fsw.Add,
+		root:     abs,
+		opts:     o,
+		fsw:      fsw,
+		rules:    r,
+		dirs:     map[string]int32{},
+		skipped:  map[string]struct{}{},
+		batches:  make(chan Batch, 1),
+		add:      fsw.Add,
+		polls:    map[string]polled{},
+		rootInfo: fi,
 	}
 	if o.wrapAdd != nil {
 		w.add = func(dir string) error { return o.wrapAdd(dir, fsw.Add) }
@@ -211,6 +218,12 @@ func (w *Watcher) Run(ctx context.Context) error {
 	early := time.NewTimer(time.Hour)
 	early.Stop()
 	defer early.Stop()
+	var polling *time.Ticker // while some folders cannot be watched
+	defer func() {
+		if polling != nil {
+			polling.Stop()
+		}
+	}()
 	var (
 		pending = map[string]bool{} // changed path -> it did not exist before the burst
 		last    time.Time
@@ -226,6 +239,17 @@ func (w *Watcher) Run(ctx context.Context) error {
 	}
 loop:
 	for {
+		var pollC <-chan time.Time
+		switch {
+		case len(w.polls) > 0 && polling == nil:
+			polling = time.NewTicker(pollEvery)
+		case len(w.polls) == 0 && polling != nil:
+			polling.Stop()
+			polling = nil
+		}
+		if polling != nil {
+			pollC = polling.C
+		}
 		select {
 		case <-ctx.Done():
 			return nil
@@ -253,7 +277,14 @@ loop:
 				continue
 			}
 			w.logf("watching %s: %v", w.root, err)
+		case <-pollC:
+			if w.poll(ctx, pending) {
+				changed()
+			}
 		case <-early.C:
+			if err := w.rootGone(); err != nil {
+				return err
+			}
 			sofar := maps.Clone(pending)
 			w.dropTransient(sofar)
 			b := Batch{Paths: sortedKeys(sofar), At: last}
@@ -273,6 +304,9 @@ loop:
 				}
 			}
 		case <-timer.C:
+			if err := w.rootGone(); err != nil {
+				return err
+			}
 			w.dropTransient(pending)
 			if _, anything := pending["."]; anything {
 				w.send(Batch{Paths: []string{"."}, At: last})
@@ -332,7 +366,7 @@ func (w *Watcher) handle(ctx context.Context, ev fsnotify.Event, pending map[str
 					}
 				}
 				if err := w.scan(ctx, rel, report, nil); err != nil {
-					w.logf("%v", err)
+					w.scanFailed(rel, err)
 				}
 			}
 		}
@@ -444,7 +478,7 @@ func (w *Watcher) resync(ctx context.Context) {
 	clear(w.skipped)
 	seen := map[string]struct{}{}
 	if err := w.scan(ctx, ".", nil, seen); err != nil {
-		w.logf("%v", err)
+		w.scanFailed(".", err)
 		return
 	}
 	for d := range w.dirs {
@@ -468,6 +502,19 @@ func (w *Watcher) send(b Batch) {
 			b = Batch{Paths: mergePaths(old.Paths, b.Paths), At: b.At}
 		default:
 		}
+	}
+}
+
+// scanFailed tells why the subtree rel could not be watched; one that met a
+// system limit is polled (limitHit).
+func (w *Watcher) scanFailed(rel string, err error) {
+	var le *LimitError
+	switch {
+	case errors.As(err, &le):
+		w.limitHit(rel, le)
+	case errors.Is(err, context.Canceled):
+	default:
+		w.logf("%v", err)
 	}
 }
 

@@ -810,8 +810,10 @@ func TestLimits(t *testing.T) {
 	}
 }
 
-// A limit hit while watching (a big new directory) is a warning: the other
-// watches carry on.
+// A limit hit while watching (big new directories) is one warning, however
+// many directories meet it: the other watches carry on, the folders that
+// could not be watched are looked at every second (no edit in them is
+// missed), and they are watched again once the limit allows.
 func TestLimitWhileRunning(t *testing.T) {
 	root := t.TempDir()
 	tree(t, root, map[string]string{"a.go": ""})
@@ -822,15 +824,42 @@ func TestLimitWhileRunning(t *testing.T) {
 		}
 		return add(dir)
 	}))
+	before := r.Watches()
 	full.Store(true)
-	must(t, os.MkdirAll(r.path("big/x"), 0o755))
+	for i := range 25 {
+		must(t, os.MkdirAll(r.path(fmt.Sprintf("big%02d/x", i)), 0o755))
+	}
 	r.next(t)
-	if !strings.Contains(r.log.String(), "sudo sysctl fs.inotify.max_user_watches") {
-		t.Errorf("log %q does not say how to raise the limit", r.log.String())
+	if n := strings.Count(r.log.String(), "sudo sysctl fs.inotify.max_user_watches"); n != 1 {
+		t.Errorf("the limit was told %d times, want once; log:\n%s", n, r.log.String())
 	}
 	must(t, os.WriteFile(r.path("a.go"), []byte("2"), 0o644))
 	if b := r.next(t); !slices.Equal(b.Paths, []string{"a.go"}) {
 		t.Errorf("batch %q, want [a.go]", b.Paths)
+	}
+	// An edit in a folder without a watch is found by the poll.
+	must(t, os.WriteFile(r.path("big03/x/f.go"), []byte("1"), 0o644))
+	if b := r.next(t); !slices.Equal(b.Paths, []string{"big03/x/f.go"}) {
+		t.Errorf("batch %q, want [big03/x/f.go]", b.Paths)
+	}
+	if r.Watches() != before {
+		t.Errorf("%d watches, want %d while the limit holds", r.Watches(), before)
+	}
+	// The limit raised: the folders get their watches, and edits are events again.
+	full.Store(false)
+	deadline := time.Now().Add(patience)
+	for r.Watches() != before+50 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if r.Watches() != before+50 {
+		t.Fatalf("%d watches after the limit was raised, want %d", r.Watches(), before+50)
+	}
+	if !strings.Contains(r.log.String(), "is watched again") {
+		t.Errorf("log %q does not say the folders are watched again", r.log.String())
+	}
+	must(t, os.WriteFile(r.path("big07/x/g.go"), []byte("1"), 0o644))
+	if b := r.next(t); !slices.Equal(b.Paths, []string{"big07/x/g.go"}) {
+		t.Errorf("batch %q, want [big07/x/g.go]", b.Paths)
 	}
 }
 
@@ -888,25 +917,49 @@ func TestCloseWithoutRun(t *testing.T) {
 	}
 }
 
-// The root going away ends Run with an error.
+// The root going away ends Run with an error, also when a process still
+// has it open (a shell's working directory after rm -rf .: the kernel tells
+// of the removal only once the last holder lets go), and when another
+// folder takes its place.
 func TestRootRemoved(t *testing.T) {
-	parent := t.TempDir()
-	root := filepath.Join(parent, "app")
-	tree(t, root, map[string]string{"a.go": ""})
-	w, err := New(root, WithDelay(testDelay))
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- w.Run(context.Background()) }()
-	must(t, os.RemoveAll(root))
-	select {
-	case err := <-done:
-		if err == nil || !strings.Contains(err.Error(), "nothing left to watch") {
-			t.Errorf("Run: %v, want the root's removal", err)
-		}
-	case <-time.After(patience):
-		t.Fatal("Run did not return")
+	for _, tt := range []struct {
+		name string
+		hold bool // keep the root open while it is removed
+		redo bool // make another folder under its name
+		want string
+	}{
+		{"removed", false, false, "nothing left to watch"},
+		{"removed while open", true, false, "nothing left to watch"},
+		{"replaced", true, true, "replaced by another folder"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			parent := t.TempDir()
+			root := filepath.Join(parent, "app")
+			tree(t, root, map[string]string{"a.go": "", "sub/b.go": ""})
+			w, err := New(root, WithDelay(testDelay))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.hold {
+				f, err := os.Open(root)
+				must(t, err)
+				defer f.Close()
+			}
+			done := make(chan error, 1)
+			go func() { done <- w.Run(context.Background()) }()
+			must(t, os.RemoveAll(root))
+			if tt.redo {
+				tree(t, root, map[string]string{"a.go": ""})
+			}
+			select {
+			case err := <-done:
+				if err == nil || !strings.Contains(err.Error(), tt.want) {
+					t.Errorf("Run: %v, want %q", err, tt.want)
+				}
+			case <-time.After(patience):
+				t.Fatal("Run did not return")
+			}
+		})
 	}
 }
 
