@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -119,6 +121,26 @@ func (f *Forwarder) emit(kind, pod, format string, a ...any) {
 	}
 }
 
+// undeclared warns of the overrides for pod ports that the pods do not
+// declare, when they declare some: a typo, most likely (the app may still
+// listen there: it is forwarded all the same, as kubectl port-forward does).
+func (f *Forwarder) undeclared(declared []Mapping) {
+	if len(declared) == 0 {
+		return // an override is the only way to name the port
+	}
+	var have []string
+	known := map[int]bool{}
+	for _, d := range declared {
+		known[d.Remote] = true
+		have = append(have, strconv.Itoa(d.Remote))
+	}
+	for _, o := range f.o.overrides {
+		if !known[o.Remote] {
+			f.emit("warning", "", "the pods declare no port %d (they declare %s): forwarding %d:%d anyway, connections fail unless the app listens there", o.Remote, strings.Join(have, ", "), o.Local, o.Remote)
+		}
+	}
+}
+
 // Run listens on the local ports and forwards until ctx ends, then closes
 // the listeners and every connection and returns nil. It fails at once when
 // the selector matches no pod (ErrNoPods) or a local port cannot be had.
@@ -142,10 +164,12 @@ func (f *Forwarder) Run(ctx context.Context) error {
 	if len(all) == 0 {
 		return ErrNoPods
 	}
-	ports, fixed := plan(podPorts(live(all)), f.o.overrides)
+	declared := podPorts(live(all))
+	ports, fixed := plan(declared, f.o.overrides)
 	if len(ports) == 0 {
 		return errors.New("the pods declare no TCP container port: give the port to forward as an override (LOCAL:REMOTE)")
 	}
+	f.undeclared(declared)
 
 	var listeners []net.Listener
 	closeAll := func() {

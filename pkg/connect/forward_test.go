@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -709,5 +710,44 @@ func TestForwarderPacesHeldConnections(t *testing.T) {
 	t.Logf("answered in %s, at most %d at once in the app", time.Since(start), most.Load())
 	if d := time.Since(start); d > time.Second {
 		t.Errorf("the held connections took %s to be answered", d)
+	}
+}
+
+// An override for a pod port the pods do not declare is forwarded, with a
+// warning that names the ports they do declare.
+func TestForwarderWarnsOfUndeclaredOverride(t *testing.T) {
+	cs := fake.NewClientset(pod("a", 1, true, port("http", testPort)))
+	var mu sync.Mutex
+	var warnings []string
+	ready := make(chan []Mapping, 1)
+	f := New(nil, cs, testNS, "app.kubernetes.io/instance=web", WithHosts("127.0.0.1"),
+		WithOverrides(Mapping{Local: 0, Remote: 9999}, Mapping{Local: 0, Remote: testPort}),
+		WithReady(func(m []Mapping) { ready <- m }),
+		WithEvents(func(e Event) {
+			if e.Kind == "warning" {
+				mu.Lock()
+				warnings = append(warnings, e.Message)
+				mu.Unlock()
+			}
+		}))
+	f.dial = newFakePods(t, "a").dial
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- f.Run(ctx) }()
+	var ms []Mapping
+	select {
+	case ms = <-ready:
+	case err := <-done:
+		t.Fatalf("Run = %v", err)
+	}
+	cancel()
+	<-done
+	if len(ms) != 2 {
+		t.Errorf("forwarded %v, want the declared port and 9999", ms)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(warnings) != 1 || !strings.Contains(warnings[0], "declare no port 9999 (they declare "+strconv.Itoa(testPort)+")") {
+		t.Errorf("warnings %q, want one on port 9999", warnings)
 	}
 }
