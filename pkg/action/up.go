@@ -379,7 +379,11 @@ func (u *Up) resolve(ctx context.Context) (*upEnv, error) {
 	if regHost == "" {
 		return nil, errors.New("no registry to push to: set one with --registry, registry in draft.toml, or $DRAFT_REGISTRY (127.0.0.1:5000 for a local registry)")
 	}
-	e.reg = registry.New(append(u.registryOptions(env), registry.WithProgress(func(p registry.Progress) {
+	regOpts, err := u.registryOptions(env)
+	if err != nil {
+		return nil, err
+	}
+	e.reg = registry.New(append(regOpts, registry.WithProgress(func(p registry.Progress) {
 		if e.bar != nil {
 			e.bar.Set(p.Complete, p.Total)
 		}
@@ -405,14 +409,23 @@ func (u *Up) resolve(ctx context.Context) (*upEnv, error) {
 	return e, nil
 }
 
-func (u *Up) registryOptions(env *config.Environment) []registry.Option {
+func (u *Up) registryOptions(env *config.Environment) ([]registry.Option, error) {
 	opts := []registry.Option{registry.WithInsecure(env.InsecureRegistries...)}
 	mirrors := append([]string{}, env.RegistryMirrors...)
 	if m := os.Getenv("DRAFT_REGISTRY_MIRROR"); m != "" {
 		mirrors = append(mirrors, strings.Split(m, ",")...)
 	}
 	mirrors = append(mirrors, registry.DockerDaemonMirrors()...)
-	return append(opts, registry.WithMirrors(mirrors...))
+	// How long a registry connection may move nothing before it is given
+	// up (and tried again): for slow links, and for tests of a stall.
+	if s := os.Getenv("DRAFT_REGISTRY_IDLE_TIMEOUT"); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil || d <= 0 {
+			return nil, fmt.Errorf("$DRAFT_REGISTRY_IDLE_TIMEOUT %q is not a duration above zero: give one such as 30s or 2m", s)
+		}
+		opts = append(opts, registry.WithIdleTimeout(d))
+	}
+	return append(opts, registry.WithMirrors(mirrors...)), nil
 }
 
 // build picks the builder and builds.

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/url"
 	"sort"
 	"strings"
 	"sync"
@@ -357,6 +359,20 @@ func apiMessage(err error) string {
 	var se apierrors.APIStatus
 	if errors.As(err, &se) {
 		return se.Status().Message
+	}
+	// A request that could not be made: the API server's address and the
+	// network's reason, not the whole URL of the log request.
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		host := ue.URL
+		if u, perr := url.Parse(ue.URL); perr == nil {
+			host = u.Host
+		}
+		var oe *net.OpError
+		if errors.As(ue.Err, &oe) {
+			return fmt.Sprintf("the API server at %s cannot be reached (%v)", host, oe.Err)
+		}
+		return fmt.Sprintf("the API server at %s: %v", host, ue.Err)
 	}
 	return err.Error()
 }

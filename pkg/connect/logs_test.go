@@ -6,8 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/url"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -231,5 +234,16 @@ func TestLogsFollowNoPods(t *testing.T) {
 	defer cancel()
 	if err := l.Run(ctx); !errors.Is(err, ErrNoPods) {
 		t.Fatalf("Run = %v, want ErrNoPods", err)
+	}
+}
+
+// A log request that could not be made is told by the API server's address
+// and the network's reason, not by the request's whole URL.
+func TestAPIMessageOfAnUnreachableServer(t *testing.T) {
+	err := &url.Error{Op: "Get", URL: "https://127.0.0.1:6443/api/v1/namespaces/ns/pods/p/log?follow=true",
+		Err: &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}}
+	got := apiMessage(fmt.Errorf("streaming: %w", err))
+	if want := "the API server at 127.0.0.1:6443 cannot be reached (connection refused)"; got != want {
+		t.Errorf("apiMessage = %q, want %q", got, want)
 	}
 }

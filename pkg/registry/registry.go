@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"os"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -347,6 +349,20 @@ func (c *Client) describe(verb, what string, err error) error {
 	var ge *guardError
 	if errors.As(err, &ge) {
 		return ge
+	}
+	var ua x509.UnknownAuthorityError
+	var hn x509.HostnameError
+	var ci x509.CertificateInvalidError
+	switch {
+	case errors.As(err, &ua):
+		return fmt.Errorf("%s %s: the registry's certificate is signed by an authority this machine does not trust: add its CA to the system's (update-ca-certificates) or name it in $SSL_CERT_FILE", verb, what)
+	case errors.As(err, &hn):
+		return fmt.Errorf("%s %s: the registry's certificate is not for %s (%v): use the name it was made for", verb, what, registryOf(what), hn.Error())
+	case errors.As(err, &ci):
+		return fmt.Errorf("%s %s: the registry's certificate is not valid (%v)", verb, what, ci.Error())
+	}
+	if errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.EPIPE) {
+		return fmt.Errorf("%s %s: the registry at %s (or a proxy in front of it) closed the connection mid-request, %d tries (%v); check it and try again", verb, what, registryOf(what), c.retries, rootCause(err))
 	}
 	var ne net.Error
 	var oe *net.OpError
