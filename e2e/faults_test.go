@@ -541,3 +541,72 @@ func TestFaultsWatchInterrupted(t *testing.T) {
 		t.Errorf("after the interrupted redeploy the app answers %q", got)
 	}
 }
+
+// Signals in the phases the other tests leave: SIGTERM (what a terminal or
+// an IDE sends when closed) during a rollout is an interrupt like Ctrl-C;
+// Ctrl-C while delete waits for the pods to go leaves the release
+// uninstalled and says so.
+func TestFaultsSignals(t *testing.T) {
+	cfg, cs, _ := cluster(t)
+	ns := namespace(t, cs)
+	dir := copyApp(t, "python-app")
+	mustDraft(t, dir, nil, "create")
+	mustDraft(t, dir, nil, "up", "-n", ns)
+	signalled := func(t *testing.T, sig os.Signal, when string, after time.Duration, args ...string) (int, string) {
+		t.Helper()
+		cmd := exec.Command(draftBin(t), args...)
+		cmd.Dir = dir
+		var errOut syncBuf
+		cmd.Stderr = &errOut
+		must(t, cmd.Start())
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		for deadline := time.Now().Add(time.Minute); !strings.Contains(errOut.String(), when); time.Sleep(20 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				cmd.Process.Kill()
+				t.Fatalf("no %q within a minute\n%s", when, errOut.String())
+			}
+		}
+		time.Sleep(after)
+		cmd.Process.Signal(sig)
+		select {
+		case <-done:
+		case <-time.After(time.Minute):
+			cmd.Process.Kill()
+			t.Fatalf("still running a minute after the signal\n%s", errOut.String())
+		}
+		if s := errOut.String(); strings.Contains(s, "goroutine ") || strings.Contains(s, "panic:") {
+			t.Errorf("a stack trace:\n%s", s)
+		}
+		return cmd.ProcessState.ExitCode(), lastLine(errOut.String())
+	}
+
+	t.Run("SIGTERM during the rollout", func(t *testing.T) {
+		edit(t, filepath.Join(dir, "app.py"), "signal.signal(", "import time; time.sleep(20)\nsignal.signal(")
+		code, last := signalled(t, syscall.SIGTERM, "not ready", 0, "up", "-n", ns)
+		if code != 130 || !strings.Contains(last, "was interrupted; rolled back to revision 1") {
+			t.Errorf("exit %d, %q; want 130 and the rollback", code, last)
+		}
+		if got := get(t, cfg, cs, ns, "python-app", 8080); got != "python-app v1" {
+			t.Errorf("after the interrupted up the app answers %q", got)
+		}
+		edit(t, filepath.Join(dir, "app.py"), "import time; time.sleep(20)\n", "")
+	})
+
+	t.Run("Ctrl-C while delete waits", func(t *testing.T) {
+		// Pods that take their time to go: SIGTERM is ignored (30 s of grace).
+		edit(t, filepath.Join(dir, "app.py"), "signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))", "signal.signal(signal.SIGTERM, signal.SIG_IGN)")
+		mustDraft(t, dir, nil, "up", "-n", ns)
+		code, last := signalled(t, os.Interrupt, "deleting release", 2*time.Second, "delete", "-n", ns)
+		if code != 130 || !regexp.MustCompile(`release python-app was uninstalled, but waiting for its (1 pod|\d+ pods) to go was interrupted`).MatchString(last) {
+			t.Errorf("exit %d, %q; want 130 and what was done", code, last)
+		}
+		if n := revisions(t, cs, ns, "python-app"); n != 0 {
+			t.Errorf("%d revisions of the release are left after delete", n)
+		}
+		r := draft(t, dir, nil, "delete", "-n", ns)
+		if r.code != 1 || !strings.Contains(r.stderr, "there is no release python-app") {
+			t.Errorf("a second delete: exit %d\n%s", r.code, r.stderr)
+		}
+	})
+}

@@ -39,7 +39,7 @@ func Execute(ctx context.Context, in io.Reader, out, errOut io.Writer, args []st
 	msg := err.Error()
 	if errors.Is(err, context.Canceled) {
 		// "interrupted while building: ...: context canceled" says it twice.
-		if m := strings.TrimSuffix(msg, ": "+context.Canceled.Error()); m != "" {
+		if m := strings.TrimSuffix(msg, ": "+context.Canceled.Error()); strings.Contains(m, "interrupted") {
 			msg = m
 		}
 	}

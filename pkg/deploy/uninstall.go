@@ -7,6 +7,7 @@ import (
 
 	"helm.sh/helm/v3/pkg/action"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
 )
 
 // instanceLabel is the standard label of a release's objects.
@@ -34,6 +35,9 @@ func (d *Deployer) Uninstall(ctx context.Context, name string, wait bool) error 
 	if wait {
 		// watch from before the delete, so that no deletion is missed
 		if set, err = d.startWatch(ctx, ws, true); err != nil {
+			if ctx.Err() != nil {
+				return fmt.Errorf("interrupted before release %s was uninstalled: it is as it was: %w", name, ctx.Err())
+			}
 			return fmt.Errorf("uninstalling release %s: %w", name, err)
 		}
 		defer set.stop()
@@ -47,16 +51,23 @@ func (d *Deployer) Uninstall(ctx context.Context, name string, wait bool) error 
 	timer := time.NewTimer(d.timeout)
 	defer timer.Stop()
 	for {
-		left := 0
+		pods := map[types.UID]struct{}{} // a pod may match several workloads' selectors
 		for _, w := range set.items {
-			left += len(w.podList())
+			for _, p := range w.podList() {
+				pods[p.UID] = struct{}{}
+			}
 		}
+		left := len(pods)
 		if left == 0 {
 			return nil
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("release %s was uninstalled, but waiting for its %d pods to go was interrupted: %w", name, left, ctx.Err())
+			pods := fmt.Sprintf("%d pods", left)
+			if left == 1 {
+				pods = "1 pod"
+			}
+			return fmt.Errorf("release %s was uninstalled, but waiting for its %s to go was interrupted (Kubernetes goes on removing them): %w", name, pods, ctx.Err())
 		case err := <-set.failed:
 			return fmt.Errorf("release %s was uninstalled, but its pods cannot be watched: %w", name, err)
 		case <-timer.C:
