@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -87,8 +88,28 @@ func New(opts ...Option) *Client {
 	for _, o := range opts {
 		o(c)
 	}
-	c.base = idleTransport(c.idle)
+	c.base = sharedTransport(c.idle)
 	return c
+}
+
+var (
+	transportsMu sync.Mutex
+	transports   = map[time.Duration]http.RoundTripper{}
+)
+
+// sharedTransport is the one transport of the process for an idle timeout:
+// the clients of successive ups (watch mode makes one per redeploy) reuse
+// its kept-alive connections, instead of each leaving its own open until
+// they time out (two goroutines and a file each).
+func sharedTransport(idle time.Duration) http.RoundTripper {
+	transportsMu.Lock()
+	defer transportsMu.Unlock()
+	t, ok := transports[idle]
+	if !ok {
+		t = idleTransport(idle)
+		transports[idle] = t
+	}
+	return t
 }
 
 // idleTransport is go-containerregistry's default transport whose

@@ -3,6 +3,7 @@ package registry
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log"
 	"net"
@@ -288,5 +289,37 @@ func TestMirrorLacksImageAndHubUnreachable(t *testing.T) {
 	_, err = c.Image(context.Background(), ref, v1.Platform{OS: "linux", Architecture: "amd64"})
 	if want := "cannot reach the registry at index.docker.io (Docker Hub)"; err == nil || !strings.Contains(err.Error(), want) {
 		t.Fatalf("err = %v, want %q", err, want)
+	}
+}
+
+// Clients made one after another (one per up in watch mode) share their
+// connections: a second client's requests go over the first's kept-alive
+// connection rather than a new one.
+func TestClientsShareConnections(t *testing.T) {
+	var conns atomic.Int32
+	srv := httptest.NewUnstartedServer(ggcr.New(ggcr.Logger(log.New(io.Discard, "", 0))))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	host := strings.TrimPrefix(srv.URL, "http://")
+	img, _ := random.Image(1024, 1)
+	first := int32(0)
+	for i := range 3 {
+		c := New(WithKeychain(authn.NewMultiKeychain()))
+		if _, _, err := c.Push(context.Background(), img, tag(t, c, fmt.Sprintf("%s/app%d", host, i))); err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			first = conns.Load()
+		}
+	}
+	// A push uses a few connections at once; the next clients' pushes must
+	// find some of them open.
+	if later := conns.Load() - first; later >= 2*first {
+		t.Errorf("the first client opened %d connections, the next two %d more: they reused none", first, later)
 	}
 }
