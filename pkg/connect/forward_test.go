@@ -331,6 +331,9 @@ func TestForwarderFollowsRollout(t *testing.T) {
 	if err := cs.CoreV1().Pods(testNS).Delete(context.Background(), "a", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	// The informer tells of the deletion asynchronously: a connection made at
+	// once could still be sent to b (1 run in 20 under -race).
+	time.Sleep(100 * time.Millisecond)
 	type answer struct {
 		body string
 		err  error

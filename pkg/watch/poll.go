@@ -31,7 +31,10 @@ type polled map[string]stamp
 // the subtree is looked at every pollEvery until its watches can be added
 // (the limit was raised, or other watches went). The limit is told once,
 // not for every directory that meets it.
-func (w *Watcher) limitHit(rel string, le *LimitError) {
+//
+// report, when set, is told of every path of the subtree (it appeared while
+// watching: what is in it is new, as scan reports for a new directory).
+func (w *Watcher) limitHit(rel string, le *LimitError, report func(string)) {
 	if _, ok := w.polls[rel]; ok {
 		return
 	}
@@ -46,6 +49,11 @@ func (w *Watcher) limitHit(rel string, le *LimitError) {
 		}
 	}
 	w.polls[rel] = w.snapshot(rel)
+	if report != nil {
+		for p := range w.polls[rel] {
+			report(p)
+		}
+	}
 	if !w.limitTold {
 		w.limitTold = true
 		w.logf("%v; until then, folders it cannot watch (%s first) are looked at every %s", le, w.abs(rel), pollEvery)

@@ -366,7 +366,7 @@ func (w *Watcher) handle(ctx context.Context, ev fsnotify.Event, pending map[str
 					}
 				}
 				if err := w.scan(ctx, rel, report, nil); err != nil {
-					w.scanFailed(rel, err)
+					w.scanFailed(rel, err, report)
 				}
 			}
 		}
@@ -478,7 +478,7 @@ func (w *Watcher) resync(ctx context.Context) {
 	clear(w.skipped)
 	seen := map[string]struct{}{}
 	if err := w.scan(ctx, ".", nil, seen); err != nil {
-		w.scanFailed(".", err)
+		w.scanFailed(".", err, nil)
 		return
 	}
 	for d := range w.dirs {
@@ -506,12 +506,12 @@ func (w *Watcher) send(b Batch) {
 }
 
 // scanFailed tells why the subtree rel could not be watched; one that met a
-// system limit is polled (limitHit).
-func (w *Watcher) scanFailed(rel string, err error) {
+// system limit is polled (limitHit, which report is for).
+func (w *Watcher) scanFailed(rel string, err error, report func(string)) {
 	var le *LimitError
 	switch {
 	case errors.As(err, &le):
-		w.limitHit(rel, le)
+		w.limitHit(rel, le, report)
 	case errors.Is(err, context.Canceled):
 	default:
 		w.logf("%v", err)

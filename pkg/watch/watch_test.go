@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -829,7 +830,26 @@ func TestLimitWhileRunning(t *testing.T) {
 	for i := range 25 {
 		must(t, os.MkdirAll(r.path(fmt.Sprintf("big%02d/x", i)), 0o755))
 	}
-	r.next(t)
+	// The new folders come in batches (those the poll finds among them too):
+	// every one of them, and nothing after.
+	got := map[string]bool{}
+	for deadline := time.Now().Add(patience); len(got) < 50 && time.Now().Before(deadline); {
+		select {
+		case b := <-r.Batches():
+			for _, p := range b.Paths {
+				got[p] = true
+			}
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	if len(got) != 50 {
+		t.Errorf("batches named %d paths, want the 50 new folders: %v", len(got), slices.Sorted(maps.Keys(got)))
+	}
+	select {
+	case b := <-r.Batches():
+		t.Errorf("another batch after the new folders: %q", b.Paths)
+	case <-time.After(2 * pollEvery):
+	}
 	if n := strings.Count(r.log.String(), "sudo sysctl fs.inotify.max_user_watches"); n != 1 {
 		t.Errorf("the limit was told %d times, want once; log:\n%s", n, r.log.String())
 	}
