@@ -85,16 +85,23 @@ func (c *Create) Run(ctx context.Context) (*CreateResult, error) {
 		res.Pack = p
 	}
 	f := res.Facts
-	r, err := res.Pack.Render(pack.Input{
+	in := pack.Input{
 		App: app, Port: c.Port, Version: f.Version, Framework: f.Framework, BuildTool: f.BuildTool,
 		DepFiles: f.DepFiles, Entry: f.Entry, Server: f.Server, Module: f.Module, HasBuildScript: f.HasBuildScript,
 		Secrets: build.SecretPatterns,
-	})
+	}
+	kept, keptNotes := c.keptDockerfile(abs, &in)
+	r, err := res.Pack.Render(in)
 	if err != nil {
 		return nil, err
 	}
 	res.Version, res.Port = r.Version, r.Port
-	res.Notes = append(append(res.Notes, f.Notes...), r.Notes...)
+	if kept {
+		// The pack's notes are about the Dockerfile it would have written.
+		res.Notes = append(append(res.Notes, keptNotes...), r.IgnoreNotes...)
+	} else {
+		res.Notes = append(append(res.Notes, f.Notes...), r.Notes...)
+	}
 	res.Files = append(r.Files, pack.File{
 		Path: config.FileName, Mode: 0o644,
 		Data: config.NewFile{App: app, Chart: pack.ChartDir(app), Dockerfile: "Dockerfile", Port: r.Port}.Render(),
@@ -118,6 +125,43 @@ func (c *Create) Run(ctx context.Context) (*CreateResult, error) {
 		err = fmt.Errorf("%w; written before that: %s (a rerun keeps them: remove them, or rerun with --force)", err, strings.Join(res.Written.Wrote, ", "))
 	}
 	return res, err
+}
+
+// keptDockerfile reads the app's own Dockerfile, which create keeps (unless
+// --force): the chart takes its port (EXPOSE, else its base image's) and
+// lets its user run (no USER: root). It says what it read, or could not.
+func (c *Create) keptDockerfile(dir string, in *pack.Input) (bool, []string) {
+	path := filepath.Join(dir, "Dockerfile")
+	if c.Force {
+		return false, nil
+	}
+	if _, err := os.Lstat(path); err != nil {
+		return false, nil
+	}
+	d, err := detect.ReadDockerfile(path)
+	if err != nil {
+		return true, []string{fmt.Sprintf("kept your Dockerfile, but %v: the chart has the pack's port and user; check them in charts/%s/values.yaml", err, in.App)}
+	}
+	var notes []string
+	port, from := d.Port()
+	switch {
+	case in.Port != 0:
+	case port != 0:
+		in.Port = port
+		notes = append(notes, fmt.Sprintf("kept your Dockerfile: the chart serves port %d (%s)", port, from))
+	default:
+		notes = append(notes, fmt.Sprintf("kept your Dockerfile, which EXPOSEs no port: the chart assumes the pack's; give the app's with --port, or add EXPOSE to the Dockerfile and run create again with --force for the chart"))
+	}
+	in.Copied = d.Sources
+	ra := d.RunAs()
+	in.RunAs = pack.RunAs{Mode: ra.Mode, UID: ra.UID, GID: ra.GID, Name: ra.Name}
+	switch ra.Mode {
+	case "root":
+		notes = append(notes, "your Dockerfile sets no USER, so the app runs as root: the chart does not force a user or drop capabilities (add USER to run it unprivileged)")
+	case "name":
+		notes = append(notes, fmt.Sprintf("your Dockerfile runs as the user %s: the chart drops every capability but cannot pin a user number", ra.Name))
+	}
+	return true, notes
 }
 
 func noStackError(dir string, d *detect.Result, packs []*pack.Pack) error {

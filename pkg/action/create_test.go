@@ -296,3 +296,52 @@ func TestCreateFailureListsWhatWasWritten(t *testing.T) {
 		}
 	}
 }
+
+// A kept Dockerfile is the truth for the chart: create says what it took
+// from it (the port, the user), and what it could not.
+func TestCreateKeptDockerfileNotes(t *testing.T) {
+	tests := []struct {
+		fixture string
+		want    []string
+	}{
+		{"kept-expose-root", []string{"the chart serves port 9555 (the Dockerfile's EXPOSE 9555)", "sets no USER, so the app runs as root"}},
+		{"kept-nginx-frontend", []string{"the chart serves port 80 (the port nginx serves on)", "runs as root"}},
+		{"kept-named-user", []string{"port 7000", "runs as the user node: the chart drops every capability"}},
+		{"kept-copies-dist", []string{"port 3000", "the .dockerignore written does not leave out dist: your Dockerfile copies it"}},
+		{"keeps-dockerfile", []string{"EXPOSEs no port: the chart assumes the pack's; give the app's with --port"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.fixture, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), tt.fixture)
+			copyTree(t, filepath.Join("testdata", "create", tt.fixture, "src"), dir)
+			res, err := (&Create{Dir: dir, DryRun: true}).Run(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			notes := strings.Join(res.Notes, "\n")
+			for _, w := range tt.want {
+				if !strings.Contains(notes, w) {
+					t.Errorf("notes do not say %q:\n%s", w, notes)
+				}
+			}
+			if strings.Contains(notes, "assumes") && tt.fixture != "keeps-dockerfile" {
+				t.Errorf("a note about the pack's own Dockerfile:\n%s", notes)
+			}
+		})
+	}
+	// --port wins over EXPOSE, and --force writes the pack's Dockerfile and strict chart.
+	dir := filepath.Join(t.TempDir(), "kept-expose-root")
+	copyTree(t, filepath.Join("testdata", "create", "kept-expose-root", "src"), dir)
+	if res, err := (&Create{Dir: dir, DryRun: true, Port: 8081}).Run(context.Background()); err != nil || res.Port != 8081 {
+		t.Errorf("--port 8081 with EXPOSE 9555: port %v, %v", res.Port, err)
+	}
+	res, err := (&Create{Dir: dir, DryRun: true, Force: true}).Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range res.Files {
+		if strings.HasSuffix(f.Path, "values.yaml") && !strings.Contains(string(f.Data), "runAsUser: 10001") {
+			t.Errorf("--force (the pack's Dockerfile) without the strict security context:\n%s", f.Data)
+		}
+	}
+}

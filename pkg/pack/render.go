@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"strings"
 	"text/template"
 
 	"github.com/Masterminds/sprig/v3"
@@ -28,6 +29,25 @@ type Input struct {
 	// Secrets are patterns (.dockerignore syntax) that the .dockerignore
 	// written must end with, so that no rule of the pack's lets them in.
 	Secrets []string
+	// RunAs is how the image's process runs when the app keeps a Dockerfile
+	// of its own; the zero value is the pack's Dockerfile: user 10001.
+	RunAs RunAs
+	// Copied are the context paths a kept Dockerfile COPYs or ADDs: the
+	// .dockerignore written beside it leaves out none of them.
+	Copied []string
+}
+
+// RunAs is the user an image runs as, as the chart's security context must
+// allow it.
+type RunAs struct {
+	// Mode: "" (the pack's own Dockerfile: user 10001, no capabilities),
+	// "root" (no USER: the chart forces no user and keeps the runtime's
+	// default capabilities), "uid" (a numeric USER: that user, no
+	// capabilities), "name" (a USER by name: the image's user, which
+	// Kubernetes cannot check is not root, no capabilities).
+	Mode     string
+	UID, GID int
+	Name     string
 }
 
 // File is one file to write, its path relative to the app's directory.
@@ -43,6 +63,9 @@ type Rendered struct {
 	Version string   // the image tag chosen
 	Port    int      // the port chosen
 	Notes   []string // choices worth telling the user
+	// IgnoreNotes tell of the .dockerignore's rules left out for a kept
+	// Dockerfile (Notes are about the pack's own Dockerfile).
+	IgnoreNotes []string
 }
 
 // dockerfileData is what a pack's Dockerfile template sees.
@@ -56,6 +79,7 @@ type dockerfileData struct {
 type chartData struct {
 	App           string
 	Port          int
+	RunAs         RunAs
 	LivenessDelay int
 	Resources     struct {
 		Requests Resources
@@ -91,9 +115,13 @@ func (p *Pack) Render(in Input) (*Rendered, error) {
 	}
 	r.Files = append(r.Files, File{Path: "Dockerfile", Data: out, Mode: 0o644})
 	if di, err := fs.ReadFile(p.fsys, fileDockerignore); err == nil || len(in.Secrets) > 0 {
+		di, dropped := keepCopied(di, in.Copied)
+		for _, d := range dropped {
+			r.IgnoreNotes = append(r.IgnoreNotes, fmt.Sprintf("the .dockerignore written does not leave out %s: your Dockerfile copies it", d))
+		}
 		r.Files = append(r.Files, File{Path: ".dockerignore", Data: withSecrets(di, in.Secrets), Mode: 0o644})
 	}
-	chart, err := p.renderChart(in.App, r.Port)
+	chart, err := p.renderChart(in.App, r.Port, in.RunAs)
 	if err != nil {
 		return nil, err
 	}
@@ -102,7 +130,7 @@ func (p *Pack) Render(in Input) (*Rendered, error) {
 }
 
 // renderChart renders the pack's own chart folder if it has one, else the shared chart.
-func (p *Pack) renderChart(app string, port int) ([]File, error) {
+func (p *Pack) renderChart(app string, port int, runAs RunAs) ([]File, error) {
 	var src fs.FS
 	if sub, err := fs.Sub(p.fsys, dirChart); err == nil {
 		if _, err := fs.Stat(sub, "Chart.yaml"); err == nil {
@@ -112,7 +140,7 @@ func (p *Pack) renderChart(app string, port int) ([]File, error) {
 	if src == nil {
 		src, _ = fs.Sub(templates.Chart, "chart")
 	}
-	data := chartData{App: app, Port: port, LivenessDelay: p.LivenessDelay}
+	data := chartData{App: app, Port: port, RunAs: runAs, LivenessDelay: p.LivenessDelay}
 	data.Resources.Requests, data.Resources.Limits = p.Resources.Requests, p.Resources.Limits
 	var files []File
 	err := fs.WalkDir(src, ".", func(name string, d fs.DirEntry, err error) error {
@@ -150,6 +178,48 @@ func execute(what, text, left, right string, data any) ([]byte, error) {
 
 // withSecrets ends a .dockerignore with the secret patterns: last, so that no
 // exception above them can let a secret in.
+// keepCopied drops the rules of a .dockerignore that would leave out a path
+// a kept Dockerfile copies (dist/ built on the host, say); it returns them.
+func keepCopied(di []byte, copied []string) ([]byte, []string) {
+	if len(copied) == 0 {
+		return di, nil
+	}
+	var srcs []string
+	for _, c := range copied {
+		c = strings.TrimSuffix(strings.TrimPrefix(path.Clean("/"+c), "/"), "/")
+		if c != "" && c != "." && !strings.ContainsAny(c, "*?[$") {
+			srcs = append(srcs, c)
+		}
+	}
+	var out []string
+	var dropped []string
+	for _, line := range strings.SplitAfter(string(di), "\n") {
+		rule := strings.TrimSpace(line)
+		if rule == "" || strings.HasPrefix(rule, "#") || strings.HasPrefix(rule, "!") {
+			out = append(out, line)
+			continue
+		}
+		pat := strings.TrimSuffix(strings.TrimPrefix(strings.TrimPrefix(rule, "/"), "**/"), "/")
+		hit := false
+		for _, src := range srcs {
+			for p := src; p != "." && p != "/" && !hit; p = path.Dir(p) {
+				if ok, _ := path.Match(pat, p); ok {
+					hit = true
+				}
+				if ok, _ := path.Match(pat, path.Base(p)); ok && strings.HasPrefix(rule, "**/") {
+					hit = true
+				}
+			}
+		}
+		if hit {
+			dropped = append(dropped, rule)
+			continue
+		}
+		out = append(out, line)
+	}
+	return []byte(strings.Join(out, "")), dropped
+}
+
 func withSecrets(di []byte, secrets []string) []byte {
 	if len(secrets) == 0 {
 		return di

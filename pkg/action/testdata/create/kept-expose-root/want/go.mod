@@ -1,0 +1,3 @@
+module example.com/adsvc
+
+go 1.23

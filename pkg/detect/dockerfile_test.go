@@ -1,0 +1,50 @@
+package detect
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+)
+
+func TestReadDockerfile(t *testing.T) {
+	tests := []struct {
+		name, dockerfile string
+		port             int
+		runAs            RunAs
+		sources          []string
+	}{
+		{"expose in a parent stage", "FROM golang:1.23 AS b\nCOPY . .\nFROM alpine AS rt\nEXPOSE 9555\nFROM rt\nCOPY --from=b /x /x\n", 9555, RunAs{Mode: "root"}, []string{"."}},
+		{"first TCP port", "FROM python:3.12\nEXPOSE 53/udp ${PORT} 5050/tcp 6000\nUSER 1000:2000\n", 5050, RunAs{Mode: "uid", UID: 1000, GID: 2000}, nil},
+		{"nginx without EXPOSE", "FROM node:20 AS build\nCOPY package.json ./\nFROM docker.io/library/nginx:1.27-alpine\nCOPY --from=build /app/dist /usr/share/nginx/html\n", 80, RunAs{Mode: "root"}, []string{"package.json"}},
+		{"unprivileged nginx", "FROM nginxinc/nginx-unprivileged:1.27\nCOPY dist/ /usr/share/nginx/html\nUSER nginx\n", 8080, RunAs{Mode: "name", Name: "nginx"}, []string{"dist/"}},
+		{"php apache", "FROM php:8.3-apache\nADD web /var/www/html\n", 80, RunAs{Mode: "root"}, []string{"web"}},
+		{"nothing said", "FROM python:3.12\nUSER 0\n", 0, RunAs{Mode: "root"}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), "Dockerfile")
+			if err := os.WriteFile(p, []byte(tt.dockerfile), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			d, err := ReadDockerfile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if port, _ := d.Port(); port != tt.port {
+				t.Errorf("port %d, want %d", port, tt.port)
+			}
+			if got := d.RunAs(); got != tt.runAs {
+				t.Errorf("runs as %+v, want %+v", got, tt.runAs)
+			}
+			if !slices.Equal(d.Sources, tt.sources) {
+				t.Errorf("sources %q, want %q", d.Sources, tt.sources)
+			}
+		})
+	}
+	p := filepath.Join(t.TempDir(), "Dockerfile")
+	os.WriteFile(p, []byte("RUN echo no from\n"), 0o644)
+	if _, err := ReadDockerfile(p); err == nil {
+		t.Error("a Dockerfile without FROM read without an error")
+	}
+}
