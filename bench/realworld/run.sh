@@ -10,8 +10,9 @@
 #
 # A case is right when every field it checks is: stack (the pack draft picked, "kept" when
 # the folder had its own Dockerfile, "refuse" when create exits non-zero), port (the chart's
-# service port; "-" not checked), dockerfile-has (a string the Dockerfile must contain: the
-# start command or the package built; "-" not checked). Their code is never committed: only
+# service port; "-" not checked), dockerfile-has (a string the Dockerfile must contain, its
+# exec-form instructions read as words: the start command or the package built; "-" not
+# checked). Their code is never committed: only
 # cases.tsv, which names them.
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -60,7 +61,8 @@ score() {
     else got=$(stack_of "$app/Dockerfile"); fi
     gport=$(awk '/^service:/ {s=1; next} s && /^  port:/ {print $2; exit}' "$app"/charts/*/values.yaml 2>/dev/null || true)
     ghas=-
-    if [[ $has != - ]]; then ghas=no; grep -qF -- "$has" "$app/Dockerfile" 2>/dev/null && ghas=yes; fi
+    # exec-form instructions read as shell words: ["java", "-jar", "x"] holds "java -jar x"
+    if [[ $has != - ]]; then ghas=no; sed -E 's/", *"/ /g; s/\[ *"//g; s/" *\]//g' "$app/Dockerfile" 2>/dev/null | grep -qF -- "$has" && ghas=yes; fi
     fields=$((fields + 1)); if [[ $got == "$stack" ]]; then fright=$((fright + 1)); else ok=0; fi
     if [[ $port != - ]]; then fields=$((fields + 1)); if [[ $gport == "$port" ]]; then fright=$((fright + 1)); else ok=0; fi; fi
     if [[ $has != - ]]; then fields=$((fields + 1)); if [[ $ghas == yes ]]; then fright=$((fright + 1)); else ok=0; fi; fi

@@ -74,6 +74,10 @@ func (c *Create) Run(ctx context.Context) (*CreateResult, error) {
 			if errors.Is(err, detect.ErrNoStack) {
 				return nil, noStackError(dir, d, packs)
 			}
+			var nr *detect.NoRootAppError
+			if errors.As(err, &nr) {
+				return nil, noRootAppError(abs, nr)
+			}
 			return nil, err
 		}
 		res.Detection = d
@@ -88,9 +92,12 @@ func (c *Create) Run(ctx context.Context) (*CreateResult, error) {
 	in := pack.Input{
 		App: app, Port: c.Port, Version: f.Version, Framework: f.Framework, BuildTool: f.BuildTool,
 		DepFiles: f.DepFiles, Entry: f.Entry, Server: f.Server, Module: f.Module, HasBuildScript: f.HasBuildScript,
-		Secrets: build.SecretPatterns,
+		Start: f.Start, Secrets: build.SecretPatterns,
 	}
 	kept, keptNotes := c.keptDockerfile(abs, &in)
+	if in.Port == 0 && !kept {
+		in.Port = f.Port // the code's own, when it sets one
+	}
 	r, err := res.Pack.Render(in)
 	if err != nil {
 		return nil, err
@@ -162,6 +169,23 @@ func (c *Create) keptDockerfile(dir string, in *pack.Input) (bool, []string) {
 		notes = append(notes, fmt.Sprintf("your Dockerfile runs as the user %s: the chart drops every capability but cannot pin a user number", ra.Name))
 	}
 	return true, notes
+}
+
+// noRootAppError: a repository of several apps. draft runs one app per
+// folder (for now): say which folders, and the command for the first.
+func noRootAppError(abs string, nr *detect.NoRootAppError) error {
+	var list []string
+	for _, a := range nr.Apps {
+		list = append(list, fmt.Sprintf("%s (%s)", a.Dir, a.Stack))
+	}
+	first := filepath.Join(abs, filepath.FromSlash(nr.Apps[0].Dir))
+	if wd, err := os.Getwd(); err == nil {
+		if rel, err := filepath.Rel(wd, first); err == nil && !strings.HasPrefix(rel, "..") {
+			first = rel
+		}
+	}
+	return fmt.Errorf("%s has no app of its own (no manifest at its root), but apps in %s: run draft create in each, e.g. draft create %s; or choose a pack for the root with --pack NAME",
+		abs, strings.Join(list, ", "), first)
 }
 
 func noStackError(dir string, d *detect.Result, packs []*pack.Pack) error {

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/go-enry/go-enry/v2"
 )
 
 // Stack is an application ecosystem: the unit a pack is chosen for.
@@ -44,6 +46,68 @@ var manifests = map[Stack][]string{
 
 // closeRatio: a runner-up with at least this share of the winner's bytes is worth mentioning.
 const closeRatio = 0.5
+
+// NoRootAppError is a folder with no app of its own at its root (no
+// manifest there) that holds apps in folders below it.
+type NoRootAppError struct {
+	Root string
+	Apps []SubApp
+}
+
+// SubApp is an app found below the root: its folder (slash-separated,
+// relative to the root) and its stack, by its manifest.
+type SubApp struct {
+	Dir   string
+	Stack Stack
+}
+
+func (e *NoRootAppError) Error() string {
+	var list []string
+	for _, a := range e.Apps {
+		list = append(list, fmt.Sprintf("%s (%s)", a.Dir, a.Stack))
+	}
+	return fmt.Sprintf("%s has no app at its root, but apps in %s", e.Root, strings.Join(list, ", "))
+}
+
+// subApps lists the folders one and two levels below root that hold a
+// manifest, skipping what the walk skips (hidden, vendored, documentation).
+func subApps(root string) []SubApp {
+	var apps []SubApp
+	var look func(rel string, depth int)
+	look = func(rel string, depth int) {
+		entries, err := os.ReadDir(filepath.Join(root, filepath.FromSlash(rel)))
+		if err != nil {
+			return
+		}
+		for _, e := range entries {
+			name := e.Name()
+			if !e.IsDir() || strings.HasPrefix(name, ".") || skipDirNames[name] {
+				continue
+			}
+			child := name
+			if rel != "" {
+				child = rel + "/" + name
+			}
+			if enry.IsVendor(child+"/") || enry.IsDocumentation(child+"/") {
+				continue
+			}
+			found := false
+			for _, st := range Stacks {
+				for _, m := range manifests[st] {
+					if !found && isFile(filepath.Join(root, filepath.FromSlash(child), m)) {
+						apps = append(apps, SubApp{Dir: child, Stack: st})
+						found = true
+					}
+				}
+			}
+			if !found && depth < 2 {
+				look(child, depth+1)
+			}
+		}
+	}
+	look("", 1)
+	return apps
+}
 
 // ErrNoStack is returned when the tree holds no supported application.
 var ErrNoStack = errors.New("no supported application found")
@@ -120,6 +184,14 @@ func Detect(ctx context.Context, root string) (*Result, error) {
 	}
 	rankCandidates(r.Candidates)
 	win := r.Candidates[0]
+	if len(win.Manifests) == 0 && !isFile(filepath.Join(root, "Dockerfile")) {
+		// No manifest at the root (nor a Dockerfile that builds one): a
+		// repository of several apps, each in its folder, is not one app of
+		// the language that has most code.
+		if apps := subApps(root); len(apps) > 0 {
+			return r, &NoRootAppError{Root: root, Apps: apps}
+		}
+	}
 	r.Stack = win.Stack
 	r.Reason = reason(win, r.Candidates)
 	if len(r.Candidates) > 1 {

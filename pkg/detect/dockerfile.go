@@ -107,6 +107,9 @@ var wellKnownPorts = []struct {
 	{"caddy", 80},
 	{"tomcat", 8080},
 	{"jetty", 8080},
+	{"tiangolo/uvicorn-gunicorn-fastapi", 80},
+	{"tiangolo/uvicorn-gunicorn", 80},
+	{"tiangolo/meinheld-gunicorn", 80},
 }
 
 // Port is the port the image serves on: its first EXPOSE, else its base

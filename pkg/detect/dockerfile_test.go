@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -46,5 +47,42 @@ func TestReadDockerfile(t *testing.T) {
 	os.WriteFile(p, []byte("RUN echo no from\n"), 0o644)
 	if _, err := ReadDockerfile(p); err == nil {
 		t.Error("a Dockerfile without FROM read without an error")
+	}
+}
+
+// A root without a manifest that holds apps in folders is refused with the
+// list; one without any (a GOPATH-era Go app) is still an app.
+func TestNoRootApp(t *testing.T) {
+	root := t.TempDir()
+	files := map[string]string{
+		"backend/requirements.txt":    "fastapi\n",
+		"backend/app/main.py":         "app = None\n",
+		"frontend/package.json":       `{"name": "frontend"}`,
+		"frontend/src/main.ts":        "export const x = 1\n",
+		"frontend/src/more.ts":        "export const y = 2\n",
+		"services/api/go.mod":         "module api\n",
+		"services/api/main.go":        "package main\n",
+		"docs/requirements.txt":       "sphinx\n",
+		"node_modules/x/package.json": "{}",
+	}
+	for p, c := range files {
+		full := filepath.Join(root, p)
+		os.MkdirAll(filepath.Dir(full), 0o755)
+		os.WriteFile(full, []byte(c), 0o644)
+	}
+	_, err := Detect(t.Context(), root)
+	var nr *NoRootAppError
+	if !errors.As(err, &nr) {
+		t.Fatalf("Detect: %v, want a NoRootAppError", err)
+	}
+	want := []SubApp{{"backend", Python}, {"frontend", Node}, {"services/api", Go}}
+	if !slices.Equal(nr.Apps, want) {
+		t.Errorf("apps %v, want %v", nr.Apps, want)
+	}
+
+	gopath := t.TempDir()
+	os.WriteFile(filepath.Join(gopath, "main.go"), []byte("package main\n\nfunc main() {}\n"), 0o644)
+	if r, err := Detect(t.Context(), gopath); err != nil || r.Stack != Go {
+		t.Errorf("a Go app without go.mod: %v, %v", r, err)
 	}
 }

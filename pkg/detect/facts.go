@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/pelletier/go-toml/v2"
@@ -26,7 +27,7 @@ type Facts struct {
 	// VersionFrom names where Version was read ("go.mod go directive").
 	VersionFrom string
 	// Framework is the web framework when clear: flask, django, fastapi,
-	// express, fastify, koa, nest, next, spring-boot, sinatra, rails, rack,
+	// express, fastify, koa, nest, next, spring-boot, spark, sinatra, rails, rack,
 	// laravel, symfony, slim, gin, echo, fiber, chi; "" otherwise.
 	Framework string
 	// BuildTool: maven or gradle (java); npm, yarn or pnpm (node); pip,
@@ -45,6 +46,13 @@ type Facts struct {
 	Server string
 	// Module is the Go module path or the Java/Node/PHP project name.
 	Module string
+	// Port is a port the app's code sets for itself (Sinatra's set :port),
+	// which wins over the pack's; 0 when the code does not say.
+	Port int
+	// Start is the app's own start command, from its Procfile's web process
+	// ("bundle exec puma -C config/puma.rb"), when the pack's image can run
+	// it as written; "" otherwise.
+	Start string
 	// Notes are things worth telling the user.
 	Notes []string
 }
@@ -480,6 +488,9 @@ func javaFacts(root string, f *Facts) {
 			if strings.HasPrefix(d.ArtifactID, "spring-boot-starter") {
 				f.Framework = "spring-boot"
 			}
+			if d.GroupID == "com.sparkjava" && f.Framework == "" {
+				f.Framework = "spark"
+			}
 		}
 		for _, pl := range p.Plugins {
 			c := pl.Config
@@ -508,6 +519,8 @@ func javaFacts(root string, f *Facts) {
 		}
 		if strings.Contains(s, "org.springframework.boot") {
 			f.Framework = "spring-boot"
+		} else if strings.Contains(s, "com.sparkjava") {
+			f.Framework = "spark"
 		}
 		if m := gradleMainRE.FindStringSubmatch(s); m != nil {
 			f.Entry = m[1]
@@ -596,11 +609,24 @@ func rubyFacts(root string, f *Facts) {
 	if isFile(filepath.Join(root, "config.ru")) {
 		f.Entry = "config.ru"
 	}
+	// The Procfile's web process, when it runs with the gems alone.
+	if web := procfileWeb(root); strings.HasPrefix(web, "bundle exec ") && f.BuildTool == "bundler" {
+		f.Start = web
+		f.note("the app starts with the Procfile's web process: %s", web)
+	}
 	if f.Framework != "rails" && f.Entry == "" {
 		f.Entry = firstExisting(root, "app.rb", "main.rb", "server.rb", "config.ru")
 		if f.Entry == "" {
 			f.Entry = "app.rb"
 			f.note("no app.rb, main.rb or config.ru at the root; edit the Dockerfile's CMD to start your app")
+		}
+	}
+	if f.Framework == "sinatra" && f.Entry != "" {
+		if b, ok := f.read(root, f.Entry); ok {
+			if m := sinatraPortRE.FindSubmatch(b); m != nil {
+				f.Port, _ = strconv.Atoi(string(m[1]))
+				f.note("%s sets the port itself (set :port, %d): the chart uses it", f.Entry, f.Port)
+			}
 		}
 	}
 }
@@ -635,6 +661,34 @@ func phpFacts(root string, f *Facts) {
 	if isFile(filepath.Join(root, "public", "index.php")) {
 		f.Entry = "public"
 	}
+	// Heroku's PHP buildpack scripts take the document root.
+	if web := procfileWeb(root); web != "" {
+		fields := strings.Fields(web)
+		if len(fields) >= 2 && (fields[0] == "heroku-php-apache2" || fields[0] == "heroku-php-nginx") && !strings.HasPrefix(fields[len(fields)-1], "-") {
+			dir := strings.Trim(fields[len(fields)-1], "/")
+			if dir != "" && isDir(filepath.Join(root, dir)) {
+				f.Entry = dir
+				f.note("the document root is %s/, as the Procfile's web process says", dir)
+			}
+		}
+	}
+}
+
+var sinatraPortRE = regexp.MustCompile(`(?m)^\s*set\s*\(?\s*:port\s*,\s*(\d{2,5})\b`)
+
+// procfileWeb is the command of the Procfile's web process ("" when there
+// is none).
+func procfileWeb(root string) string {
+	b, err := os.ReadFile(filepath.Join(root, "Procfile"))
+	if err != nil {
+		return ""
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if name, cmd, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(name) == "web" {
+			return strings.TrimSpace(cmd)
+		}
+	}
+	return ""
 }
 
 func (f *Facts) firstLine(root, name string) string {

@@ -26,6 +26,7 @@ type Input struct {
 	Server         string
 	Module         string
 	HasBuildScript bool
+	Start          string // the app's own start command (a Procfile's), run by a shell
 	// Secrets are patterns (.dockerignore syntax) that the .dockerignore
 	// written must end with, so that no rule of the pack's lets them in.
 	Secrets []string
