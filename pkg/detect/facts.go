@@ -40,6 +40,9 @@ type Facts struct {
 	// module or file ("app", "app.py"), a Django project ("mysite"), a Node
 	// script ("server.js"), a Java main class, a Ruby file, a PHP document root.
 	Entry string
+	// Object is the app object in a Python Entry module: "app", another
+	// name, or a factory call ("create_app()"); "" when it does not apply.
+	Object string
 	// HasBuildScript: the Node app has a "build" script (TypeScript, bundlers).
 	HasBuildScript bool
 	// Server: a production server dependency is present (gunicorn, uvicorn, puma).
@@ -359,10 +362,10 @@ func pythonFacts(root string, f *Facts) {
 			f.note("no <project>/wsgi.py found beside manage.py; edit the Dockerfile's CMD")
 		}
 	case "flask", "fastapi":
-		f.Entry = strings.TrimSuffix(firstExisting(root, "app.py", "main.py", "wsgi.py", "server.py", "application.py", "api.py"), ".py")
+		f.Entry, f.Object = pythonApp(root, f.Framework)
 		if f.Entry == "" {
-			f.Entry = "app"
-			f.note("no app.py or main.py at the root; the Dockerfile assumes a module named app")
+			f.Entry, f.Object = "app", "app"
+			f.note("found no %s app (an assignment of %s() or a create_app factory) in the Python files; the Dockerfile assumes app:app", f.Framework, map[string]string{"flask": "Flask", "fastapi": "FastAPI"}[f.Framework])
 		}
 		if f.Framework == "fastapi" && f.Server == "" {
 			f.note("fastapi apps need uvicorn; add it to your dependencies")
@@ -374,6 +377,61 @@ func pythonFacts(root string, f *Facts) {
 			f.note("no app.py, main.py or server.py at the root; edit the Dockerfile's CMD to start your app")
 		}
 	}
+}
+
+var (
+	pyAppRE     = regexp.MustCompile(`(?m)^([A-Za-z_][A-Za-z0-9_]*)\s*(?::[^=\n]*)?=\s*(?:flask\.|fastapi\.)?(Flask|FastAPI)\(`)
+	pyFactoryRE = regexp.MustCompile(`(?m)^def (create_app|make_app)\(`)
+)
+
+// pythonApp finds the module that makes the framework's app, and the app
+// object in it: the root's app.py, main.py ... first, then the files of the
+// packages below (app/main.py, flaskr/__init__.py), shallowest first. A
+// module-level app wins over a factory (Flask's create_app).
+func pythonApp(root, framework string) (module, object string) {
+	ctor := map[string]string{"flask": "Flask", "fastapi": "FastAPI"}[framework]
+	var files []string
+	for _, n := range []string{"app.py", "main.py", "wsgi.py", "server.py", "application.py", "api.py"} {
+		if isFile(filepath.Join(root, n)) {
+			files = append(files, n)
+		}
+	}
+	skip := map[string]bool{"tests": true, "test": true, "venv": true, "env": true, "migrations": true, "node_modules": true, "docs": true, "alembic": true, "scripts": true}
+	for depth := 1; depth <= 3; depth++ {
+		pattern := filepath.Join(append([]string{root}, append(slices.Repeat([]string{"*"}, depth), "*.py")...)...)
+		matches, _ := filepath.Glob(pattern)
+		slices.Sort(matches)
+		for _, m := range matches {
+			rel, _ := filepath.Rel(root, m)
+			parts := strings.Split(filepath.ToSlash(rel), "/")
+			bad := false
+			for _, d := range parts[:len(parts)-1] {
+				bad = bad || skip[d] || strings.HasPrefix(d, ".") || !isFile(filepath.Join(root, filepath.Join(parts[:slices.Index(parts, d)+1]...), "__init__.py"))
+			}
+			if !bad {
+				files = append(files, filepath.ToSlash(rel))
+			}
+		}
+	}
+	var factory string
+	for _, rel := range files {
+		b, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(rel)))
+		if err != nil || len(b) > 512<<10 {
+			continue
+		}
+		mod := strings.ReplaceAll(strings.TrimSuffix(strings.TrimSuffix(rel, ".py"), "/__init__"), "/", ".")
+		for _, m := range pyAppRE.FindAllSubmatch(b, -1) {
+			if string(m[2]) == ctor {
+				return mod, string(m[1])
+			}
+		}
+		if factory == "" && framework == "flask" {
+			if m := pyFactoryRE.FindSubmatch(b); m != nil {
+				factory, object = mod, string(m[1])+"()"
+			}
+		}
+	}
+	return factory, object
 }
 
 var reqNameRE = regexp.MustCompile(`^\s*([A-Za-z0-9][A-Za-z0-9._-]*)(\[[^\]]*\])?`)

@@ -27,6 +27,7 @@ type Input struct {
 	Module         string
 	HasBuildScript bool
 	Start          string // the app's own start command (a Procfile's), run by a shell
+	Object         string // the app object in a Python Entry module ("app", "create_app()")
 	// Secrets are patterns (.dockerignore syntax) that the .dockerignore
 	// written must end with, so that no rule of the pack's lets them in.
 	Secrets []string

@@ -1,0 +1,2 @@
+from flaskr import create_app
+app = create_app()
