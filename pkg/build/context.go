@@ -36,6 +36,13 @@ type tarOptions struct {
 	modTime        time.Time
 	prefix         string
 	dropBuildFiles bool
+	only           string // a folder of the context: the entries below it alone
+}
+
+// WithOnly sends only the entries below the context's folder dir (dir
+// itself too), still named by their paths in the context.
+func WithOnly(dir string) TarOption {
+	return func(o *tarOptions) { o.only = strings.Trim(path.Clean("/"+filepath.ToSlash(dir)), "/") }
 }
 
 // WithOwner sets the owner of every entry (0:0 by default).
@@ -423,6 +430,9 @@ func (c *contextSource) writeTar(ctx context.Context, w io.Writer, o tarOptions)
 	buf := make([]byte, 32<<10)
 	err := c.walk(ctx, func(e ctxEntry) error {
 		if o.dropBuildFiles && c.ignored[e.path] {
+			return nil
+		}
+		if o.only != "" && e.path != o.only && !strings.HasPrefix(e.path, o.only+"/") {
 			return nil
 		}
 		name := e.path

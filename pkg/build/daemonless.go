@@ -348,6 +348,13 @@ func (d *Daemonless) buildGo(ctx context.Context, req Request, p *Plan) (v1.Imag
 		}
 		adds = append(adds, mutate.Addendum{Layer: l, History: v1.History{Created: v1.Time{Time: d.epoch}, CreatedBy: "COPY /etc/ssl/certs/ca-certificates.crt # draft daemonless"}})
 	}
+	for _, f := range p.Files {
+		l, err := d.folderLayer(ctx, req, f)
+		if err != nil {
+			return nil, err
+		}
+		adds = append(adds, mutate.Addendum{Layer: l, History: v1.History{Created: v1.Time{Time: d.epoch}, CreatedBy: "COPY " + f.Src + " " + f.Dest + " # draft daemonless"}})
+	}
 	l, err := d.layer([]layerEntry{{name: p.BinaryDest, mode: 0o755, src: bin}})
 	if err != nil {
 		return nil, err

@@ -45,6 +45,16 @@ type Plan struct {
 	BinaryDest string
 	// CACerts is where the build stage's CA bundle is copied to, "" if not.
 	CACerts string
+	// Files are folders of the context that the build stage copied in and
+	// the final stage copies out (templates/, static/: what the binary reads
+	// at run time), in order.
+	Files []ContextCopy
+}
+
+// ContextCopy is a folder of the build context put at Dest in the image.
+type ContextCopy struct {
+	Src  string // relative to the context, slash-separated
+	Dest string // absolute
 }
 
 // The plans' kinds.
@@ -52,6 +62,30 @@ const (
 	KindSource = "source"
 	KindGo     = "go"
 )
+
+// contextDir is where a stage copies the whole build context (COPY . DEST),
+// as an absolute path; "" when it does not.
+func contextDir(st *instructions.Stage) string {
+	workdir := "/"
+	for _, c := range st.Commands {
+		switch cmd := c.(type) {
+		case *instructions.WorkdirCommand:
+			workdir = path.Join(workdir, cmd.Path)
+			if path.IsAbs(cmd.Path) {
+				workdir = path.Clean(cmd.Path)
+			}
+		case *instructions.CopyCommand:
+			if cmd.From == "" && len(cmd.SourcePaths) == 1 && cmd.SourcePaths[0] == "." {
+				dest := cmd.DestPath
+				if !path.IsAbs(dest) {
+					dest = path.Join(workdir, dest)
+				}
+				return path.Clean(dest)
+			}
+		}
+	}
+	return ""
+}
 
 // metadataOnly are instructions that make no layer.
 func metadataOnly(c instructions.Command) bool {
@@ -189,7 +223,20 @@ func Analyze(dockerfile []byte) (*Plan, string) {
 				}
 				continue
 			}
-			return nil, "the final stage copies more than the binary and the CA bundle"
+			// A folder of the context, through a build stage that copied
+			// the whole context to its WORKDIR.
+			if at := contextDir(build); cmd.From == build.Name && len(cmd.SourcePaths) == 1 && at != "" {
+				src := path.Clean(cmd.SourcePaths[0])
+				if rel, ok := strings.CutPrefix(src, strings.TrimSuffix(at, "/")+"/"); ok && !strings.ContainsAny(rel, "*?[") && !strings.HasPrefix(rel, "../") {
+					dest := cmd.DestPath
+					if !path.IsAbs(dest) {
+						dest = path.Join("/", p.Workdir, dest)
+					}
+					p.Files = append(p.Files, ContextCopy{Src: rel, Dest: path.Clean(dest)})
+					continue
+				}
+			}
+			return nil, "the final stage copies more than the binary, the CA bundle and folders of the source"
 		default:
 			if !metadataOnly(c) {
 				return nil, fmt.Sprintf("the final stage runs %s", strings.ToUpper(c.Name()))

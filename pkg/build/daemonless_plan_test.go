@@ -59,6 +59,12 @@ func TestAnalyzeDraftDockerfiles(t *testing.T) {
 				t.Errorf("package = %s", p.GoPackage)
 			}
 		}},
+		{c: "go-templates", kind: KindGo, check: func(t *testing.T, p *Plan) {
+			want := []ContextCopy{{"templates", "/srv/templates"}, {"static", "/srv/static"}}
+			if !reflect.DeepEqual(p.Files, want) || p.Workdir != "/srv" {
+				t.Errorf("files %+v in %s, want %+v in /srv", p.Files, p.Workdir, want)
+			}
+		}},
 		{c: "node-typescript", reason: "copies more than the binary"},
 		{c: "java-maven-spring", reason: "no go build"},
 		{c: "keeps-dockerfile", kind: KindSource, check: func(t *testing.T, p *Plan) {

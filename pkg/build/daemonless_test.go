@@ -392,3 +392,40 @@ func mustHash(h v1.Hash, err error) v1.Hash {
 	}
 	return h
 }
+
+// The folders a Go binary reads at run time (the go pack copies templates/
+// and the like from the build stage) come from the context, as
+// .dockerignore lets them through, in a layer of their own.
+func TestDaemonlessGoRuntimeFolders(t *testing.T) {
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Skip("no go on PATH")
+	}
+	dir := app(t, "go-plain")
+	os.MkdirAll(filepath.Join(dir, "templates", "parts"), 0o755)
+	os.WriteFile(filepath.Join(dir, "templates", "index.html"), []byte("<h1>hi</h1>"), 0o644)
+	os.WriteFile(filepath.Join(dir, "templates", "parts", "nav.html"), []byte("<nav/>"), 0o644)
+	os.WriteFile(filepath.Join(dir, "templates", "notes.bak"), []byte("left out"), 0o644)
+	di, _ := os.ReadFile(filepath.Join(dir, ".dockerignore"))
+	os.WriteFile(filepath.Join(dir, ".dockerignore"), append(di, "\n**/*.bak\n"...), 0o644)
+	df, _ := os.ReadFile(filepath.Join(dir, "Dockerfile"))
+	df = []byte(strings.Replace(string(df), "# The binary, last", "WORKDIR /srv\nCOPY --from=build /src/templates ./templates\n# The binary, last", 1))
+	os.WriteFile(filepath.Join(dir, "Dockerfile"), df, 0o644)
+	res, err := NewDaemonless(nil).Build(context.Background(), Request{Dir: dir, Dockerfile: "Dockerfile", Platform: linuxAMD64})
+	if err != nil {
+		t.Fatal(err)
+	}
+	layers, _ := res.Image.Layers()
+	if res.Path != "daemonless-go" || len(layers) != 3 {
+		t.Fatalf("path %s, %d layers; want daemonless-go, 3", res.Path, len(layers))
+	}
+	got := files(t, layers[1])
+	if !strings.HasSuffix(got["srv/templates/index.html"], " <h1>hi</h1>") || !strings.HasSuffix(got["srv/templates/parts/nav.html"], " <nav/>") {
+		t.Errorf("the templates layer holds %v", got)
+	}
+	if _, ok := got["srv/templates/notes.bak"]; ok {
+		t.Errorf("a file .dockerignore leaves out is in the image")
+	}
+	if cfg, _ := res.Image.ConfigFile(); cfg.Config.WorkingDir != "/srv" {
+		t.Errorf("working directory %q, want /srv", cfg.Config.WorkingDir)
+	}
+}

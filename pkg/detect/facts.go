@@ -49,6 +49,10 @@ type Facts struct {
 	Server string
 	// Module is the Go module path or the Java/Node/PHP project name.
 	Module string
+	// RuntimeDirs are folders a Go binary reads at run time (templates/,
+	// static/ ... that no go:embed directive puts into it): the image needs
+	// them beside the binary.
+	RuntimeDirs []string
 	// Port is a port the app's code sets for itself (Sinatra's set :port),
 	// which wins over the pack's; 0 when the code does not say.
 	Port int
@@ -174,6 +178,41 @@ func goFacts(root string, f *Facts) {
 		f.DepFiles = append(f.DepFiles, "vendor")
 	}
 	f.Entry = goMainPackage(root, f.Module)
+	f.RuntimeDirs = goRuntimeDirs(root)
+	if len(f.RuntimeDirs) > 0 {
+		f.note("the image holds %s beside the binary, which runs in /srv (folders such a binary reads at run time)", strings.Join(f.RuntimeDirs, ", "))
+	}
+}
+
+// goRuntimeDirFolders are the folders a web app's binary opens by relative
+// path (templates it parses, files it serves).
+var goRuntimeDirFolders = []string{"templates", "views", "static", "public", "assets", "web", "www", "config"}
+
+// goRuntimeDirs lists those of them at the root that no go:embed directive
+// in the root's or cmd/'s Go files embeds.
+func goRuntimeDirs(root string) []string {
+	var embedded strings.Builder
+	files, _ := filepath.Glob(filepath.Join(root, "*.go"))
+	more, _ := filepath.Glob(filepath.Join(root, "*", "*.go"))
+	deeper, _ := filepath.Glob(filepath.Join(root, "cmd", "*", "*.go"))
+	for _, g := range append(append(files, more...), deeper...) {
+		b, err := os.ReadFile(g)
+		if err != nil || len(b) > 1<<20 {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(strings.TrimSpace(line), "//go:embed") {
+				embedded.WriteString(line + "\n")
+			}
+		}
+	}
+	var dirs []string
+	for _, d := range goRuntimeDirFolders {
+		if isDir(filepath.Join(root, d)) && !strings.Contains(embedded.String(), d) {
+			dirs = append(dirs, d)
+		}
+	}
+	return dirs
 }
 
 // goMainPackage finds the package to build: the root when it has a main.go,
