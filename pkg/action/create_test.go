@@ -2,6 +2,7 @@ package action
 
 import (
 	"archive/tar"
+	"bytes"
 	"context"
 	"flag"
 	"io"
@@ -10,6 +11,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"github.com/moby/buildkit/frontend/dockerfile/parser"
 
 	"github.com/draftk8s/draft/pkg/build"
 )
@@ -342,6 +346,46 @@ func TestCreateKeptDockerfileNotes(t *testing.T) {
 	for _, f := range res.Files {
 		if strings.HasSuffix(f.Path, "values.yaml") && !strings.Contains(string(f.Data), "runAsUser: 10001") {
 			t.Errorf("--force (the pack's Dockerfile) without the strict security context:\n%s", f.Data)
+		}
+	}
+}
+
+// Every Dockerfile create writes parses with BuildKit's parser, and every
+// COPY and ADD in it names a source (an empty dependency list once rendered
+// "COPY  ./", which Docker rejects).
+func TestGoldenDockerfilesParse(t *testing.T) {
+	wants, _ := filepath.Glob(filepath.Join("testdata", "create", "*", "want", "Dockerfile"))
+	if len(wants) < 20 {
+		t.Fatalf("only %d golden Dockerfiles", len(wants))
+	}
+	for _, p := range wants {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := parser.Parse(bytes.NewReader(b))
+		if err != nil {
+			t.Errorf("%s: %v", p, err)
+			continue
+		}
+		stages, _, err := instructions.Parse(res.AST, nil)
+		if err != nil {
+			t.Errorf("%s: %v", p, err)
+			continue
+		}
+		for _, st := range stages {
+			for _, c := range st.Commands {
+				switch cmd := c.(type) {
+				case *instructions.CopyCommand:
+					if len(cmd.SourcePaths) == 0 || strings.TrimSpace(cmd.DestPath) == "" {
+						t.Errorf("%s: %s has no source or no destination", p, cmd)
+					}
+				case *instructions.AddCommand:
+					if len(cmd.SourcePaths) == 0 {
+						t.Errorf("%s: %s has no source", p, cmd)
+					}
+				}
+			}
 		}
 	}
 }

@@ -53,6 +53,9 @@ type Facts struct {
 	// static/ ... that no go:embed directive puts into it): the image needs
 	// them beside the binary.
 	RuntimeDirs []string
+	// Wrapper: the Java project has a Gradle wrapper (gradlew and its
+	// properties), which the build runs instead of the image's Gradle.
+	Wrapper bool
 	// Port is a port the app's code sets for itself (Sinatra's set :port),
 	// which wins over the pack's; 0 when the code does not say.
 	Port int
@@ -608,6 +611,11 @@ func javaFacts(root string, f *Facts) {
 		b, _ := f.read(root, name)
 		f.BuildTool = "gradle"
 		f.addDeps(root, "settings.gradle", "settings.gradle.kts", name, "gradle.properties", "gradle")
+		if isFile(filepath.Join(root, "gradlew")) && isFile(filepath.Join(root, "gradle", "wrapper", "gradle-wrapper.properties")) {
+			f.Wrapper = true
+			f.addDeps(root, "gradlew")
+			f.note("the build runs the project's Gradle wrapper (gradlew), which downloads the Gradle it pins")
+		}
 		s := string(b)
 		if m := gradleToolchainRE.FindStringSubmatch(s); m != nil {
 			f.Version, f.VersionFrom = m[1], name+" toolchain"

@@ -29,6 +29,7 @@ type Input struct {
 	Start          string   // the app's own start command (a Procfile's), run by a shell
 	Object         string   // the app object in a Python Entry module ("app", "create_app()")
 	RuntimeDirs    []string // folders the app reads at run time, to go beside a compiled binary
+	Wrapper        bool     // a Gradle wrapper to build with
 	// Secrets are patterns (.dockerignore syntax) that the .dockerignore
 	// written must end with, so that no rule of the pack's lets them in.
 	Secrets []string
