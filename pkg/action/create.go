@@ -89,10 +89,13 @@ func (c *Create) Run(ctx context.Context) (*CreateResult, error) {
 		res.Pack = p
 	}
 	f := res.Facts
+	if f.NoProgram {
+		return nil, fmt.Errorf("%s holds %s code without a program to run (no package main at its root or in cmd/): run draft create in the folder of the main package", abs, res.Pack.Name)
+	}
 	in := pack.Input{
 		App: app, Port: c.Port, Version: f.Version, Framework: f.Framework, BuildTool: f.BuildTool,
 		DepFiles: f.DepFiles, Entry: f.Entry, Server: f.Server, Module: f.Module, HasBuildScript: f.HasBuildScript,
-		Start: f.Start, Object: f.Object, RuntimeDirs: f.RuntimeDirs, Wrapper: f.Wrapper, Secrets: build.SecretPatterns,
+		Start: f.Start, Object: f.Object, RuntimeDirs: f.RuntimeDirs, Wrapper: f.Wrapper, Args: f.Args, Secrets: build.SecretPatterns,
 	}
 	kept, keptNotes := c.keptDockerfile(abs, &in)
 	if in.Port == 0 && !kept {

@@ -53,6 +53,11 @@ type Facts struct {
 	// static/ ... that no go:embed directive puts into it): the image needs
 	// them beside the binary.
 	RuntimeDirs []string
+	// Args are arguments the program needs in the image (a Go listen
+	// address flag: "-http=:8080").
+	Args []string
+	// NoProgram: the code has nothing to run (Go without a main package).
+	NoProgram bool
 	// Wrapper: the Java project has a Gradle wrapper (gradlew and its
 	// properties), which the build runs instead of the image's Gradle.
 	Wrapper bool
@@ -181,7 +186,12 @@ func goFacts(root string, f *Facts) {
 		f.DepFiles = append(f.DepFiles, "vendor")
 	}
 	f.Entry = goMainPackage(root, f.Module)
+	if f.Entry == "" {
+		f.NoProgram = true
+		return
+	}
 	f.RuntimeDirs = goRuntimeDirs(root)
+	goCodeFacts(root, f)
 	if len(f.RuntimeDirs) > 0 {
 		f.note("the image holds %s beside the binary, which runs in /srv (folders such a binary reads at run time)", strings.Join(f.RuntimeDirs, ", "))
 	}
@@ -232,6 +242,9 @@ func goMainPackage(root, module string) string {
 		}
 	}
 	if len(cmds) == 0 {
+		if !hasMainPackage(root) {
+			return "" // a library, or an old App Engine app: no program to run
+		}
 		return "."
 	}
 	base := module[strings.LastIndex(module, "/")+1:]
@@ -241,6 +254,69 @@ func goMainPackage(root, module string) string {
 		}
 	}
 	return "./cmd/" + cmds[0]
+}
+
+// hasMainPackage: a Go file at root says package main.
+func hasMainPackage(root string) bool {
+	files, _ := filepath.Glob(filepath.Join(root, "*.go"))
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		if err == nil && goPackageMainRE.Match(b) {
+			return true
+		}
+	}
+	return false
+}
+
+var (
+	goPackageMainRE = regexp.MustCompile(`(?m)^package main\b`)
+	// A flag whose default is the listen address: flag.String("http", "localhost:8080", ...).
+	goAddrFlagRE = regexp.MustCompile(`flag\.String(?:Var)?\(\s*(?:&[\w.]+\s*,\s*)?"([\w-]+)"\s*,\s*"((?:localhost|127\.0\.0\.1|0\.0\.0\.0)?:(\d{2,5}))"`)
+	// A listen address written in the code: r.Run(":80"), http.ListenAndServe("localhost:8080", ...).
+	goListenRE = regexp.MustCompile(`\.(?:Run|ListenAndServe|ListenAndServeTLS|Listen|Start)\(\s*"((?:localhost|127\.0\.0\.1|0\.0\.0\.0)?):(\d{2,5})"`)
+	// Paths the code opens at run time: templates it parses, files it serves.
+	goPathRE = regexp.MustCompile(`(?:LoadHTMLGlob|LoadHTMLFiles|ParseGlob|ParseFiles|Static|StaticFS|StaticFile|http\.Dir|ReadFile|Open)\(\s*(?:"[^"]*"\s*,\s*)?"(?:\./)?([^"/*.][^"/*]*)`)
+)
+
+// goCodeFacts reads the main package's Go files for what they fix: a
+// listen-address flag (given :PORT on the command line, since its default
+// would listen on loopback or on a port nobody asked for), a listen
+// address in the code (its port is the chart's; loopback is warned of), and
+// the folders opened by relative path (they go beside the binary).
+func goCodeFacts(root string, f *Facts) {
+	dir := filepath.Join(root, filepath.FromSlash(strings.TrimPrefix(f.Entry, "./")))
+	files, _ := filepath.Glob(filepath.Join(dir, "*.go"))
+	for _, file := range files {
+		if strings.HasSuffix(file, "_test.go") {
+			continue
+		}
+		b, err := os.ReadFile(file)
+		if err != nil || len(b) > 1<<20 {
+			continue
+		}
+		name := filepath.Base(file)
+		if m := goAddrFlagRE.FindSubmatch(b); m != nil && len(f.Args) == 0 {
+			f.Port, _ = strconv.Atoi(string(m[3]))
+			f.Args = []string{fmt.Sprintf("-%s=:%d", m[1], f.Port)}
+			f.note("%s takes its listen address from the -%s flag (default %s): the image passes -%s=:%d, so that it listens on every interface", name, m[1], m[2], m[1], f.Port)
+		} else if m := goListenRE.FindSubmatch(b); m != nil && f.Port == 0 {
+			f.Port, _ = strconv.Atoi(string(m[2]))
+			host := string(m[1])
+			f.note("%s listens on %s:%d, set in the code: the chart uses port %d", name, host, f.Port, f.Port)
+			if host == "localhost" || host == "127.0.0.1" {
+				f.note("warning: %s listens on %s only, which nothing outside the container can reach: listen on :%d instead", name, host, f.Port)
+			}
+		}
+		for _, m := range goPathRE.FindAllSubmatch(b, -1) {
+			d := strings.TrimPrefix(string(m[1]), "./")
+			if d != "" && !strings.Contains(d, "..") && isDir(filepath.Join(root, d)) && !slices.Contains(f.RuntimeDirs, d) {
+				f.RuntimeDirs = append(f.RuntimeDirs, d)
+			}
+		}
+	}
 }
 
 // --- Node.js ---
@@ -403,6 +479,19 @@ func pythonFacts(root string, f *Facts) {
 		if f.Entry == "" {
 			f.note("no <project>/wsgi.py found beside manage.py; edit the Dockerfile's CMD")
 		}
+	}
+	// The Procfile's web process, when it starts a server the image has.
+	if web := procfileWeb(root); web != "" {
+		for _, srv := range []string{"gunicorn", "uvicorn", "waitress-serve", "daphne", "hypercorn"} {
+			if f.Server == srv && (strings.HasPrefix(web, srv+" ") || strings.Contains(web, "; "+srv+" ") || strings.Contains(web, "&& "+srv+" ")) {
+				f.Start = web
+				f.note("the app starts with the Procfile's web process: %s", web)
+				break
+			}
+		}
+	}
+	switch f.Framework {
+	case "django": // its project, above
 	case "flask", "fastapi":
 		f.Entry, f.Object = pythonApp(root, f.Framework)
 		if f.Entry == "" {

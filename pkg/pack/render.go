@@ -30,6 +30,7 @@ type Input struct {
 	Object         string   // the app object in a Python Entry module ("app", "create_app()")
 	RuntimeDirs    []string // folders the app reads at run time, to go beside a compiled binary
 	Wrapper        bool     // a Gradle wrapper to build with
+	Args           []string // arguments the program needs (a Go listen-address flag)
 	// Secrets are patterns (.dockerignore syntax) that the .dockerignore
 	// written must end with, so that no rule of the pack's lets them in.
 	Secrets []string

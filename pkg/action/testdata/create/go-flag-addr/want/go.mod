@@ -1,0 +1,3 @@
+module example.com/outyet
+
+go 1.22
