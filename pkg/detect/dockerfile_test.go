@@ -86,3 +86,26 @@ func TestNoRootApp(t *testing.T) {
 		t.Errorf("a Go app without go.mod: %v, %v", r, err)
 	}
 }
+
+// A front-end is its built files when it is only a bundler and a build: a
+// start script that runs a server makes it an app like any other.
+func TestStaticOutput(t *testing.T) {
+	tests := []struct {
+		name, framework string
+		p               packageJSON
+		want            string
+	}{
+		{"vite", "", packageJSON{Scripts: map[string]string{"dev": "vite", "build": "vite build"}, DevDeps: map[string]string{"vite": "5"}}, "dist"},
+		{"vite with its dev server as start", "", packageJSON{Scripts: map[string]string{"start": "vite", "build": "tsc && vite build"}, DevDeps: map[string]string{"vite": "5"}}, "dist"},
+		{"create-react-app", "", packageJSON{Scripts: map[string]string{"start": "react-scripts start", "build": "react-scripts build"}, Deps: map[string]string{"react-scripts": "5"}}, "build"},
+		{"outDir given", "", packageJSON{Scripts: map[string]string{"build": "vite build --outDir ./public/app"}, DevDeps: map[string]string{"vite": "5"}}, "public/app"},
+		{"a server framework", "express", packageJSON{Scripts: map[string]string{"build": "vite build", "start": "node server.js"}, DevDeps: map[string]string{"vite": "5"}}, ""},
+		{"a start script that serves", "", packageJSON{Scripts: map[string]string{"build": "vite build", "start": "node server.js"}, DevDeps: map[string]string{"vite": "5"}}, ""},
+		{"no build", "", packageJSON{Scripts: map[string]string{"dev": "vite"}, DevDeps: map[string]string{"vite": "5"}}, ""},
+	}
+	for _, tt := range tests {
+		if got := staticOutput(tt.p, tt.framework); got != tt.want {
+			t.Errorf("%s: %q, want %q", tt.name, got, tt.want)
+		}
+	}
+}

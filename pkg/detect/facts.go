@@ -58,6 +58,9 @@ type Facts struct {
 	Args []string
 	// NoProgram: the code has nothing to run (Go without a main package).
 	NoProgram bool
+	// Static is the folder a Node front-end's build writes (dist, build):
+	// the image serves those files; "" for an app that runs a server.
+	Static string
 	// Wrapper: the Java project has a Gradle wrapper (gradlew and its
 	// properties), which the build runs instead of the image's Gradle.
 	Wrapper bool
@@ -366,6 +369,10 @@ func nodeFacts(root string, f *Facts) {
 		}
 	}
 	_, f.HasBuildScript = p.Scripts["build"]
+	if f.Static = staticOutput(p, f.Framework); f.Static != "" {
+		f.note("a front-end built into %s/ by npm run build (its start script, if any, is a dev server): the image serves the built files", f.Static)
+		return
+	}
 	// Prefer running node directly (signals reach the app); fall back to npm start.
 	start := strings.Fields(p.Scripts["start"])
 	prod := strings.Fields(p.Scripts["start:prod"])
@@ -384,6 +391,38 @@ func nodeFacts(root string, f *Facts) {
 			f.note("package.json has no start script and no main file was found; the image runs npm start")
 		}
 	}
+}
+
+// staticBundlers are the front-end build tools whose output is static
+// files, with the folder they write by default.
+var staticBundlers = []struct{ dep, out string }{
+	{"vite", "dist"}, {"react-scripts", "build"}, {"@vue/cli-service", "dist"}, {"parcel", "dist"}, {"webpack-cli", "dist"},
+}
+
+// staticOutput is the folder a front-end's build writes, when the app is
+// only that: a bundler, a build script, no server framework, and no start
+// script but a dev server.
+func staticOutput(p packageJSON, framework string) string {
+	if framework != "" || p.Scripts["build"] == "" {
+		return ""
+	}
+	start := p.Scripts["start"]
+	devServer := start == "" || strings.Contains(start, "vite") || strings.Contains(start, "react-scripts start") ||
+		strings.Contains(start, "vue-cli-service serve") || strings.Contains(start, "parcel") || strings.Contains(start, "webpack serve") || strings.Contains(start, "webpack-dev-server")
+	if !devServer {
+		return ""
+	}
+	for _, b := range staticBundlers {
+		_, dep := p.Deps[b.dep]
+		_, dev := p.DevDeps[b.dep]
+		if dep || dev {
+			if m := regexp.MustCompile(`--out-?[dD]ir[ =](\S+)`).FindStringSubmatch(p.Scripts["build"]); m != nil {
+				return strings.Trim(m[1], "./")
+			}
+			return b.out
+		}
+	}
+	return ""
 }
 
 // --- Python ---

@@ -31,6 +31,7 @@ type Input struct {
 	RuntimeDirs    []string // folders the app reads at run time, to go beside a compiled binary
 	Wrapper        bool     // a Gradle wrapper to build with
 	Args           []string // arguments the program needs (a Go listen-address flag)
+	Static         string   // the folder a front-end's build writes, to be served as files
 	// Secrets are patterns (.dockerignore syntax) that the .dockerignore
 	// written must end with, so that no rule of the pack's lets them in.
 	Secrets []string
