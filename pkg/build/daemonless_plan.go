@@ -63,6 +63,36 @@ const (
 	KindGo     = "go"
 )
 
+// dependencyStage finds the stage named name and the context files it
+// copies, when it copies named files only (no ".", no other stage's files,
+// no ADD): what it makes depends on them and on the Dockerfile alone.
+func dependencyStage(stages []instructions.Stage, name string) ([]string, bool) {
+	for _, st := range stages {
+		if !strings.EqualFold(st.Name, name) {
+			continue
+		}
+		var files []string
+		for _, c := range st.Commands {
+			switch cmd := c.(type) {
+			case *instructions.CopyCommand:
+				if cmd.From != "" || len(cmd.SourceContents) > 0 {
+					return nil, false
+				}
+				for _, src := range cmd.SourcePaths {
+					if path.Clean(src) == "." {
+						return nil, false
+					}
+				}
+				files = append(files, cmd.SourcePaths...)
+			case *instructions.AddCommand:
+				return nil, false
+			}
+		}
+		return files, true
+	}
+	return nil, false
+}
+
 // contextDir is where a stage copies the whole build context (COPY . DEST),
 // as an absolute path; "" when it does not.
 func contextDir(st *instructions.Stage) string {
@@ -181,13 +211,24 @@ func Analyze(dockerfile []byte) (*Plan, string) {
 				p.GID = p.UID
 			}
 		}
+		used := map[string]bool{} // stages the final one copies from before the source
 		for _, c := range final.Commands[:last] {
 			switch cmd := c.(type) {
 			case *instructions.RunCommand:
 				p.NeedsPrevious = true
 			case *instructions.CopyCommand:
 				if cmd.From != "" {
-					return nil, "the final stage copies from another stage before the source"
+					// A stage that installs dependencies from named files (a
+					// compiler stage for native gems): its output is part of
+					// the previous image, made from those files.
+					files, ok := dependencyStage(stages[:len(stages)-1], cmd.From)
+					if !ok {
+						return nil, "the final stage copies from another stage before the source, one that is not made of dependency files alone"
+					}
+					used[strings.ToLower(cmd.From)] = true
+					p.NeedsPrevious = true
+					p.DepFiles = append(p.DepFiles, files...)
+					continue
 				}
 				p.NeedsPrevious = true
 				p.DepFiles = append(p.DepFiles, cmd.SourcePaths...)
@@ -195,8 +236,10 @@ func Analyze(dockerfile []byte) (*Plan, string) {
 				return nil, "the final stage uses ADD"
 			}
 		}
-		if len(stages) > 1 {
-			return nil, "the source stage is not the only stage"
+		for _, st := range stages[:len(stages)-1] {
+			if !used[strings.ToLower(st.Name)] {
+				return nil, "the source stage is not the only stage"
+			}
 		}
 		return p, ""
 	}

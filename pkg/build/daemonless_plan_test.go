@@ -65,6 +65,13 @@ func TestAnalyzeDraftDockerfiles(t *testing.T) {
 				t.Errorf("files %+v in %s, want %+v in /srv", p.Files, p.Workdir, want)
 			}
 		}},
+		{c: "ruby-rack", kind: KindSource, check: func(t *testing.T, p *Plan) {
+			// the gems come from a compiler stage made of the Gemfile alone
+			if !p.NeedsPrevious || !reflect.DeepEqual(p.DepFiles, []string{"Gemfile"}) || p.SourceDest != "/app" {
+				t.Errorf("plan = %+v", p)
+			}
+		}},
+		{c: "ruby-rails", reason: "copies more than the binary"},
 		{c: "node-typescript", reason: "copies more than the binary"},
 		{c: "java-maven-spring", reason: "no go build"},
 		{c: "keeps-dockerfile", kind: KindSource, check: func(t *testing.T, p *Plan) {

@@ -58,6 +58,9 @@ type Facts struct {
 	Args []string
 	// NoProgram: the code has nothing to run (Go without a main package).
 	NoProgram bool
+	// Native are the app's gems that compile C extensions; NativePackages
+	// the Debian -dev packages they need besides a compiler.
+	Native, NativePackages []string
 	// Static is the folder a Node front-end's build writes (dist, build):
 	// the image serves those files; "" for an app that runs a server.
 	Static string
@@ -828,6 +831,32 @@ func rubyFacts(root string, f *Facts) {
 	} else if m := gemfileRubyRE.FindSubmatch(gemfile); m != nil {
 		f.Version, f.VersionFrom = string(m[1]), "Gemfile ruby"
 	}
+	if f.Version == "" {
+		// Gemfile.lock's RUBY VERSION section: "   ruby 3.4.9p0".
+		if b, ok := f.read(root, "Gemfile.lock"); ok {
+			if m := lockRubyRE.FindSubmatch(b); m != nil {
+				f.Version, f.VersionFrom = string(m[1]), "Gemfile.lock RUBY VERSION"
+			}
+		}
+	}
+	if b, ok := f.read(root, "Gemfile.lock"); ok {
+		for _, m := range lockGemRE.FindAllSubmatch(b, -1) {
+			gems[string(m[1])] = true
+		}
+	}
+	for _, g := range nativeGems {
+		if gems[g.name] {
+			f.Native = append(f.Native, g.name)
+			for _, pkg := range g.pkgs {
+				if !slices.Contains(f.NativePackages, pkg) {
+					f.NativePackages = append(f.NativePackages, pkg)
+				}
+			}
+		}
+	}
+	if len(f.Native) > 0 {
+		f.note("gems with native parts (%s) are compiled in a build stage; the runtime image has none of the compilers", strings.Join(f.Native, ", "))
+	}
 	if gems["puma"] {
 		f.Server = "puma"
 	}
@@ -905,6 +934,24 @@ func phpFacts(root string, f *Facts) {
 			}
 		}
 	}
+}
+
+var (
+	lockRubyRE = regexp.MustCompile(`(?m)^RUBY VERSION\s*\n\s+ruby (\d+\.\d+(?:\.\d+)?)`)
+	lockGemRE  = regexp.MustCompile(`(?m)^    ([a-z0-9_-]+) \(`)
+)
+
+// nativeGems are gems that compile C extensions when installed, with the
+// Debian packages their build needs besides a compiler (the runtime needs
+// the matching libraries: runtimePackage).
+var nativeGems = []struct {
+	name string
+	pkgs []string
+}{
+	{"puma", nil}, {"nio4r", nil}, {"bootsnap", nil}, {"msgpack", nil}, {"bcrypt", nil}, {"json", nil},
+	{"ffi", []string{"libffi-dev"}}, {"psych", []string{"libyaml-dev"}}, {"pg", []string{"libpq-dev"}},
+	{"mysql2", []string{"default-libmysqlclient-dev"}}, {"sqlite3", []string{"libsqlite3-dev"}},
+	{"websocket-driver", nil}, {"racc", nil}, {"date", nil}, {"io-console", nil},
 }
 
 var sinatraPortRE = regexp.MustCompile(`(?m)^\s*set\s*\(?\s*:port\s*,\s*(\d{2,5})\b`)

@@ -32,6 +32,8 @@ type Input struct {
 	Wrapper        bool     // a Gradle wrapper to build with
 	Args           []string // arguments the program needs (a Go listen-address flag)
 	Static         string   // the folder a front-end's build writes, to be served as files
+	Native         []string // packages with native parts, compiled in a build stage
+	NativePackages []string // the -dev packages their build needs
 	// Secrets are patterns (.dockerignore syntax) that the .dockerignore
 	// written must end with, so that no rule of the pack's lets them in.
 	Secrets []string
