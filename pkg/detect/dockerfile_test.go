@@ -109,3 +109,18 @@ func TestStaticOutput(t *testing.T) {
 		}
 	}
 }
+
+// A version file's comment lines are not the version.
+func TestVersionFileComments(t *testing.T) {
+	root := t.TempDir()
+	os.WriteFile(filepath.Join(root, "app.py"), []byte("print('hi')\n"), 0o644)
+	os.WriteFile(filepath.Join(root, "requirements.txt"), []byte("flask\n"), 0o644)
+	os.WriteFile(filepath.Join(root, ".python-version"), []byte("# written by pyenv local\n\n3.12.4\n"), 0o644)
+	r, err := Detect(t.Context(), root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Facts.Version != "3.12.4" {
+		t.Errorf("version %q, want 3.12.4", r.Facts.Version)
+	}
+}

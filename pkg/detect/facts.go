@@ -971,13 +971,19 @@ func procfileWeb(root string) string {
 	return ""
 }
 
+// firstLine is the first line of a version file that is neither blank nor
+// a comment (pyenv and others write "# comment" lines above the version).
 func (f *Facts) firstLine(root, name string) string {
 	b, ok := f.read(root, name)
 	if !ok {
 		return ""
 	}
-	line, _, _ := strings.Cut(string(b), "\n")
-	return strings.TrimSpace(line)
+	for _, line := range strings.Split(string(b), "\n") {
+		if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
+			return line
+		}
+	}
+	return ""
 }
 
 func isDir(p string) bool {
