@@ -313,7 +313,7 @@ func goCodeFacts(root string, f *Facts) {
 			host := string(m[1])
 			f.note("%s listens on %s:%d, set in the code: the chart uses port %d", name, host, f.Port, f.Port)
 			if host == "localhost" || host == "127.0.0.1" {
-				f.note("warning: %s listens on %s only, which nothing outside the container can reach: listen on :%d instead", name, host, f.Port)
+				f.note("%s listens on %s only, which nothing outside the container can reach: listen on :%d instead", name, host, f.Port)
 			}
 		}
 		for _, m := range goPathRE.FindAllSubmatch(b, -1) {

@@ -332,7 +332,9 @@ func TestResolveVersion(t *testing.T) {
 		{"node", "lts/*", "22", true},
 		{"go", "1.23.4", "1.23", false},
 		{"go", "1.22", "1.22", false},
-		{"java", "1.8", "8", false},
+		{"java", "1.8", "8", true}, // older than the pack's versions: said
+		{"node", "4.0.0", "4", true},
+		{"python", "3.99", "3.99", true},
 		{"java", "17", "17", false},
 		{"ruby", "~> 3.2", "3.3", false},
 		{"ruby", "3.2.2", "3.2", false},

@@ -3,6 +3,7 @@ package pack
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/Masterminds/semver/v3"
@@ -14,6 +15,31 @@ var exactVersionRE = regexp.MustCompile(`^v?(\d+)(?:\.(\d+))?(?:\.(\d+))?(?:[-+.
 // version, a constraint or nothing) to an image tag of the pack. note explains
 // a choice the user may want to know about.
 func (p *Pack) ResolveVersion(v string) (tag, note string) {
+	tag, note = p.resolveVersion(v)
+	if note == "" && tag != "" && len(p.Versions) > 0 && !slices.Contains(p.Versions, tag) {
+		note = p.unknownVersion(tag)
+	}
+	return tag, note
+}
+
+// unknownVersion tells of a version the app pins that is not among the
+// pack's: used as asked, but said, and which way it is off.
+func (p *Pack) unknownVersion(tag string) string {
+	tv, err := semver.NewVersion(tag)
+	if err != nil {
+		return fmt.Sprintf("the app asks for %s %s, which draft does not know (it knows %s): the Dockerfile uses it as asked", p.Name, tag, strings.Join(p.Versions, ", "))
+	}
+	oldest, newest := p.Versions[len(p.Versions)-1], p.Versions[0]
+	if ov, err := semver.NewVersion(oldest); err == nil && tv.LessThan(ov) {
+		return fmt.Sprintf("the app asks for %s %s, older than any version draft knows (the oldest is %s): the Dockerfile uses %s as asked; if it is past its end of life, its image or packages may not be had: raise it", p.Name, tag, oldest, tag)
+	}
+	if nv, err := semver.NewVersion(newest); err == nil && tv.GreaterThan(nv) {
+		return fmt.Sprintf("the app asks for %s %s, newer than the versions draft knows (the newest is %s): the Dockerfile uses %s as asked", p.Name, tag, newest, tag)
+	}
+	return fmt.Sprintf("the app asks for %s %s, which is not among the versions draft knows (%s): the Dockerfile uses it as asked", p.Name, tag, strings.Join(p.Versions, ", "))
+}
+
+func (p *Pack) resolveVersion(v string) (tag, note string) {
 	v = strings.TrimSpace(v)
 	if v == "" {
 		return p.DefaultVersion, ""
