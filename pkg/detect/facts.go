@@ -914,6 +914,7 @@ func phpFacts(root string, f *Facts) {
 	switch {
 	case c.Require["laravel/framework"] != "":
 		f.Framework = "laravel"
+		f.note("Laravel answers 500 without APP_KEY: make one (php artisan key:generate --show), keep it in a Secret (kubectl create secret generic NAME --from-literal=APP_KEY=...) and name that Secret under envFrom in the chart's values.yaml")
 	case c.Require["symfony/framework-bundle"] != "":
 		f.Framework = "symfony"
 	case c.Require["slim/slim"] != "":
