@@ -372,6 +372,15 @@ func nodeFacts(root string, f *Facts) {
 		}
 	}
 	_, f.HasBuildScript = p.Scripts["build"]
+	for _, n := range nodeNative {
+		if _, ok := p.Deps[n]; ok {
+			f.Native = append(f.Native, n)
+		}
+	}
+	if len(f.Native) > 0 {
+		f.NativePackages = []string{"python3", "make", "g++"}
+		f.note("packages with native parts (%s) may compile at install: the image has python3, make and g++ for node-gyp", strings.Join(f.Native, ", "))
+	}
 	if f.Static = staticOutput(p, f.Framework); f.Static != "" {
 		f.note("a front-end built into %s/ by npm run build (its start script, if any, is a dev server): the image serves the built files", f.Static)
 		return
@@ -508,6 +517,19 @@ func pythonFacts(root string, f *Facts) {
 			f.Framework = fw
 			break
 		}
+	}
+	for _, n := range pyNative {
+		if deps[n.name] {
+			f.Native = append(f.Native, n.name)
+			for _, pkg := range n.pkgs {
+				if !slices.Contains(f.NativePackages, pkg) {
+					f.NativePackages = append(f.NativePackages, pkg)
+				}
+			}
+		}
+	}
+	if len(f.Native) > 0 {
+		f.note("packages built from source (%s) need a compiler and headers: the image installs them before the dependencies", strings.Join(f.Native, ", "))
 	}
 	for _, s := range []string{"gunicorn", "uvicorn"} {
 		if deps[s] || deps[s+"[standard]"] {
@@ -954,6 +976,21 @@ var nativeGems = []struct {
 	{"mysql2", []string{"default-libmysqlclient-dev"}}, {"sqlite3", []string{"libsqlite3-dev"}},
 	{"websocket-driver", nil}, {"racc", nil}, {"date", nil}, {"io-console", nil},
 }
+
+// pyNative are Python packages with no wheel for Linux (they compile at
+// install), with the Debian packages their build needs besides a compiler.
+var pyNative = []struct {
+	name string
+	pkgs []string
+}{
+	{"psycopg2", []string{"libpq-dev"}}, {"mysqlclient", []string{"default-libmysqlclient-dev", "pkg-config"}},
+	{"pyodbc", []string{"unixodbc-dev"}}, {"python-ldap", []string{"libldap2-dev", "libsasl2-dev"}},
+	{"uwsgi", nil}, {"pycairo", []string{"libcairo2-dev", "pkg-config"}},
+}
+
+// nodeNative are npm packages whose install compiles (node-gyp) when no
+// prebuilt binary can be fetched: python3, make and g++.
+var nodeNative = []string{"bcrypt", "sqlite3", "better-sqlite3", "node-sass", "argon2", "canvas", "sharp", "libxmljs", "node-pty"}
 
 var sinatraPortRE = regexp.MustCompile(`(?m)^\s*set\s*\(?\s*:port\s*,\s*(\d{2,5})\b`)
 
