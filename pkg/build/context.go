@@ -167,7 +167,7 @@ func Inspect(dir, dockerfile string, buildArgs map[string]string) (*Context, err
 	buf := make([]byte, 32<<10)
 	field("draft build context v1")
 	err = src.walk(context.Background(), func(e ctxEntry) error {
-		if !src.ignored[e.path] && secretPath(e.path) {
+		if !src.ignored[e.path] && !src.chosen[e.path] && secretPath(e.path) {
 			out.Secrets = append(out.Secrets, e.path)
 		}
 		switch {
@@ -235,6 +235,9 @@ type contextSource struct {
 	// ignored lists the build files that .dockerignore ignores: they are
 	// sent all the same, and the daemon removes them before building.
 	ignored map[string]bool
+	// chosen are the paths .dockerignore lets in by name ("!.env"): a
+	// secret-like file so named was chosen, and is not warned of.
+	chosen map[string]bool
 }
 
 type ctxEntry struct {
@@ -289,6 +292,14 @@ func (c *contextSource) load() error {
 	}
 	if len(patterns) == 0 {
 		return nil
+	}
+	for _, p := range patterns {
+		if name, ok := strings.CutPrefix(p, "!"); ok && !strings.ContainsAny(name, "*?[") {
+			if c.chosen == nil {
+				c.chosen = map[string]bool{}
+			}
+			c.chosen[strings.Trim(path.Clean("/"+name), "/")] = true
+		}
 	}
 	pm, err := patternmatcher.New(patterns)
 	if err != nil {

@@ -631,3 +631,19 @@ func TestSecretRulesAgreeWithDockerignore(t *testing.T) {
 		}
 	}
 }
+// A secret-like file that .dockerignore lets in by name was chosen: it is
+// not reported (create writes "!.env" for a committed .env).
+func TestInspectChosenSecret(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM scratch\nCOPY . .\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, ".env"), []byte("APP_ENV=prod\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "id_rsa"), []byte("key\n"), 0o600)
+	os.WriteFile(filepath.Join(dir, ".dockerignore"), []byte("**/.env\n!.env\n"), 0o644)
+	c, err := Inspect(dir, "Dockerfile", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(c.Secrets, []string{"id_rsa"}) {
+		t.Errorf("secrets %q, want only id_rsa", c.Secrets)
+	}
+}
