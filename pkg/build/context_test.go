@@ -631,6 +631,7 @@ func TestSecretRulesAgreeWithDockerignore(t *testing.T) {
 		}
 	}
 }
+
 // A secret-like file that .dockerignore lets in by name was chosen: it is
 // not reported (create writes "!.env" for a committed .env).
 func TestInspectChosenSecret(t *testing.T) {
