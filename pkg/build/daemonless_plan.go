@@ -290,6 +290,10 @@ func Analyze(dockerfile []byte) (*Plan, string) {
 		switch cmd := c.(type) {
 		case *instructions.EnvCommand:
 			for _, kv := range cmd.Env {
+				if kv.Key == "CGO_ENABLED" && kv.Value != "0" {
+					// Linked against this machine's libc, it might not run on the image's.
+					return nil, "the Go build uses cgo"
+				}
 				p.GoEnv = append(p.GoEnv, kv.Key+"="+kv.Value)
 			}
 		case *instructions.RunCommand:

@@ -72,6 +72,7 @@ func TestAnalyzeDraftDockerfiles(t *testing.T) {
 			}
 		}},
 		{c: "ruby-rails", reason: "copies more than the binary"},
+		{c: "go-cgo-sqlite", reason: "uses cgo"},
 		{c: "node-typescript", reason: "copies more than the binary"},
 		{c: "java-maven-spring", reason: "no go build"},
 		{c: "keeps-dockerfile", kind: KindSource, check: func(t *testing.T, p *Plan) {

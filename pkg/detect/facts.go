@@ -53,6 +53,8 @@ type Facts struct {
 	// static/ ... that no go:embed directive puts into it): the image needs
 	// them beside the binary.
 	RuntimeDirs []string
+	// Cgo are the Go modules required that need cgo ("" none).
+	Cgo []string
 	// Args are arguments the program needs in the image (a Go listen
 	// address flag: "-http=:8080").
 	Args []string
@@ -166,6 +168,10 @@ var goFrameworks = []struct{ mod, name string }{
 	{"github.com/gofiber/fiber", "fiber"}, {"github.com/go-chi/chi", "chi"},
 }
 
+// goCgoModules are modules that need cgo: the binary links the C library
+// and runs on a libc image, not scratch.
+var goCgoModules = []string{"github.com/mattn/go-sqlite3", "github.com/confluentinc/confluent-kafka-go", "github.com/confluentinc/confluent-kafka-go/v2"}
+
 func goFacts(root string, f *Facts) {
 	f.BuildTool = "go"
 	f.addDeps(root, "go.mod", "go.sum")
@@ -178,6 +184,11 @@ func goFacts(root string, f *Facts) {
 				f.Version, f.VersionFrom = mf.Go.Version, "go.mod go directive"
 			}
 			for _, r := range mf.Require {
+				for _, c := range goCgoModules {
+					if r.Mod.Path == c && !r.Indirect {
+						f.Cgo = append(f.Cgo, c)
+					}
+				}
 				for _, fw := range goFrameworks {
 					if strings.HasPrefix(r.Mod.Path, fw.mod) && f.Framework == "" {
 						f.Framework = fw.name
@@ -190,6 +201,9 @@ func goFacts(root string, f *Facts) {
 	}
 	if isDir(filepath.Join(root, "vendor")) {
 		f.DepFiles = append(f.DepFiles, "vendor")
+	}
+	if len(f.Cgo) > 0 {
+		f.note("%s needs cgo: the binary is built with CGO_ENABLED=1 and runs on debian:bookworm-slim (not scratch)", strings.Join(f.Cgo, ", "))
 	}
 	f.Entry = goMainPackage(root, f.Module)
 	if f.Entry == "" {

@@ -32,6 +32,7 @@ type Input struct {
 	Wrapper        bool     // a Gradle wrapper to build with
 	Args           []string // arguments the program needs (a Go listen-address flag)
 	Static         string   // the folder a front-end's build writes, to be served as files
+	Cgo            []string // Go modules that need cgo
 	Native         []string // packages with native parts, compiled in a build stage
 	NativePackages []string // the -dev packages their build needs
 	// Secrets are patterns (.dockerignore syntax) that the .dockerignore
