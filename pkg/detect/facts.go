@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -53,6 +54,9 @@ type Facts struct {
 	// static/ ... that no go:embed directive puts into it): the image needs
 	// them beside the binary.
 	RuntimeDirs []string
+	// Includes are the files requirements.txt includes (-r, -c), with
+	// their paths: copied with it, where pip looks for them.
+	Includes []string
 	// Cgo are the Go modules required that need cgo ("" none).
 	Cgo []string
 	// Args are arguments the program needs in the image (a Go listen
@@ -666,6 +670,18 @@ func (f *Facts) requirementNames(root, name string) []string {
 	sc := bufio.NewScanner(file)
 	for sc.Scan() {
 		line := strings.TrimSpace(sc.Text())
+		// -r other.txt, -c constraints.txt: pip reads them too, relative to this file.
+		for _, opt := range []string{"-r", "--requirement", "-c", "--constraint"} {
+			if rest, ok := strings.CutPrefix(line, opt); ok && (strings.HasPrefix(rest, " ") || strings.HasPrefix(rest, "=")) {
+				inc := path.Join(path.Dir(name), strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(rest), "=")))
+				if inc != "" && !strings.HasPrefix(inc, "../") && !slices.Contains(f.Includes, inc) && isFile(filepath.Join(root, filepath.FromSlash(inc))) {
+					f.Includes = append(f.Includes, inc)
+					if opt == "-r" || opt == "--requirement" {
+						out = append(out, f.requirementNames(root, inc)...)
+					}
+				}
+			}
+		}
 		if line == "" || strings.HasPrefix(line, "#") || strings.HasPrefix(line, "-") {
 			continue
 		}
