@@ -101,7 +101,7 @@ func (c *Create) Run(ctx context.Context) (*CreateResult, error) {
 		// Its config, committed (Symfony's .env; secrets go in .env.local):
 		// the framework reads it at start.
 		in.Secrets = append(append([]string(nil), in.Secrets...), "!.env")
-		res.Notes = append(res.Notes, ".env goes into the image: it is committed (.gitignore does not list it) and the framework reads it; keep secrets in .env.local, which stays out")
+		res.Notes = append(res.Notes, ".env goes into the image: it is committed (the root .gitignore does not list it), so it is the app's configuration, not a secret; keep secrets in .env.local, which stays out")
 	}
 	kept, keptNotes := c.keptDockerfile(abs, &in)
 	if in.Port == 0 && !kept {

@@ -65,7 +65,13 @@ func printCreate(s streams, res *action.CreateResult, dryRun bool) {
 	if res.Facts.Framework != "" {
 		fw = ", " + res.Facts.Framework
 	}
-	fmt.Fprintf(s.Err, "%s: %s, version %s%s, port %d\n", res.App, detail, res.Version, fw, res.Port)
+	version := res.Version
+	if from := res.Facts.VersionFrom; from != "" {
+		version += " (from " + from + ")"
+	} else {
+		version += " (the pack's default: the app names none)"
+	}
+	fmt.Fprintf(s.Err, "%s: %s, version %s%s, port %d\n", res.App, detail, version, fw, res.Port)
 	if res.Detection != nil && res.Detection.Close != "" {
 		fmt.Fprintf(s.Err, "note: %s\n", res.Detection.Close)
 	}
