@@ -2,6 +2,7 @@ package detect
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"encoding/xml"
 	"errors"
@@ -54,6 +55,9 @@ type Facts struct {
 	// static/ ... that no go:embed directive puts into it): the image needs
 	// them beside the binary.
 	RuntimeDirs []string
+	// CollectStatic: a Django app whose static files whitenoise serves from
+	// STATIC_ROOT: collectstatic must run before the server.
+	CollectStatic bool
 	// Includes are the files requirements.txt includes (-r, -c), with
 	// their paths: copied with it, where pip looks for them.
 	Includes []string
@@ -560,6 +564,12 @@ func pythonFacts(root string, f *Facts) {
 		f.Entry = djangoProject(root)
 		if f.Entry == "" {
 			f.note("no <project>/wsgi.py found beside manage.py; edit the Dockerfile's CMD")
+		} else if b, err := os.ReadFile(filepath.Join(root, f.Entry, "settings.py")); err == nil &&
+			bytes.Contains(b, []byte("STATIC_ROOT")) && (deps["whitenoise"] || bytes.Contains(b, []byte("whitenoise"))) {
+			// whitenoise serves STATIC_ROOT, and its manifest storage answers 500
+			// for any page that names a static file not collected there.
+			f.CollectStatic = true
+			f.note("the app serves its static files with whitenoise: the container runs collectstatic before the server")
 		}
 	}
 	// The Procfile's web process, when it starts a server the image has.

@@ -34,6 +34,7 @@ type Input struct {
 	Static         string   // the folder a front-end's build writes, to be served as files
 	Cgo            []string // Go modules that need cgo
 	Includes       []string // files requirements.txt includes (-r, -c), copied with it
+	CollectStatic  bool     // Django: collectstatic before the server (whitenoise)
 	Native         []string // packages with native parts, compiled in a build stage
 	NativePackages []string // the -dev packages their build needs
 	// Secrets are patterns (.dockerignore syntax) that the .dockerignore
