@@ -70,7 +70,7 @@ func main() {
 	dc := exec.Command(draft, "connect", "-n", ns, "--no-logs")
 	dc.Dir = dir
 	dcOut, _ := dc.StdoutPipe()
-	dcErr := &lockedBuffer{}
+	dcErr := &benchutil.LockedBuffer{}
 	dc.Stderr = dcErr
 	if err := dc.Start(); err != nil {
 		fail("draft connect: %v", err)
@@ -504,23 +504,6 @@ func firstMatch(r io.Reader, re *regexp.Regexp, timeout time.Duration) string {
 	case <-time.After(timeout):
 		return ""
 	}
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 func fail(format string, a ...any) {

@@ -70,7 +70,7 @@ func soakWatch(root, draft string, saves int) {
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "DRAFT_PPROF_ADDR="+pprofAddr)
 	out, _ := cmd.StdoutPipe()
-	var stderr lockedBuffer
+	var stderr benchutil.LockedBuffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		fail("draft up --watch: %v", err)
@@ -199,7 +199,7 @@ func trees(root, draft string) {
 			setVersion(dir, fmt.Sprintf("%s-%d", builder, time.Now().UnixNano()))
 			cmd := exec.Command(draft, "up", "-n", ns, "--create-namespace", "--builder", builder)
 			cmd.Dir = dir
-			var errOut lockedBuffer
+			var errOut benchutil.LockedBuffer
 			cmd.Stderr = &errOut
 			start := time.Now()
 			err := cmd.Run()
@@ -337,7 +337,7 @@ func (l *loop) end() { l.cancel(); l.wg.Wait() }
 
 // waitBody waits for the answer body to a request sent after since, and
 // returns when it was seen.
-func waitBody(l *loop, body string, since time.Time, timeout time.Duration, stderr *lockedBuffer) time.Time {
+func waitBody(l *loop, body string, since time.Time, timeout time.Duration, stderr *benchutil.LockedBuffer) time.Time {
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
 		l.mu.Lock()
@@ -352,23 +352,6 @@ func waitBody(l *loop, body string, since time.Time, timeout time.Duration, stde
 	}
 	fail("no answer %q within %s\n%s", body, timeout, stderr.String())
 	return time.Time{}
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 func fail(format string, a ...any) {

@@ -97,7 +97,7 @@ func (c *Create) Run(ctx context.Context) (*CreateResult, error) {
 		DepFiles: f.DepFiles, Entry: f.Entry, Server: f.Server, Module: f.Module, HasBuildScript: f.HasBuildScript,
 		Start: f.Start, Object: f.Object, RuntimeDirs: f.RuntimeDirs, Wrapper: f.Wrapper, Args: f.Args, Static: f.Static, Cgo: f.Cgo, Includes: f.Includes, CollectStatic: f.CollectStatic, Native: f.Native, NativePackages: f.NativePackages, Secrets: build.SecretPatterns,
 	}
-	if committedEnv(abs) {
+	if f.CommittedEnv {
 		// Its config, committed (Symfony's .env; secrets go in .env.local):
 		// the framework reads it at start.
 		in.Secrets = append(append([]string(nil), in.Secrets...), "!.env")
@@ -141,29 +141,6 @@ func (c *Create) Run(ctx context.Context) (*CreateResult, error) {
 		err = fmt.Errorf("%w; written before that: %s (a rerun keeps them: remove them, or rerun with --force)", err, strings.Join(res.Written.Wrote, ", "))
 	}
 	return res, err
-}
-
-// committedEnv: the app's root .env is part of its source: a .gitignore
-// at the root, listing neither .env nor a pattern that takes it.
-func committedEnv(dir string) bool {
-	if _, err := os.Lstat(filepath.Join(dir, ".env")); err != nil {
-		return false
-	}
-	b, err := os.ReadFile(filepath.Join(dir, ".gitignore"))
-	if err != nil {
-		return false
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		line = strings.TrimSpace(line)
-		if line == "" || strings.HasPrefix(line, "#") || strings.HasPrefix(line, "!") {
-			continue
-		}
-		pat := strings.TrimSuffix(strings.TrimPrefix(strings.TrimPrefix(line, "/"), "**/"), "/")
-		if ok, _ := filepath.Match(pat, ".env"); ok {
-			return false
-		}
-	}
-	return true
 }
 
 // keptDockerfile reads the app's own Dockerfile, which create keeps (unless

@@ -311,18 +311,26 @@ func (l *loop) finished(ctx context.Context, r upOutcome) {
 
 // report tells of an up's outcome.
 func (l *loop) report(r upOutcome) {
-	u := l.w.Up
 	if r.err != nil {
-		for _, line := range DiagnosisLines(r.err) {
-			u.say("%s", line)
-		}
-		u.say("redeploy failed: %v; watching for the next change", r.err)
-		if l.w.Redeployed != nil {
-			l.w.Redeployed(r.res, r.err)
-		}
+		l.failed(r, true)
 		return
 	}
 	l.w.report(r.res, nil)
+}
+
+// failed tells of a failed up: its diagnosis, and (goingOn) that the loop
+// watches on.
+func (l *loop) failed(r upOutcome, goingOn bool) {
+	u := l.w.Up
+	for _, line := range DiagnosisLines(r.err) {
+		u.say("%s", line)
+	}
+	if goingOn {
+		u.say("redeploy failed: %v; watching for the next change", r.err)
+	}
+	if l.w.Redeployed != nil {
+		l.w.Redeployed(r.res, r.err)
+	}
 }
 
 // interrupted ends the loop once its context is done (Ctrl-C): with no
@@ -340,12 +348,7 @@ func (l *loop) interrupted() error {
 	case l.stale:
 		return nil // dropped already for a newer change
 	case r.err != nil:
-		for _, line := range DiagnosisLines(r.err) {
-			l.w.Up.say("%s", line)
-		}
-		if l.w.Redeployed != nil {
-			l.w.Redeployed(r.res, r.err)
-		}
+		l.failed(r, false) // the error itself is the run's, told by the caller
 		return r.err
 	default:
 		l.report(r)

@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/go-git/go-git/v5/plumbing/format/gitignore"
 	"github.com/pelletier/go-toml/v2"
 	"golang.org/x/mod/modfile"
 )
@@ -55,6 +56,10 @@ type Facts struct {
 	// static/ ... that no go:embed directive puts into it): the image needs
 	// them beside the binary.
 	RuntimeDirs []string
+	// CommittedEnv: the root's .env is part of the source (a .gitignore at
+	// the root does not leave it out): configuration the app reads, such as
+	// Symfony's, not a secret.
+	CommittedEnv bool
 	// CollectStatic: a Django app whose static files whitenoise serves from
 	// STATIC_ROOT: collectstatic must run before the server.
 	CollectStatic bool
@@ -90,6 +95,7 @@ type Facts struct {
 
 func readFacts(root string, s Stack, ms []string) Facts {
 	var f Facts
+	f.CommittedEnv = committedEnv(root)
 	switch s {
 	case Go:
 		goFacts(root, &f)
@@ -433,6 +439,8 @@ var staticBundlers = []struct{ dep, out string }{
 	{"vite", "dist"}, {"react-scripts", "build"}, {"@vue/cli-service", "dist"}, {"parcel", "dist"}, {"webpack-cli", "dist"},
 }
 
+var outDirRE = regexp.MustCompile(`--out-?[dD]ir[ =](\S+)`)
+
 // staticOutput is the folder a front-end's build writes, when the app is
 // only that: a bundler, a build script, no server framework, and no start
 // script but a dev server.
@@ -450,7 +458,7 @@ func staticOutput(p packageJSON, framework string) string {
 		_, dep := p.Deps[b.dep]
 		_, dev := p.DevDeps[b.dep]
 		if dep || dev {
-			if m := regexp.MustCompile(`--out-?[dD]ir[ =](\S+)`).FindStringSubmatch(p.Scripts["build"]); m != nil {
+			if m := outDirRE.FindStringSubmatch(p.Scripts["build"]); m != nil {
 				return strings.Trim(m[1], "./")
 			}
 			return b.out
@@ -893,16 +901,12 @@ func rubyFacts(root string, f *Facts) {
 	} else if m := gemfileRubyRE.FindSubmatch(gemfile); m != nil {
 		f.Version, f.VersionFrom = string(m[1]), "Gemfile ruby"
 	}
-	if f.Version == "" {
+	if lock, ok := f.read(root, "Gemfile.lock"); ok {
 		// Gemfile.lock's RUBY VERSION section: "   ruby 3.4.9p0".
-		if b, ok := f.read(root, "Gemfile.lock"); ok {
-			if m := lockRubyRE.FindSubmatch(b); m != nil {
-				f.Version, f.VersionFrom = string(m[1]), "Gemfile.lock RUBY VERSION"
-			}
+		if m := lockRubyRE.FindSubmatch(lock); m != nil && f.Version == "" {
+			f.Version, f.VersionFrom = string(m[1]), "Gemfile.lock RUBY VERSION"
 		}
-	}
-	if b, ok := f.read(root, "Gemfile.lock"); ok {
-		for _, m := range lockGemRE.FindAllSubmatch(b, -1) {
+		for _, m := range lockGemRE.FindAllSubmatch(lock, -1) {
 			gems[string(m[1])] = true
 		}
 	}
@@ -1033,6 +1037,19 @@ var pyNative = []struct {
 var nodeNative = []string{"bcrypt", "sqlite3", "better-sqlite3", "node-sass", "argon2", "canvas", "sharp", "libxmljs", "node-pty"}
 
 var sinatraPortRE = regexp.MustCompile(`(?m)^\s*set\s*\(?\s*:port\s*,\s*(\d{2,5})\b`)
+
+// committedEnv reports whether root/.env is there and root/.gitignore, read
+// as the walk reads it, does not ignore it.
+func committedEnv(root string) bool {
+	if _, err := os.Lstat(filepath.Join(root, ".env")); err != nil {
+		return false
+	}
+	if _, err := os.Stat(filepath.Join(root, ".gitignore")); err != nil {
+		return false // no .gitignore: nothing says it is committed
+	}
+	patterns := (&walker{root: root}).addIgnoreFile("", nil, nil)
+	return !gitignore.NewMatcher(patterns).Match([]string{".env"}, false)
+}
 
 // procfileWeb is the command of the Procfile's web process ("" when there
 // is none).

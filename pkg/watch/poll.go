@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -65,13 +66,7 @@ func (w *Watcher) limitHit(rel string, le *LimitError, report func(string)) {
 // be added now is watched from then on (after one last look).
 func (w *Watcher) poll(ctx context.Context, pending map[string]bool) bool {
 	changed := false
-	for _, rel := range slices.Sorted(func(yield func(string) bool) {
-		for p := range w.polls {
-			if !yield(p) {
-				return
-			}
-		}
-	}) {
+	for _, rel := range slices.Sorted(maps.Keys(w.polls)) {
 		before := w.polls[rel]
 		if _, err := os.Lstat(w.abs(rel)); errors.Is(err, fs.ErrNotExist) {
 			delete(w.polls, rel) // gone: its parent's watch told of it
