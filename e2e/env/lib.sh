@@ -31,6 +31,9 @@ DEBIAN_MIRROR="${DRAFT_ENV_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 # Docker engine: its own containerd, never the kubelet's.
 DOCKER_CONTAINERD_SOCK="$RUN_DIR/docker-containerd/containerd.sock"
 DOCKER_DATA="$STATE/docker"
+# Docker's build containers: a bridge of our own with NAT, like a developer's docker0
+DOCKER_BRIDGE="${DRAFT_ENV_DOCKER_BRIDGE:-draftd0}"
+DOCKER_GATEWAY="${DRAFT_ENV_DOCKER_GATEWAY:-10.89.0.1/24}"  # the bridge's address and prefix
 export PATH="$BIN:/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 log() { printf '[draft-env %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }

@@ -46,8 +46,14 @@ type Facts struct {
 	// Object is the app object in a Python Entry module: "app", another
 	// name, or a factory call ("create_app()"); "" when it does not apply.
 	Object string
-	// HasBuildScript: the Node app has a "build" script (TypeScript, bundlers).
-	HasBuildScript bool
+	// BuildScript is the npm script that compiles a Node app (TypeScript,
+	// bundlers), run in a build stage: "build", or the pre-script of the
+	// start script draft runs ("prestart:prod": tsc), or a compiling
+	// "prepare"; "" when it needs none.
+	BuildScript string
+	// Prepare: the Node app has a "prepare" script, which npm ci runs after
+	// installing; its tools (husky, tsc) are devDependencies.
+	Prepare bool
 	// Server: a production server dependency is present (gunicorn, uvicorn, puma).
 	Server string
 	// Module is the Go module path or the Java/Node/PHP project name.
@@ -399,7 +405,10 @@ func nodeFacts(root string, f *Facts) {
 			break
 		}
 	}
-	_, f.HasBuildScript = p.Scripts["build"]
+	if p.Scripts["build"] != "" {
+		f.BuildScript = "build"
+	}
+	f.Prepare = p.Scripts["prepare"] != ""
 	for _, n := range nodeNative {
 		if _, ok := p.Deps[n]; ok {
 			f.Native = append(f.Native, n)
@@ -416,21 +425,52 @@ func nodeFacts(root string, f *Facts) {
 	// Prefer running node directly (signals reach the app); fall back to npm start.
 	start := strings.Fields(p.Scripts["start"])
 	prod := strings.Fields(p.Scripts["start:prod"])
+	script := "" // the script whose command the image runs
 	switch {
 	case len(prod) == 2 && prod[0] == "node": // NestJS and others: "start" runs a dev CLI
-		f.Entry = prod[1]
+		f.Entry, script = prod[1], "start:prod"
 	case len(start) == 2 && start[0] == "node":
-		f.Entry = start[1]
+		f.Entry, script = start[1], "start"
+	case len(start) == 2 && slices.Contains(nodeReloaders, start[0]) && strings.HasSuffix(start[1], ".js"):
+		// a restart-on-change wrapper, a devDependency that the image lacks
+		f.Entry, script = start[1], "start"
+		f.note("the start script runs %s, a development tool that restarts on changes: the image runs node %s", start[0], start[1])
 	case p.Scripts["start"] != "":
-		f.Entry = "" // npm start
+		f.Entry, script = "", "start" // npm start
 	case p.Main != "" && isFile(filepath.Join(root, p.Main)):
 		f.Entry = p.Main
 	default:
 		f.Entry = firstExisting(root, "server.js", "index.js", "app.js", "main.js", "src/index.js", "src/server.js")
-		if f.Entry == "" && !f.HasBuildScript {
+		if f.Entry == "" && f.BuildScript == "" {
 			f.note("package.json has no start script and no main file was found; the image runs npm start")
 		}
 	}
+	if f.BuildScript == "" {
+		f.BuildScript = nodeCompileStep(p, script)
+		if f.BuildScript != "" {
+			f.note("npm run %s (%s) compiles the app: it runs in a build stage, with the devDependencies", f.BuildScript, p.Scripts[f.BuildScript])
+		}
+	}
+	if f.Prepare {
+		f.note("package.json's prepare script (%s) runs at npm ci; its tools are devDependencies, so the production install leaves it out", p.Scripts["prepare"])
+	}
+}
+
+// nodeReloaders are start-script wrappers that rerun node on every change.
+var nodeReloaders = []string{"nodemon", "node-dev", "supervisor"}
+
+// nodeCompileStep is the script that compiles an app without a build script:
+// the pre-script of the one whose command the image runs (npm runs
+// prestart:prod before start:prod, but the image runs node itself), or a
+// prepare that compiles (tsc, a build).
+func nodeCompileStep(p packageJSON, script string) string {
+	if script != "" && p.Scripts["pre"+script] != "" {
+		return "pre" + script
+	}
+	if prep := p.Scripts["prepare"]; strings.Contains(prep, "tsc") || strings.Contains(prep, "build") {
+		return "prepare"
+	}
+	return ""
 }
 
 // staticBundlers are the front-end build tools whose output is static

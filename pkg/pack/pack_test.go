@@ -36,8 +36,8 @@ var inputs = map[string][]Input{
 	"node": {
 		{Framework: "express", BuildTool: "npm", DepFiles: []string{"package.json", "package-lock.json"}, Entry: "server.js", Version: "^20"},
 		{BuildTool: "npm", DepFiles: []string{"package.json"}},
-		{Framework: "nest", BuildTool: "yarn", DepFiles: []string{"package.json", "yarn.lock"}, HasBuildScript: true},
-		{Framework: "next", BuildTool: "pnpm", DepFiles: []string{"package.json", "pnpm-lock.yaml"}, HasBuildScript: true},
+		{Framework: "nest", BuildTool: "yarn", DepFiles: []string{"package.json", "yarn.lock"}, BuildScript: "build"},
+		{Framework: "next", BuildTool: "pnpm", DepFiles: []string{"package.json", "pnpm-lock.yaml"}, BuildScript: "build"},
 		{BuildTool: "yarn", DepFiles: []string{"package.json", "yarn.lock", ".yarnrc.yml"}, Entry: "index.js"},
 	},
 	"go": {

@@ -250,11 +250,28 @@ stamp_of() { # FLAVOR
   flavor "$1"
   {
     echo "$RECIPE $SUITE $PKGS ${ENVS[*]} $CMD $WORKDIR"
-    declare -f flavor_build umount_under in_chroot
+    declare -f flavor_build umount_under in_chroot trust_host_cas
+    host_cas_digest
     [[ -z $POST ]] || declare -f "$POST" post_java
     [[ -z $HOSTPOST ]] || { declare -f "$HOSTPOST"; go env GOVERSION; }
     local x; for x in $FILES; do cat "$ENV_DIR/images/$x"; done
   } | sha256sum | cut -c1-16
+}
+
+# The certificate authorities that this machine trusts beyond Debian's (the
+# network's TLS proxy): an image with ca-certificates trusts them too, so that a
+# Dockerfile's RUN npm ci (go mod download, pip install ...) reaches its
+# registry from here as it would from a developer's machine. Images without
+# ca-certificates (debian:*-slim) trust nothing, as the official ones.
+HOST_CAS=/usr/local/share/ca-certificates
+host_cas_digest() { cat "$HOST_CAS"/*.crt 2>/dev/null | sha256sum | cut -c1-16; }
+trust_host_cas() { # ROOTFS
+  local R=$1
+  [[ -x $R/usr/sbin/update-ca-certificates ]] || return 0
+  compgen -G "$HOST_CAS/*.crt" >/dev/null || return 0
+  mkdir -p "$R$HOST_CAS"
+  cp "$HOST_CAS"/*.crt "$R$HOST_CAS/"
+  in_chroot "$R" "update-ca-certificates >/dev/null 2>&1"
 }
 
 flavor_build() { # FLAVOR
@@ -282,6 +299,7 @@ flavor_build() { # FLAVOR
         { tail -25 /tmp/apt.log >&2; exit 1; }" || die "$f: apt-get install $PKGS failed"
     suite_unlock
   fi
+  trust_host_cas "$R" || die "$f: adding the host's CA certificates failed"
   if [[ -n $POST ]]; then
     in_chroot "$R" "$(declare -f "$POST" post_java); $POST" >&2 || die "$f: fix-ups ($POST) failed"
   fi
