@@ -25,8 +25,8 @@ type Input struct {
 	Entry          string
 	Server         string
 	Module         string
-	BuildScript    string // the npm script that compiles the app ("build", "prestart:prod"), "" for none
-	Prepare        bool   // the Node app has a prepare script (left out of the production install)
+	BuildScript    string   // the npm script that compiles the app ("build", "prestart:prod"), "" for none
+	Prepare        bool     // the Node app has a prepare script (left out of the production install)
 	Start          string   // the app's own start command (a Procfile's), run by a shell
 	Object         string   // the app object in a Python Entry module ("app", "create_app()")
 	RuntimeDirs    []string // folders the app reads at run time, to go beside a compiled binary
