@@ -108,11 +108,21 @@ func TestCreateErrors(t *testing.T) {
 	os.WriteFile(filepath.Join(docs, "README.md"), []byte("# docs\n"), 0o644)
 	app := filepath.Join(t.TempDir(), "app")
 	copyTree(t, filepath.Join("testdata", "create", "python-plain", "src"), app)
+	// a Go module whose programs are in folders of their own
+	mod := t.TempDir()
+	mainGo := []byte("package main\n\nfunc main() {}\n")
+	os.WriteFile(filepath.Join(mod, "go.mod"), []byte("module example.com/examples\n\ngo 1.22\n"), 0o644)
+	for _, d := range []string{"basic", "chat"} {
+		os.MkdirAll(filepath.Join(mod, d), 0o755)
+		os.WriteFile(filepath.Join(mod, d, "main.go"), mainGo, 0o644)
+	}
 	tests := []struct {
 		name string
 		c    Create
 		want string
 	}{
+		{"go folder of a parent module", Create{Dir: filepath.Join(mod, "basic")}, "basic is a folder of the Go module at " + mod + " (its go.mod is there, not here), and an image of it must be built from the module's root"},
+		{"go module of several programs", Create{Dir: mod}, "holds 2 Go programs (main packages in basic, chat) and none at its root or in cmd/"},
 		{"empty tree", Create{Dir: empty}, "has no source code that draft recognises: draft has packs for go, java, node, php, python, ruby; if this is one of them, choose it with --pack NAME"},
 		{"docs only", Create{Dir: docs}, "choose it with --pack NAME"},
 		{"not a directory", Create{Dir: filepath.Join(app, "server.py")}, "is not a directory"},

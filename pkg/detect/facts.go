@@ -79,6 +79,12 @@ type Facts struct {
 	Args []string
 	// NoProgram: the code has nothing to run (Go without a main package).
 	NoProgram bool
+	// ParentModule is the folder of the go.mod that a Go folder without one
+	// belongs to ("" when it has its own, or none is above it).
+	ParentModule string
+	// Programs are the folders below the root that hold a Go main package,
+	// when the root has none of its own and there is more than one.
+	Programs []string
 	// Native are the app's gems that compile C extensions; NativePackages
 	// the Debian -dev packages they need besides a compiler.
 	Native, NativePackages []string
@@ -219,6 +225,11 @@ func goFacts(root string, f *Facts) {
 			f.note("go.mod does not parse (%v)", err)
 		}
 	}
+	if !slices.Contains(f.DepFiles, "go.mod") {
+		if f.ParentModule = goModuleAbove(root); f.ParentModule == "" {
+			f.note("there is no go.mod: the image makes one (go mod init app, then go mod tidy, which takes the newest version of each import); commit your own (go mod init NAME && go mod tidy) to pin them")
+		}
+	}
 	if isDir(filepath.Join(root, "vendor")) {
 		f.DepFiles = append(f.DepFiles, "vendor")
 	}
@@ -228,12 +239,29 @@ func goFacts(root string, f *Facts) {
 	f.Entry = goMainPackage(root, f.Module)
 	if f.Entry == "" {
 		f.NoProgram = true
+		f.Programs = goMainsBelow(root)
 		return
 	}
 	f.RuntimeDirs = goRuntimeDirs(root)
 	goCodeFacts(root, f)
 	if len(f.RuntimeDirs) > 0 {
 		f.note("the image holds %s beside the binary, which runs in /srv (folders such a binary reads at run time)", strings.Join(f.RuntimeDirs, ", "))
+	}
+}
+
+// goModuleAbove is the nearest folder above root that holds a go.mod, or "".
+func goModuleAbove(root string) string {
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		return ""
+	}
+	for d := filepath.Dir(abs); ; d = filepath.Dir(d) {
+		if isFile(filepath.Join(d, "go.mod")) {
+			return d
+		}
+		if filepath.Dir(d) == d {
+			return ""
+		}
 	}
 }
 
@@ -282,10 +310,13 @@ func goMainPackage(root, module string) string {
 		}
 	}
 	if len(cmds) == 0 {
-		if !hasMainPackage(root) {
-			return "" // a library, or an old App Engine app: no program to run
+		if hasMainPackage(root) {
+			return "."
 		}
-		return "."
+		if mains := goMainsBelow(root); len(mains) == 1 {
+			return "./" + mains[0] // the module's one program, in a folder of its own
+		}
+		return "" // a library, an old App Engine app, or several programs
 	}
 	base := module[strings.LastIndex(module, "/")+1:]
 	for _, c := range cmds {
@@ -294,6 +325,26 @@ func goMainPackage(root, module string) string {
 		}
 	}
 	return "./cmd/" + cmds[0]
+}
+
+// goMainsBelow lists the folders one or two levels below root (not cmd/,
+// vendor/, testdata/ or hidden ones) that hold a package main.
+func goMainsBelow(root string) []string {
+	var mains []string
+	for _, pattern := range []string{"*", filepath.Join("*", "*")} {
+		dirs, _ := filepath.Glob(filepath.Join(root, pattern))
+		for _, d := range dirs {
+			rel, _ := filepath.Rel(root, d)
+			top := strings.Split(filepath.ToSlash(rel), "/")[0]
+			if top == "cmd" || top == "vendor" || top == "testdata" || strings.HasPrefix(top, ".") || strings.HasPrefix(top, "_") {
+				continue
+			}
+			if isDir(d) && !isFile(filepath.Join(d, "go.mod")) && hasMainPackage(d) {
+				mains = append(mains, filepath.ToSlash(rel))
+			}
+		}
+	}
+	return mains
 }
 
 // hasMainPackage: a Go file at root says package main.

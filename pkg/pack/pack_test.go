@@ -461,3 +461,20 @@ func TestWriteRefusesSymlinksOutOfTheApp(t *testing.T) {
 		t.Errorf("through the link inside the app: %q", b)
 	}
 }
+
+func TestCopyWithoutSource(t *testing.T) {
+	for _, tt := range []struct{ df, want string }{
+		{"FROM x\nCOPY  ./\nRUN true\n", "COPY  ./"},
+		{"FROM x\nCOPY --chown=1:1 ./\n", "COPY --chown=1:1 ./"},
+		{"FROM x\nADD  /app/\n", "ADD  /app/"},
+		{"FROM x\nCOPY go.mod go.sum ./\nCOPY . .\n", ""},
+		{"FROM x\nCOPY --from=build /out/app /app\n", ""},
+		{"FROM x\nCOPY [\"a b\", \"/c/\"]\n", ""},
+		{"FROM x\nCOPY a \\\n  b /c/\n", ""},
+		{"# COPY nothing\nFROM x\n", ""},
+	} {
+		if got := copyWithoutSource([]byte(tt.df)); got != tt.want {
+			t.Errorf("copyWithoutSource(%q) = %q, want %q", tt.df, got, tt.want)
+		}
+	}
+}

@@ -125,6 +125,9 @@ func (p *Pack) Render(in Input) (*Rendered, error) {
 	if err != nil {
 		return nil, err
 	}
+	if line := copyWithoutSource(out); line != "" {
+		return nil, fmt.Errorf("the Dockerfile of pack %s came out with %q, a copy of nothing, for this app: write a Dockerfile of your own (draft keeps it) or choose another pack with --pack", p.Name, line)
+	}
 	r.Files = append(r.Files, File{Path: "Dockerfile", Data: out, Mode: 0o644})
 	if di, err := fs.ReadFile(p.fsys, fileDockerignore); err == nil || len(in.Secrets) > 0 {
 		di, dropped := keepCopied(di, in.Copied)
@@ -246,4 +249,25 @@ func withSecrets(di []byte, secrets []string) []byte {
 		out = append(out, '\n')
 	}
 	return out
+}
+
+// copyWithoutSource is the first COPY or ADD line of a Dockerfile that names
+// a destination alone (a template's list of sources came out empty), or "".
+func copyWithoutSource(dockerfile []byte) string {
+	for _, line := range strings.Split(string(dockerfile), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 || (!strings.EqualFold(f[0], "COPY") && !strings.EqualFold(f[0], "ADD")) {
+			continue
+		}
+		args := 0
+		for _, a := range f[1:] {
+			if !strings.HasPrefix(a, "--") {
+				args++
+			}
+		}
+		if args < 2 && !strings.HasSuffix(line, "\\") && !strings.Contains(line, "[") && !strings.Contains(line, "<<") {
+			return strings.TrimSpace(line)
+		}
+	}
+	return ""
 }

@@ -1,0 +1,4 @@
+package tool
+
+// Greeting is what the server says.
+const Greeting = "hello"
