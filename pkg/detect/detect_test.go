@@ -271,3 +271,99 @@ func TestUnreadableManifestIsNotedOnce(t *testing.T) {
 		t.Errorf("noted %d times: %q", n, f.Notes)
 	}
 }
+
+// Facts read from the code and the scripts: a loopback listen, a compile step
+// that is not named build, a prepare script, a restart-on-change start.
+func TestCodeAndScriptFacts(t *testing.T) {
+	hasNote := func(r *Result, s string) bool {
+		for _, n := range r.Facts.Notes {
+			if strings.Contains(n, s) {
+				return true
+			}
+		}
+		return false
+	}
+	tests := []struct {
+		name  string
+		files map[string]string
+		check func(t *testing.T, r *Result)
+	}{
+		{"node listens on loopback", map[string]string{
+			"package.json": `{"scripts":{"start":"node server.js"},"dependencies":{"express":"^4"}}`,
+			"server.js":    "const app = require('express')();\napp.listen(PORT, '127.0.0.1', () => {});\n",
+		}, func(t *testing.T, r *Result) {
+			if !hasNote(r, "server.js listens on 127.0.0.1 only") {
+				t.Errorf("no loopback note: %q", r.Facts.Notes)
+			}
+		}},
+		{"node listens with a host option", map[string]string{
+			"package.json": `{"dependencies":{"fastify":"^4"}}`,
+			"index.js":     "fastify.listen({ port: 3000, host: \"localhost\" })\n",
+		}, func(t *testing.T, r *Result) {
+			if !hasNote(r, "index.js listens on localhost only") {
+				t.Errorf("no loopback note: %q", r.Facts.Notes)
+			}
+		}},
+		{"node listens on every address", map[string]string{
+			"package.json": `{"scripts":{"start":"node server.js"}}`,
+			"server.js":    "server.listen(process.env.PORT || 3000, '0.0.0.0')\n",
+		}, func(t *testing.T, r *Result) {
+			if hasNote(r, "only") {
+				t.Errorf("a loopback note for 0.0.0.0: %q", r.Facts.Notes)
+			}
+		}},
+		{"python http.server on localhost", map[string]string{
+			"app.py": "from http.server import HTTPServer, SimpleHTTPRequestHandler\nHTTPServer(('localhost', 8000), SimpleHTTPRequestHandler).serve_forever()\n",
+		}, func(t *testing.T, r *Result) {
+			if !hasNote(r, "app.py listens on localhost only") {
+				t.Errorf("no loopback note: %q", r.Facts.Notes)
+			}
+		}},
+		{"tsc in prestart:prod", map[string]string{
+			"package.json": `{"scripts":{"prestart:prod":"tsc","start:prod":"node dist/main.js","prepare":"husky install"},"dependencies":{"@nestjs/core":"^6"}}`,
+			"src/main.ts":  "bootstrap();\n",
+		}, func(t *testing.T, r *Result) {
+			if r.Facts.BuildScript != "prestart:prod" || r.Facts.Entry != "dist/main.js" || !r.Facts.Prepare {
+				t.Errorf("facts = %+v, want build script prestart:prod, entry dist/main.js, prepare", r.Facts)
+			}
+		}},
+		{"npm start with a prestart", map[string]string{
+			"package.json": `{"scripts":{"prestart":"tsc","start":"node-env-run dist/index.js --exec node"}}`,
+			"src/index.ts": "x();\n",
+		}, func(t *testing.T, r *Result) {
+			if r.Facts.BuildScript != "prestart" || r.Facts.Entry != "" {
+				t.Errorf("facts = %+v, want build script prestart and npm start", r.Facts)
+			}
+		}},
+		{"a compiling prepare", map[string]string{
+			"package.json": `{"main":"lib/index.js","scripts":{"prepare":"tsc -p ."}}`,
+			"src/index.ts": "x();\n",
+		}, func(t *testing.T, r *Result) {
+			if r.Facts.BuildScript != "prepare" {
+				t.Errorf("facts = %+v, want build script prepare", r.Facts)
+			}
+		}},
+		{"nodemon start", map[string]string{
+			"package.json": `{"scripts":{"start":"nodemon app.js"},"devDependencies":{"nodemon":"^3"}}`,
+			"app.js":       "require('http').createServer().listen(3000)\n",
+		}, func(t *testing.T, r *Result) {
+			if r.Facts.Entry != "app.js" || r.Facts.BuildScript != "" {
+				t.Errorf("facts = %+v, want node app.js without a build", r.Facts)
+			}
+		}},
+		{"go without go.mod", map[string]string{"main.go": "package main\nfunc main() {}\n"}, func(t *testing.T, r *Result) {
+			if r.Facts.ParentModule != "" || !hasNote(r, "there is no go.mod: the image makes one") {
+				t.Errorf("facts = %+v", r.Facts)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, err := Detect(context.Background(), tree(t, tt.files))
+			if err != nil {
+				t.Fatal(err)
+			}
+			tt.check(t, r)
+		})
+	}
+}

@@ -496,6 +496,9 @@ func nodeFacts(root string, f *Facts) {
 			f.note("package.json has no start script and no main file was found; the image runs npm start")
 		}
 	}
+	if f.Entry != "" {
+		f.loopbackListen(root, f.Entry, nodeLoopbackRE, "0.0.0.0 or process.env.HOST (the image sets HOST=0.0.0.0)")
+	}
 	if f.BuildScript == "" {
 		f.BuildScript = nodeCompileStep(p, script)
 		if f.BuildScript != "" {
@@ -504,6 +507,26 @@ func nodeFacts(root string, f *Facts) {
 	}
 	if f.Prepare {
 		f.note("package.json's prepare script (%s) runs at npm ci; its tools are devDependencies, so the production install leaves it out", p.Scripts["prepare"])
+	}
+}
+
+var (
+	// a listen on loopback written in the code: app.listen(3000, "127.0.0.1"),
+	// server.listen({ port, host: "localhost" })
+	nodeLoopbackRE = regexp.MustCompile(`\.listen\((?:[^()]*?,\s*|\s*\{[^}]*host:\s*)['"](localhost|127\.0\.0\.1)['"]`)
+	// app.run(host="127.0.0.1"), HTTPServer(("localhost", 8000), ...), make_server("127.0.0.1", ...)
+	pyLoopbackRE = regexp.MustCompile(`(?:\bhost\s*=\s*|(?:HTTPServer|make_server|TCPServer|serve)\(\s*\(?\s*)['"](localhost|127\.0\.0\.1)['"]`)
+)
+
+// loopbackListen notes that the program in file listens on loopback only,
+// as the code says, which no probe or port-forward outside it can reach.
+func (f *Facts) loopbackListen(root, file string, re *regexp.Regexp, instead string) {
+	b, ok := f.read(root, file)
+	if !ok {
+		return
+	}
+	if m := re.FindSubmatch(b); m != nil {
+		f.note("%s listens on %s only (set in the code), which nothing outside the container can reach, so the pod never gets ready: listen on %s instead", file, m[1], instead)
 	}
 }
 
@@ -697,6 +720,8 @@ func pythonFacts(root string, f *Facts) {
 		if f.Entry == "" {
 			f.Entry = "app.py"
 			f.note("no app.py, main.py or server.py at the root; edit the Dockerfile's CMD to start your app")
+		} else {
+			f.loopbackListen(root, f.Entry, pyLoopbackRE, "0.0.0.0")
 		}
 	}
 }
