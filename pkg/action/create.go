@@ -99,7 +99,7 @@ func (c *Create) Run(ctx context.Context) (*CreateResult, error) {
 		return nil, fmt.Errorf("%s holds %s code without a program to run (no package main at its root or in cmd/): run draft create in the folder of the main package", abs, res.Pack.Name)
 	}
 	in := pack.Input{
-		App: app, Port: c.Port, Version: f.Version, Framework: f.Framework, BuildTool: f.BuildTool,
+		App: app, Port: c.Port, Version: f.Version, VersionBounds: f.VersionBounds, Framework: f.Framework, BuildTool: f.BuildTool,
 		DepFiles: f.DepFiles, Entry: f.Entry, Server: f.Server, Module: f.Module, BuildScript: f.BuildScript, Prepare: f.Prepare,
 		Start: f.Start, Object: f.Object, RuntimeDirs: f.RuntimeDirs, Wrapper: f.Wrapper, Args: f.Args, Static: f.Static, Cgo: f.Cgo, Includes: f.Includes, CollectStatic: f.CollectStatic, Native: f.Native, NativePackages: f.NativePackages, Secrets: build.SecretPatterns,
 	}
@@ -118,6 +118,13 @@ func (c *Create) Run(ctx context.Context) (*CreateResult, error) {
 		return nil, err
 	}
 	res.Version, res.Port = r.Version, r.Port
+	if r.VersionBound { // a note names the locked package
+		if res.Facts.VersionFrom == "" {
+			res.Facts.VersionFrom = "the lockfile"
+		} else {
+			res.Facts.VersionFrom += " and the lockfile"
+		}
+	}
 	if kept {
 		// The pack's notes are about the Dockerfile it would have written.
 		res.Notes = append(append(res.Notes, keptNotes...), r.IgnoreNotes...)

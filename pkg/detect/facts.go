@@ -82,6 +82,9 @@ type Facts struct {
 	// ParentModule is the folder of the go.mod that a Go folder without one
 	// belongs to ("" when it has its own, or none is above it).
 	ParentModule string
+	// VersionBounds are constraints on the runtime version from the
+	// lockfile or a pinned framework (constraint -> who sets it).
+	VersionBounds map[string]string
 	// Programs are the folders below the root that hold a Go main package,
 	// when the root has none of its own and there is more than one.
 	Programs []string
@@ -517,6 +520,17 @@ var (
 	// app.run(host="127.0.0.1"), HTTPServer(("localhost", 8000), ...), make_server("127.0.0.1", ...)
 	pyLoopbackRE = regexp.MustCompile(`(?:\bhost\s*=\s*|(?:HTTPServer|make_server|TCPServer|serve)\(\s*\(?\s*)['"](localhost|127\.0\.0\.1)['"]`)
 )
+
+// bound records a constraint on the runtime version, with who sets it (the
+// first one to, when several set the same).
+func (f *Facts) bound(constraint, who string) {
+	if f.VersionBounds == nil {
+		f.VersionBounds = map[string]string{}
+	}
+	if _, ok := f.VersionBounds[constraint]; !ok {
+		f.VersionBounds[constraint] = who
+	}
+}
 
 // loopbackListen notes that the program in file listens on loopback only,
 // as the code says, which no probe or port-forward outside it can reach.
@@ -1022,6 +1036,15 @@ func rubyFacts(root string, f *Facts) {
 		if m := lockRubyRE.FindSubmatch(lock); m != nil && f.Version == "" {
 			f.Version, f.VersionFrom = string(m[1]), "Gemfile.lock RUBY VERSION"
 		}
+		if m := lockRailsRE.FindSubmatch(lock); m != nil {
+			major, _ := strconv.Atoi(string(m[2]))
+			minor, _ := strconv.Atoi(string(m[3]))
+			// Rails before 6.1 does not run on Ruby 3 (nor 4.x on 2.7)
+			bound := map[bool]string{true: "< 2.7", false: "< 3.0"}[major < 5]
+			if major < 6 || (major == 6 && minor == 0) {
+				f.bound(bound, "rails "+string(m[1])+" (Gemfile.lock)")
+			}
+		}
 		for _, m := range lockGemRE.FindAllSubmatch(lock, -1) {
 			gems[string(m[1])] = true
 		}
@@ -1093,6 +1116,23 @@ func phpFacts(root string, f *Facts) {
 	if v := c.Require["php"]; v != "" {
 		f.Version, f.VersionFrom = v, "composer.json require.php"
 	}
+	// What the locked packages require of PHP binds the image's version too.
+	if b, ok := f.read(root, "composer.lock"); ok {
+		var lock struct {
+			Packages []struct {
+				Name    string            `json:"name"`
+				Version string            `json:"version"`
+				Require map[string]string `json:"require"`
+			} `json:"packages"`
+		}
+		if json.Unmarshal(b, &lock) == nil {
+			for _, p := range lock.Packages {
+				if v := p.Require["php"]; v != "" && v != f.Version {
+					f.bound(v, p.Name+" "+p.Version+" (composer.lock)")
+				}
+			}
+		}
+	}
 	switch {
 	case c.Require["laravel/framework"] != "":
 		f.Framework = "laravel"
@@ -1122,6 +1162,8 @@ func phpFacts(root string, f *Facts) {
 var (
 	lockRubyRE = regexp.MustCompile(`(?m)^RUBY VERSION\s*\n\s+ruby (\d+\.\d+(?:\.\d+)?)`)
 	lockGemRE  = regexp.MustCompile(`(?m)^    ([a-z0-9_-]+) \(`)
+	// "    rails (4.2.11)" among the specs
+	lockRailsRE = regexp.MustCompile(`(?m)^    rails \(((\d+)\.(\d+)[^)]*)\)`)
 )
 
 // nativeGems are gems that compile C extensions when installed, with the

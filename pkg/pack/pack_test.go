@@ -353,6 +353,37 @@ func TestResolveVersion(t *testing.T) {
 	}
 }
 
+func TestVersionWithinBounds(t *testing.T) {
+	packs, err := Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	get := func(n string) *Pack { p, _ := Find(packs, n); return p }
+	tests := []struct {
+		pack, in string
+		bounds   map[string]string
+		want     string
+		note     string // "" for none
+	}{
+		{"php", "^8.1", map[string]string{">=8.1": "a", "^7.4|^8.0": "b"}, "8.3", ""},
+		{"php", "^8.1", map[string]string{">=8.4": "symfony/string 7.3.0 (composer.lock)"}, "8.4", "symfony/string 7.3.0 (composer.lock) needs php >=8.4: the Dockerfile uses 8.4, not 8.3"},
+		{"php", "", map[string]string{"^7.1.3": "laravel/framework 5.8.38 (composer.lock)"}, "8.3", "no version draft knows (8.4, 8.3, 8.2, 8.1) meets it"},
+		{"php", ">=8.1 <8.3", map[string]string{">=8.3": "x 1.0 (composer.lock)"}, "8.2", "together with the app's own >=8.1 <8.3"},
+		{"php", "", map[string]string{"<8.3": "y 2.0 (composer.lock)"}, "8.2", "needs php <8.3: the Dockerfile uses 8.2, not 8.3"},
+		{"ruby", "", map[string]string{"< 3.0": "rails 5.2.8 (Gemfile.lock)"}, "3.3", "rails 5.2.8 (Gemfile.lock) needs ruby < 3.0, and no version draft knows"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.pack+" "+tt.in, func(t *testing.T) {
+			p := get(tt.pack)
+			tag, note := p.ResolveVersion(tt.in)
+			got, note := p.withinBounds(tt.in, tag, note, tt.bounds)
+			if got != tt.want || (tt.note == "") != (note == "") || !strings.Contains(note, tt.note) {
+				t.Errorf("withinBounds(%q, %v) = %q, %q; want %q, note %q", tt.in, tt.bounds, got, note, tt.want, tt.note)
+			}
+		})
+	}
+}
+
 func TestUserPacks(t *testing.T) {
 	dir := t.TempDir()
 	must := func(err error) {

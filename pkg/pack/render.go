@@ -16,9 +16,13 @@ import (
 // Input is what the pack is rendered for: the app's name and what detection
 // read from its manifests.
 type Input struct {
-	App            string
-	Port           int    // 0: the framework's or the pack's default
-	Version        string // the app's version or constraint, "" when it does not say
+	App     string
+	Port    int    // 0: the framework's or the pack's default
+	Version string // the app's version or constraint, "" when it does not say
+	// VersionBounds are constraints on the runtime version that the app's
+	// lockfile or pinned framework imposes (constraint -> who imposes it:
+	// "symfony/console 5.4.1 in composer.lock", "rails 4.2.11").
+	VersionBounds  map[string]string
 	Framework      string
 	BuildTool      string
 	DepFiles       []string
@@ -72,9 +76,12 @@ type File struct {
 // Rendered is a pack rendered for an app.
 type Rendered struct {
 	Files   []File
-	Version string   // the image tag chosen
-	Port    int      // the port chosen
-	Notes   []string // choices worth telling the user
+	Version string // the image tag chosen
+	// VersionBound: the tag is not the one the app's own version gave, for a
+	// bound of its lockfile or framework (a note says which).
+	VersionBound bool
+	Port         int      // the port chosen
+	Notes        []string // choices worth telling the user
 	// IgnoreNotes tell of the .dockerignore's rules left out for a kept
 	// Dockerfile (Notes are about the pack's own Dockerfile).
 	IgnoreNotes []string
@@ -106,6 +113,12 @@ func ChartDir(app string) string { return path.Join("charts", app) }
 func (p *Pack) Render(in Input) (*Rendered, error) {
 	r := &Rendered{}
 	version, note := p.ResolveVersion(in.Version)
+	if len(in.VersionBounds) > 0 {
+		asked := version
+		if version, note = p.withinBounds(in.Version, version, note, in.VersionBounds); version != asked {
+			r.VersionBound = true
+		}
+	}
 	r.Version = version
 	if note != "" {
 		r.Notes = append(r.Notes, note)

@@ -2,6 +2,7 @@ package pack
 
 import (
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
@@ -82,6 +83,60 @@ func (p *Pack) newestMatching(c string) (string, string) {
 	return p.DefaultVersion, fmt.Sprintf("no known version satisfies %q; using %s", c, p.DefaultVersion)
 }
 
+var composerOrRE = regexp.MustCompile(`\s*\|\|?\s*`)
+
+// satisfies: the image tag (3.12 stands for every 3.12.x) can meet constraint c.
+func (p *Pack) satisfies(tag, c string) bool {
+	cons, err := semver.NewConstraint(normalizeConstraint(c))
+	if err != nil {
+		return true // unreadable: nothing to hold the tag to
+	}
+	probes := []string{tag + ".0", tag + ".999"}
+	if p.VersionParts == 1 {
+		probes = []string{tag + ".0.0", tag + ".999.0"}
+	}
+	for _, probe := range probes {
+		if sv, err := semver.NewVersion(probe); err == nil && cons.Check(sv) {
+			return true
+		}
+	}
+	return false
+}
+
+// withinBounds holds the tag chosen for the app's own version v to the
+// bounds its lockfile or framework sets: the first known version (the
+// default, then the newest down) that meets v and every bound, or the tag
+// as chosen with a note saying which bound it breaks and why none fits.
+func (p *Pack) withinBounds(v, tag, note string, bounds map[string]string) (string, string) {
+	broken := func(t string) (string, string) {
+		for _, c := range slices.Sorted(maps.Keys(bounds)) {
+			if !p.satisfies(t, c) {
+				return c, bounds[c]
+			}
+		}
+		return "", ""
+	}
+	c, who := broken(tag)
+	if c == "" {
+		return tag, note
+	}
+	v = strings.TrimSpace(v)
+	for _, known := range append([]string{p.DefaultVersion}, p.Versions...) {
+		if known == tag || (v != "" && !p.satisfies(known, v)) {
+			continue
+		}
+		if bc, _ := broken(known); bc == "" {
+			return known, fmt.Sprintf("%s needs %s %s: the Dockerfile uses %s, not %s", who, p.Name, c, known, tag)
+		}
+	}
+	also := ""
+	if v != "" {
+		also = " together with the app's own " + v
+	}
+	return tag, fmt.Sprintf("%s needs %s %s, and no version draft knows (%s) meets it%s: the Dockerfile uses %s, on which the app may not run; upgrade what needs the old version, or edit the Dockerfile's FROM",
+		who, p.Name, c, strings.Join(p.Versions, ", "), also, tag)
+}
+
 var pepCompatRE = regexp.MustCompile(`~=\s*(\d+(?:\.\d+)*)`)
 var rubyPessimisticRE = regexp.MustCompile(`~>\s*(\d+(?:\.\d+)*)`)
 
@@ -95,6 +150,7 @@ func normalizeConstraint(c string) string {
 	c = rubyPessimisticRE.ReplaceAllStringFunc(c, func(s string) string {
 		return compatible(rubyPessimisticRE.FindStringSubmatch(s)[1])
 	})
+	c = composerOrRE.ReplaceAllString(c, " || ") // Composer's "^7.4|^8.0"
 	c = strings.ReplaceAll(c, "==", "=")
 	c = strings.ReplaceAll(c, ".*", ".x")
 	return c
