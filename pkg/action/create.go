@@ -71,12 +71,17 @@ func (c *Create) Run(ctx context.Context) (*CreateResult, error) {
 	} else {
 		d, err := detect.Detect(ctx, abs)
 		if err != nil {
+			// a refusal keeps what was found, for --explain's ranking
+			partial := &CreateResult{App: app, Detection: d}
+			if d == nil {
+				partial = nil
+			}
 			if errors.Is(err, detect.ErrNoStack) {
-				return nil, noStackError(dir, d, packs)
+				return partial, noStackError(dir, d, packs)
 			}
 			var nr *detect.NoRootAppError
 			if errors.As(err, &nr) {
-				return nil, noRootAppError(abs, nr)
+				return partial, noRootAppError(abs, nr)
 			}
 			return nil, err
 		}
@@ -90,13 +95,13 @@ func (c *Create) Run(ctx context.Context) (*CreateResult, error) {
 	}
 	f := res.Facts
 	if f.ParentModule != "" {
-		return nil, fmt.Errorf("%s is a folder of the Go module at %s (its go.mod is there, not here), and an image of it must be built from the module's root, which draft does not do yet: run draft create in %s if the main package is there or in cmd/, or give this folder a module of its own (go mod init NAME && go mod tidy)", abs, f.ParentModule, f.ParentModule)
+		return res, fmt.Errorf("%s is a folder of the Go module at %s (its go.mod is there, not here), and an image of it must be built from the module's root, which draft does not do yet: run draft create in %s if the main package is there or in cmd/, or give this folder a module of its own (go mod init NAME && go mod tidy)", abs, f.ParentModule, f.ParentModule)
 	}
 	if f.NoProgram && len(f.Programs) > 0 {
-		return nil, fmt.Errorf("%s holds %d Go programs (main packages in %s) and none at its root or in cmd/: draft builds one program per app; move the one to deploy to cmd/NAME (or keep one main package below the root), until draft can build several apps of one repository", abs, len(f.Programs), listShort(f.Programs, 5))
+		return res, fmt.Errorf("%s holds %d Go programs (main packages in %s) and none at its root or in cmd/: draft builds one program per app; move the one to deploy to cmd/NAME (or keep one main package below the root), until draft can build several apps of one repository", abs, len(f.Programs), listShort(f.Programs, 5))
 	}
 	if f.NoProgram {
-		return nil, fmt.Errorf("%s holds %s code without a program to run (no package main at its root or in cmd/): run draft create in the folder of the main package", abs, res.Pack.Name)
+		return res, fmt.Errorf("%s holds %s code without a program to run (no package main at its root or in cmd/): run draft create in the folder of the main package", abs, res.Pack.Name)
 	}
 	in := pack.Input{
 		App: app, Port: c.Port, Version: f.Version, VersionBounds: f.VersionBounds, Framework: f.Framework, BuildTool: f.BuildTool,

@@ -31,15 +31,28 @@ func TestCreateCommand(t *testing.T) {
 	if lines[0] != "Dockerfile" || lines[len(lines)-1] != "draft.toml" || !strings.Contains(out, "charts/hello-app/values.yaml") {
 		t.Errorf("stdout is not the list of files written:\n%s", out)
 	}
-	for _, want := range []string{"Languages by bytes:", "Chose go: go.mod at the root settles it.", "hello-app: detected go", "version 1.24", "next: draft up"} {
+	for _, want := range []string{"Languages by bytes:", "Chose go: go.mod at the root settles it.", "hello-app: detected go", "version 1.24", "next: draft up",
+		`Start: ENTRYPOINT ["/app"] (from the main package at .)`, "Build tool: go (from go.mod)", "Version: 1.24 (from go.mod go directive)"} {
 		if !strings.Contains(errOut, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, errOut)
 		}
 	}
 	// Again: everything is kept, nothing on stdout.
-	code, out, errOut = run(t, "create", dir)
-	if code != 0 || out != "" || !strings.Contains(errOut, "kept Dockerfile (it exists; --force replaces it)") {
+	code, out, errOut = run(t, "create", "--explain", dir)
+	if code != 0 || out != "" || !strings.Contains(errOut, "kept Dockerfile (it exists; --force replaces it)") ||
+		!strings.Contains(errOut, "Start: your Dockerfile's (kept") {
 		t.Errorf("second create: exit %d, stdout %q, stderr %s", code, out, errOut)
+	}
+	// A refusal still shows the ranking it came from.
+	mono := t.TempDir()
+	for _, d := range []string{"api", "web"} {
+		os.MkdirAll(filepath.Join(mono, d), 0o755)
+		os.WriteFile(filepath.Join(mono, d, "go.mod"), []byte("module example.com/"+d+"\n\ngo 1.24\n"), 0o644)
+		os.WriteFile(filepath.Join(mono, d, "main.go"), []byte("package main\n\nfunc main() {}\n"), 0o644)
+	}
+	code, _, errOut = run(t, "create", "--explain", mono)
+	if code == 0 || !strings.Contains(errOut, "Languages by bytes:") || !strings.Contains(errOut, "run draft create in each") {
+		t.Errorf("a refused create: exit %d, stderr %s", code, errOut)
 	}
 }
 

@@ -2,6 +2,8 @@ package cli
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -37,6 +39,9 @@ written are listed on stdout; everything else goes to stderr.`,
 			}
 			if err != nil {
 				return err
+			}
+			if explain {
+				printSources(s, res)
 			}
 			printCreate(s, res, c.DryRun)
 			return nil
@@ -96,4 +101,47 @@ func printCreate(s streams, res *action.CreateResult, dryRun bool) {
 	default:
 		fmt.Fprintln(s.Err, "next: draft up")
 	}
+}
+
+// printSources tells, for --explain, where the start command, the build tool
+// and the version came from.
+func printSources(s streams, res *action.CreateResult) {
+	f := res.Facts
+	for _, file := range res.Files {
+		if file.Path != "Dockerfile" {
+			continue
+		}
+		if slices.Contains(res.Written.Kept, "Dockerfile") {
+			fmt.Fprintln(s.Err, "Start: your Dockerfile's (kept; --force replaces it with the pack's)")
+			break
+		}
+		start := ""
+		for _, line := range strings.Split(string(file.Data), "\n") {
+			if w := strings.Fields(line); len(w) > 0 && (w[0] == "CMD" || w[0] == "ENTRYPOINT") {
+				start = strings.TrimSpace(line) // the last one counts
+			}
+		}
+		from := f.StartFrom
+		if from == "" {
+			from = "the " + res.Pack.Name + " pack's start for " + or(f.Framework, "an app without a framework")
+		}
+		if start != "" {
+			fmt.Fprintf(s.Err, "Start: %s (from %s)\n", start, from)
+		}
+	}
+	if f.BuildTool != "" {
+		fmt.Fprintf(s.Err, "Build tool: %s (from %s)\n", f.BuildTool, or(strings.Join(f.DepFiles, ", "), "no manifest: the pack's default"))
+	}
+	from := f.VersionFrom
+	if from == "" {
+		from = "the pack's default: the app names none"
+	}
+	fmt.Fprintf(s.Err, "Version: %s (from %s)\n", res.Version, from)
+}
+
+func or(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
 }

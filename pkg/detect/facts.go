@@ -85,6 +85,9 @@ type Facts struct {
 	// VersionBounds are constraints on the runtime version from the
 	// lockfile or a pinned framework (constraint -> who sets it).
 	VersionBounds map[string]string
+	// StartFrom says where the start command came from, for --explain
+	// ("package.json scripts.start:prod", "Procfile web", ...).
+	StartFrom string
 	// Programs are the folders below the root that hold a Go main package,
 	// when the root has none of its own and there is more than one.
 	Programs []string
@@ -240,6 +243,7 @@ func goFacts(root string, f *Facts) {
 		f.note("%s needs cgo: the binary is built with CGO_ENABLED=1 and runs on debian:bookworm-slim (not scratch)", strings.Join(f.Cgo, ", "))
 	}
 	f.Entry = goMainPackage(root, f.Module)
+	f.StartFrom = "the main package at " + f.Entry
 	if f.Entry == "" {
 		f.NoProgram = true
 		f.Programs = goMainsBelow(root)
@@ -473,6 +477,7 @@ func nodeFacts(root string, f *Facts) {
 		f.note("packages with native parts (%s) may compile at install: the image has python3, make and g++ for node-gyp", strings.Join(f.Native, ", "))
 	}
 	if f.Static = staticOutput(p, f.Framework); f.Static != "" {
+		f.StartFrom = "a front-end (a bundler, no server): the built " + f.Static + "/ is served as files"
 		f.note("a front-end built into %s/ by npm run build (its start script, if any, is a dev server): the image serves the built files", f.Static)
 		return
 	}
@@ -483,18 +488,24 @@ func nodeFacts(root string, f *Facts) {
 	switch {
 	case len(prod) == 2 && prod[0] == "node": // NestJS and others: "start" runs a dev CLI
 		f.Entry, script = prod[1], "start:prod"
+		f.StartFrom = "package.json scripts.start:prod (scripts.start runs a development CLI)"
 	case len(start) == 2 && start[0] == "node":
 		f.Entry, script = start[1], "start"
+		f.StartFrom = "package.json scripts.start, run by node itself (signals reach the app)"
 	case len(start) == 2 && slices.Contains(nodeReloaders, start[0]) && strings.HasSuffix(start[1], ".js"):
 		// a restart-on-change wrapper, a devDependency that the image lacks
 		f.Entry, script = start[1], "start"
+		f.StartFrom = "package.json scripts.start, without its " + start[0]
 		f.note("the start script runs %s, a development tool that restarts on changes: the image runs node %s", start[0], start[1])
 	case p.Scripts["start"] != "":
 		f.Entry, script = "", "start" // npm start
+		f.StartFrom = "package.json scripts.start (" + p.Scripts["start"] + "), run by npm start"
 	case p.Main != "" && isFile(filepath.Join(root, p.Main)):
 		f.Entry = p.Main
+		f.StartFrom = "package.json main"
 	default:
 		f.Entry = firstExisting(root, "server.js", "index.js", "app.js", "main.js", "src/index.js", "src/server.js")
+		f.StartFrom = "the first of server.js, index.js, app.js, main.js, src/index.js, src/server.js found"
 		if f.Entry == "" && f.BuildScript == "" {
 			f.note("package.json has no start script and no main file was found; the image runs npm start")
 		}
@@ -698,6 +709,7 @@ func pythonFacts(root string, f *Facts) {
 	switch f.Framework {
 	case "django":
 		f.Entry = djangoProject(root)
+		f.StartFrom = "the Django project's wsgi.py, served by " + or(f.Server, "runserver")
 		if f.Entry == "" {
 			f.note("no <project>/wsgi.py found beside manage.py; edit the Dockerfile's CMD")
 		} else if b, err := os.ReadFile(filepath.Join(root, f.Entry, "settings.py")); err == nil &&
@@ -712,7 +724,7 @@ func pythonFacts(root string, f *Facts) {
 	if web := procfileWeb(root); web != "" {
 		for _, srv := range []string{"gunicorn", "uvicorn", "waitress-serve", "daphne", "hypercorn"} {
 			if f.Server == srv && (strings.HasPrefix(web, srv+" ") || strings.Contains(web, "; "+srv+" ") || strings.Contains(web, "&& "+srv+" ")) {
-				f.Start = web
+				f.Start, f.StartFrom = web, "Procfile web"
 				f.note("the app starts with the Procfile's web process: %s", web)
 				break
 			}
@@ -722,6 +734,9 @@ func pythonFacts(root string, f *Facts) {
 	case "django": // its project, above
 	case "flask", "fastapi":
 		f.Entry, f.Object = pythonApp(root, f.Framework)
+		if f.Start == "" {
+			f.StartFrom = fmt.Sprintf("the %s app made in the code (%s:%s)", f.Framework, f.Entry, f.Object)
+		}
 		if f.Entry == "" {
 			f.Entry, f.Object = "app", "app"
 			f.note("found no %s app (an assignment of %s() or a create_app factory) in the Python files; the Dockerfile assumes app:app", f.Framework, map[string]string{"flask": "Flask", "fastapi": "FastAPI"}[f.Framework])
@@ -731,6 +746,9 @@ func pythonFacts(root string, f *Facts) {
 		}
 	default:
 		f.Entry = firstExisting(root, "app.py", "main.py", "server.py", "run.py", "manage.py", "__main__.py")
+		if f.Start == "" {
+			f.StartFrom = "the first of app.py, main.py, server.py, run.py, manage.py, __main__.py found"
+		}
 		if f.Entry == "" {
 			f.Entry = "app.py"
 			f.note("no app.py, main.py or server.py at the root; edit the Dockerfile's CMD to start your app")
@@ -1078,7 +1096,7 @@ func rubyFacts(root string, f *Facts) {
 	}
 	// The Procfile's web process, when it runs with the gems alone.
 	if web := procfileWeb(root); strings.HasPrefix(web, "bundle exec ") && f.BuildTool == "bundler" {
-		f.Start = web
+		f.Start, f.StartFrom = web, "Procfile web"
 		f.note("the app starts with the Procfile's web process: %s", web)
 	}
 	if f.Framework != "rails" && f.Entry == "" {
@@ -1152,7 +1170,7 @@ func phpFacts(root string, f *Facts) {
 		if len(fields) >= 2 && (fields[0] == "heroku-php-apache2" || fields[0] == "heroku-php-nginx") && !strings.HasPrefix(fields[len(fields)-1], "-") {
 			dir := strings.Trim(fields[len(fields)-1], "/")
 			if dir != "" && isDir(filepath.Join(root, dir)) {
-				f.Entry = dir
+				f.Entry, f.StartFrom = dir, "Procfile web (its document root)"
 				f.note("the document root is %s/, as the Procfile's web process says", dir)
 			}
 		}
@@ -1254,4 +1272,12 @@ func FactsFor(root string, s Stack) Facts {
 		}
 	}
 	return readFacts(root, s, ms)
+}
+
+// or is a, or b when a is empty.
+func or(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
 }
