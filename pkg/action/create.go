@@ -115,6 +115,9 @@ func (c *Create) Run(ctx context.Context) (*CreateResult, error) {
 		res.Notes = append(res.Notes, ".env goes into the image: it is committed (the root .gitignore does not list it), so it is the app's configuration, not a secret; keep secrets in .env.local, which stays out")
 	}
 	kept, keptNotes := c.keptDockerfile(abs, &in)
+	if res.Pack.Name == "java" && len(in.DepFiles) == 0 && !kept {
+		return res, fmt.Errorf("%s has Java sources but no pom.xml or build.gradle(.kts): the java pack builds with Maven or Gradle; add a build file, or a Dockerfile of your own (draft keeps it)", abs)
+	}
 	if in.Port == 0 && !kept {
 		in.Port = f.Port // the code's own, when it sets one
 	}
@@ -172,6 +175,7 @@ func (c *Create) keptDockerfile(dir string, in *pack.Input) (bool, []string) {
 	if _, err := os.Lstat(path); err != nil {
 		return false, nil
 	}
+	in.Kept = true
 	d, err := detect.ReadDockerfile(path)
 	if err != nil {
 		return true, []string{fmt.Sprintf("kept your Dockerfile, but %v: the chart has the pack's port and user; check them in charts/%s/values.yaml", err, in.App)}

@@ -48,6 +48,9 @@ type Input struct {
 	// RunAs is how the image's process runs when the app keeps a Dockerfile
 	// of its own; the zero value is the pack's Dockerfile: user 10001.
 	RunAs RunAs
+	// Kept: the app keeps a Dockerfile of its own; the pack's is rendered
+	// (for the notes) but not written.
+	Kept bool
 	// Copied are the context paths a kept Dockerfile COPYs or ADDs: the
 	// .dockerignore written beside it leaves out none of them.
 	Copied []string
@@ -138,7 +141,7 @@ func (p *Pack) Render(in Input) (*Rendered, error) {
 	if err != nil {
 		return nil, err
 	}
-	if line := copyWithoutSource(out); line != "" {
+	if line := copyWithoutSource(out); line != "" && !in.Kept {
 		return nil, fmt.Errorf("the Dockerfile of pack %s came out with %q, a copy of nothing, for this app: write a Dockerfile of your own (draft keeps it) or choose another pack with --pack", p.Name, line)
 	}
 	r.Files = append(r.Files, File{Path: "Dockerfile", Data: out, Mode: 0o644})
