@@ -85,6 +85,11 @@ type Facts struct {
 	// VersionBounds are constraints on the runtime version from the
 	// lockfile or a pinned framework (constraint -> who sets it).
 	VersionBounds map[string]string
+	// Assets is the folder a PHP app's front-end build writes (Laravel's Vite,
+	// Symfony's Encore: public/build), built with Node in a stage of its
+	// own; AssetDeps are the package files that build installs from.
+	Assets    string
+	AssetDeps []string
 	// StartFrom says where the start command came from, for --explain
 	// ("package.json scripts.start:prod", "Procfile web", ...).
 	StartFrom string
@@ -1164,6 +1169,7 @@ func phpFacts(root string, f *Facts) {
 	if isFile(filepath.Join(root, "public", "index.php")) {
 		f.Entry = "public"
 	}
+	phpAssets(root, f)
 	// Heroku's PHP buildpack scripts take the document root.
 	if web := procfileWeb(root); web != "" {
 		fields := strings.Fields(web)
@@ -1175,6 +1181,32 @@ func phpFacts(root string, f *Facts) {
 			}
 		}
 	}
+}
+
+// phpAssets: a package.json beside composer.json whose build is Vite (with
+// Laravel's plugin or not) or Symfony's Encore writes public/build, which the
+// pages name (@vite, encore_entry_link_tags): without it they answer 500.
+func phpAssets(root string, f *Facts) {
+	b, ok := f.read(root, "package.json")
+	if !ok {
+		return
+	}
+	var p packageJSON
+	if json.Unmarshal(b, &p) != nil || p.Scripts["build"] == "" {
+		return
+	}
+	has := func(dep string) bool { _, a := p.Deps[dep]; _, b := p.DevDeps[dep]; return a || b }
+	if !has("vite") && !has("@symfony/webpack-encore") {
+		return
+	}
+	f.Assets = "public/build"
+	f.AssetDeps = []string{"package.json"}
+	for _, lock := range []string{"package-lock.json", "npm-shrinkwrap.json"} {
+		if isFile(filepath.Join(root, lock)) {
+			f.AssetDeps = append(f.AssetDeps, lock)
+		}
+	}
+	f.note("the front-end assets (npm run build: %s) are built with Node in a stage of their own into public/build, which the pages name", p.Scripts["build"])
 }
 
 var (

@@ -31,6 +31,8 @@ type Input struct {
 	Module         string
 	BuildScript    string   // the npm script that compiles the app ("build", "prestart:prod"), "" for none
 	Prepare        bool     // the Node app has a prepare script (left out of the production install)
+	Assets         string   // the folder a PHP app's front-end build writes (public/build)
+	AssetDeps      []string // the package files that build installs from
 	Start          string   // the app's own start command (a Procfile's), run by a shell
 	Object         string   // the app object in a Python Entry module ("app", "create_app()")
 	RuntimeDirs    []string // folders the app reads at run time, to go beside a compiled binary
