@@ -102,6 +102,7 @@ func TestStaticOutput(t *testing.T) {
 		{"a server framework", "express", packageJSON{Scripts: map[string]string{"build": "vite build", "start": "node server.js"}, DevDeps: map[string]string{"vite": "5"}}, ""},
 		{"a start script that serves", "", packageJSON{Scripts: map[string]string{"build": "vite build", "start": "node server.js"}, DevDeps: map[string]string{"vite": "5"}}, ""},
 		{"no build", "", packageJSON{Scripts: map[string]string{"dev": "vite"}, DevDeps: map[string]string{"vite": "5"}}, ""},
+		{"angular (its folder is read from angular.json)", "", packageJSON{Scripts: map[string]string{"start": "ng serve", "build": "ng build"}, DevDeps: map[string]string{"@angular/cli": "19"}}, "angular"},
 	}
 	for _, tt := range tests {
 		if got := staticOutput(tt.p, tt.framework); got != tt.want {
@@ -122,5 +123,21 @@ func TestVersionFileComments(t *testing.T) {
 	}
 	if r.Facts.Version != "3.12.4" {
 		t.Errorf("version %q, want 3.12.4", r.Facts.Version)
+	}
+}
+
+func TestAngularOutput(t *testing.T) {
+	for _, tt := range []struct{ json, want string }{
+		{`{"projects":{"shop":{"projectType":"application","architect":{"build":{"builder":"@angular-devkit/build-angular:application","options":{"outputPath":"dist/shop"}}}}}}`, "dist/shop/browser"},
+		{`{"projects":{"shop":{"projectType":"application","architect":{"build":{"builder":"@angular/build:application","options":{"outputPath":{"base":"out","browser":""}}}}}}}`, "out"},
+		{`{"defaultProject":"web","projects":{"lib":{"projectType":"library"},"web":{"projectType":"application","architect":{"build":{"builder":"@angular-devkit/build-angular:browser","options":{"outputPath":"dist/web"}}}}}}`, "dist/web"},
+		{`{"projects":{"admin":{"projectType":"application","architect":{"build":{"builder":"@angular-devkit/build-angular:application","options":{}}}}}}`, "dist/admin/browser"},
+		{`not json`, "dist"},
+	} {
+		root := t.TempDir()
+		os.WriteFile(filepath.Join(root, "angular.json"), []byte(tt.json), 0o644)
+		if got := angularOutput(root, &Facts{}); got != tt.want {
+			t.Errorf("angularOutput(%s) = %q, want %q", tt.json, got, tt.want)
+		}
 	}
 }

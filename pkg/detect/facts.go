@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
@@ -481,7 +482,11 @@ func nodeFacts(root string, f *Facts) {
 		f.NativePackages = []string{"python3", "make", "g++"}
 		f.note("packages with native parts (%s) may compile at install: the image has python3, make and g++ for node-gyp", strings.Join(f.Native, ", "))
 	}
-	if f.Static = staticOutput(p, f.Framework); f.Static != "" {
+	f.Static = staticOutput(p, f.Framework)
+	if f.Static == "angular" {
+		f.Static = angularOutput(root, f)
+	}
+	if f.Static != "" {
 		f.StartFrom = "a front-end (a bundler, no server): the built " + f.Static + "/ is served as files"
 		f.note("a front-end built into %s/ by npm run build (its start script, if any, is a dev server): the image serves the built files", f.Static)
 		return
@@ -578,12 +583,62 @@ func nodeCompileStep(p packageJSON, script string) string {
 }
 
 // staticBundlers are the front-end build tools whose output is static
-// files, with the folder they write by default.
+// files, with the folder they write by default ("angular": the one angular.json names).
 var staticBundlers = []struct{ dep, out string }{
-	{"vite", "dist"}, {"react-scripts", "build"}, {"@vue/cli-service", "dist"}, {"parcel", "dist"}, {"webpack-cli", "dist"},
+	{"@angular/cli", "angular"}, {"vite", "dist"}, {"react-scripts", "build"}, {"@vue/cli-service", "dist"}, {"parcel", "dist"}, {"webpack-cli", "dist"},
 }
 
 var outDirRE = regexp.MustCompile(`--out-?[dD]ir[ =](\S+)`)
+
+// angularOutput is the folder ng build writes, from angular.json: the
+// project's outputPath (default dist/NAME), under which the application
+// builder (Angular 17 on) puts the browser files in browser/.
+func angularOutput(root string, f *Facts) string {
+	var a struct {
+		DefaultProject string `json:"defaultProject"`
+		Projects       map[string]struct {
+			ProjectType string `json:"projectType"`
+			Architect   struct {
+				Build struct {
+					Builder string `json:"builder"`
+					Options struct {
+						OutputPath json.RawMessage `json:"outputPath"`
+					} `json:"options"`
+				} `json:"build"`
+			} `json:"architect"`
+		} `json:"projects"`
+	}
+	b, ok := f.read(root, "angular.json")
+	if !ok || json.Unmarshal(b, &a) != nil || len(a.Projects) == 0 {
+		return "dist"
+	}
+	name := a.DefaultProject
+	if _, ok := a.Projects[name]; !ok {
+		for _, n := range slices.Sorted(maps.Keys(a.Projects)) {
+			if a.Projects[n].ProjectType == "application" {
+				name = n
+				break
+			}
+		}
+	}
+	build := a.Projects[name].Architect.Build
+	out, browser := "dist/"+name, "browser"
+	var path string
+	var obj struct{ Base, Browser *string }
+	switch {
+	case json.Unmarshal(build.Options.OutputPath, &path) == nil && path != "":
+		out = strings.Trim(path, "./")
+	case json.Unmarshal(build.Options.OutputPath, &obj) == nil && obj.Base != nil:
+		out = strings.Trim(*obj.Base, "./")
+		if obj.Browser != nil {
+			browser = *obj.Browser
+		}
+	}
+	if !strings.HasSuffix(build.Builder, ":application") || browser == "" {
+		return out // the older browser builder writes the files there
+	}
+	return out + "/" + browser
+}
 
 // staticOutput is the folder a front-end's build writes, when the app is
 // only that: a bundler, a build script, no server framework, and no start
@@ -593,7 +648,7 @@ func staticOutput(p packageJSON, framework string) string {
 		return ""
 	}
 	start := p.Scripts["start"]
-	devServer := start == "" || strings.Contains(start, "vite") || strings.Contains(start, "react-scripts start") ||
+	devServer := start == "" || strings.Contains(start, "vite") || strings.Contains(start, "ng serve") || strings.Contains(start, "react-scripts start") ||
 		strings.Contains(start, "vue-cli-service serve") || strings.Contains(start, "parcel") || strings.Contains(start, "webpack serve") || strings.Contains(start, "webpack-dev-server")
 	if !devServer {
 		return ""
