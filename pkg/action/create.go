@@ -105,7 +105,7 @@ func (c *Create) Run(ctx context.Context) (*CreateResult, error) {
 	}
 	in := pack.Input{
 		App: app, Port: c.Port, Version: f.Version, VersionBounds: f.VersionBounds, Framework: f.Framework, BuildTool: f.BuildTool,
-		DepFiles: f.DepFiles, Entry: f.Entry, Server: f.Server, Module: f.Module, BuildScript: f.BuildScript, Prepare: f.Prepare, Assets: f.Assets, AssetDeps: f.AssetDeps,
+		DepFiles: f.DepFiles, Entry: f.Entry, Server: f.Server, Module: f.Module, BuildScript: f.BuildScript, Prepare: f.Prepare, Assets: f.Assets, AssetDeps: f.AssetDeps, Pnpm: f.Pnpm,
 		Start: f.Start, Object: f.Object, RuntimeDirs: f.RuntimeDirs, Wrapper: f.Wrapper, Args: f.Args, Static: f.Static, Cgo: f.Cgo, Includes: f.Includes, CollectStatic: f.CollectStatic, Native: f.Native, NativePackages: f.NativePackages, Secrets: build.SecretPatterns,
 	}
 	if f.CommittedEnv {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -349,6 +350,28 @@ func TestCodeAndScriptFacts(t *testing.T) {
 		}, func(t *testing.T, r *Result) {
 			if r.Facts.Entry != "app.js" || r.Facts.BuildScript != "" {
 				t.Errorf("facts = %+v, want node app.js without a build", r.Facts)
+			}
+		}},
+		{"pnpm lockfile without packageManager", map[string]string{
+			"package.json": `{"scripts":{"start":"node index.js"}}`, "pnpm-lock.yaml": "lockfileVersion: '6.0'\n", "index.js": "x()\n",
+		}, func(t *testing.T, r *Result) {
+			if r.Facts.BuildTool != "pnpm" || r.Facts.Pnpm != "8" {
+				t.Errorf("facts = %+v, want pnpm 8", r.Facts)
+			}
+		}},
+		{"pnpm named by packageManager", map[string]string{
+			"package.json": `{"packageManager":"pnpm@10.2.0","scripts":{"start":"node index.js"}}`, "pnpm-lock.yaml": "lockfileVersion: '9.0'\n", "index.js": "x()\n",
+		}, func(t *testing.T, r *Result) {
+			if r.Facts.Pnpm != "" {
+				t.Errorf("facts = %+v, want corepack to follow packageManager", r.Facts)
+			}
+		}},
+		{"go reads files at the root at run time", map[string]string{
+			"go.mod": "module example.com/t\n\ngo 1.23\n", "index.tmpl": "<h1>x</h1>\n", "helper.go": "package main\n",
+			"main.go": "package main\n\nimport \"html/template\"\n\nvar t = template.Must(template.ParseFiles(\"index.tmpl\"))\n\nfunc main() {}\n",
+		}, func(t *testing.T, r *Result) {
+			if !slices.Equal(r.Facts.RuntimeDirs, []string{"index.tmpl"}) {
+				t.Errorf("runtime paths = %q, want index.tmpl", r.Facts.RuntimeDirs)
 			}
 		}},
 		{"go without go.mod", map[string]string{"main.go": "package main\nfunc main() {}\n"}, func(t *testing.T, r *Result) {

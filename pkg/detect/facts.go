@@ -52,6 +52,9 @@ type Facts struct {
 	// start script draft runs ("prestart:prod": tsc), or a compiling
 	// "prepare"; "" when it needs none.
 	BuildScript string
+	// Pnpm is the pnpm major version to install with, when package.json
+	// names no packageManager: the one that writes pnpm-lock.yaml's format.
+	Pnpm string
 	// Prepare: the Node app has a "prepare" script, which npm ci runs after
 	// installing; its tools (husky, tsc) are devDependencies.
 	Prepare bool
@@ -416,7 +419,8 @@ func goCodeFacts(root string, f *Facts) {
 		}
 		for _, m := range goPathRE.FindAllSubmatch(b, -1) {
 			d := strings.TrimPrefix(string(m[1]), "./")
-			if d != "" && !strings.Contains(d, "..") && isDir(filepath.Join(root, d)) && !slices.Contains(f.RuntimeDirs, d) {
+			// a folder, or a file at the root (ParseFiles("index.tmpl")), read at run time
+			if d != "" && !strings.Contains(d, "..") && (isDir(filepath.Join(root, d)) || isFile(filepath.Join(root, d))) && !strings.HasSuffix(d, ".go") && !slices.Contains(f.RuntimeDirs, d) {
 				f.RuntimeDirs = append(f.RuntimeDirs, d)
 			}
 		}
@@ -456,6 +460,15 @@ func nodeFacts(root string, f *Facts) {
 		}
 	}
 	f.Module = p.Name
+	if f.BuildTool == "pnpm" && p.PkgMgr == "" {
+		// without a packageManager field corepack runs its own default pnpm,
+		// which may not read this lockfile: the one its format belongs to
+		if m := pnpmLockRE.FindSubmatch(f.firstBytes(root, "pnpm-lock.yaml")); m != nil {
+			if f.Pnpm = pnpmOfLockfile[string(m[1])]; f.Pnpm != "" {
+				f.note("package.json names no packageManager: the image uses pnpm %s, which writes pnpm-lock.yaml's format (lockfileVersion %s)", f.Pnpm, m[1])
+			}
+		}
+	}
 	if v := p.Engines["node"]; v != "" {
 		f.Version, f.VersionFrom = v, "package.json engines.node"
 	} else if v := f.firstLine(root, ".nvmrc"); v != "" {
@@ -563,6 +576,17 @@ func (f *Facts) loopbackListen(root, file string, re *regexp.Regexp, instead str
 	if m := re.FindSubmatch(b); m != nil {
 		f.note("%s listens on %s only (set in the code), which nothing outside the container can reach, so the pod never gets ready: listen on %s instead", file, m[1], instead)
 	}
+}
+
+var pnpmLockRE = regexp.MustCompile(`^lockfileVersion: '?([0-9.]+)'?`)
+
+// pnpmOfLockfile is the pnpm major version that writes each lockfile format.
+var pnpmOfLockfile = map[string]string{"9.0": "9", "6.0": "8", "6.1": "8", "5.4": "7", "5.3": "6"}
+
+// firstBytes is the start of a file (its first 200 bytes), or nothing.
+func (f *Facts) firstBytes(root, name string) []byte {
+	b, _ := f.read(root, name)
+	return b[:min(len(b), 200)]
 }
 
 // nodeReloaders are start-script wrappers that rerun node on every change.

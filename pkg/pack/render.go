@@ -31,6 +31,7 @@ type Input struct {
 	Module         string
 	BuildScript    string   // the npm script that compiles the app ("build", "prestart:prod"), "" for none
 	Prepare        bool     // the Node app has a prepare script (left out of the production install)
+	Pnpm           string   // the pnpm major version to prepare with corepack ("" for corepack's choice)
 	Assets         string   // the folder a PHP app's front-end build writes (public/build)
 	AssetDeps      []string // the package files that build installs from
 	Start          string   // the app's own start command (a Procfile's), run by a shell

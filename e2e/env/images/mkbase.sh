@@ -58,12 +58,13 @@ flavor() {
       TAGS="node:18-slim"
       [[ $1 == *trixie ]] && SUITE=trixie PKGS="$PKGS node-corepack" TAGS="node:20-slim node:22-slim node:24-slim" ;;
     golang)
-      # Debian's Go is old: the image carries the host's toolchain (/usr/local/go).
+      # Debian's Go is old: the image carries the host's toolchain (/usr/local/go);
+      # with GOTOOLCHAIN=local it builds modules that ask for an older go (1.18 on).
       local gv; gv=$(go env GOVERSION); gv=${gv#go}
       PKGS="ca-certificates git"
       HOSTPOST=hostpost_golang WORKDIR=/go VERSION_CMD="/usr/local/go/bin/go version"
       ENVS=("PATH=/go/bin:/usr/local/go/bin:$DEFAULT_PATH" "GOLANG_VERSION=$gv" GOPATH=/go GOTOOLCHAIN=local)
-      TAGS="golang:1.22 golang:1.23 golang:1.24 golang:1.25 golang:1.26 golang:$gv" ;;
+      TAGS="golang:1.18 golang:1.19 golang:1.20 golang:1.21 golang:1.22 golang:1.23 golang:1.24 golang:1.25 golang:1.26 golang:$gv" ;;
     ruby-bookworm | ruby-trixie)
       PKGS="ca-certificates ruby ruby-bundler"
       POST=post_ruby CMD='["irb"]' VERSION_CMD="ruby --version"
