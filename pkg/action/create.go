@@ -98,7 +98,7 @@ func (c *Create) Run(ctx context.Context) (*CreateResult, error) {
 		return res, fmt.Errorf("%s is a folder of the Go module at %s (its go.mod is there, not here), and an image of it must be built from the module's root, which draft does not do yet: run draft create in %s if the main package is there or in cmd/, or give this folder a module of its own (go mod init NAME && go mod tidy)", abs, f.ParentModule, f.ParentModule)
 	}
 	if f.NoProgram && len(f.Programs) > 0 {
-		return res, fmt.Errorf("%s holds %d Go programs (main packages in %s) and none at its root or in cmd/: draft builds one program per app; move the one to deploy to cmd/NAME (or keep one main package below the root), until draft can build several apps of one repository", abs, len(f.Programs), listShort(f.Programs, 5))
+		return res, fmt.Errorf("%s holds %d Go programs (main packages in %s) and none at its root or in cmd/: draft builds one program per app; move the one to deploy to cmd/NAME (or keep one main package below the root), until draft can build several apps of one repository", abs, len(f.Programs), detect.ListWords(f.Programs, 5))
 	}
 	if f.NoProgram {
 		return res, fmt.Errorf("%s holds %s code without a program to run (no package main at its root or in cmd/): run draft create in the folder of the main package", abs, res.Pack.Name)
@@ -248,12 +248,4 @@ func appName(given, dir string) (string, error) {
 		return "", fmt.Errorf("cannot make an app name from the folder %q (%s): give one with --app", filepath.Base(dir), msg)
 	}
 	return name, nil
-}
-
-// listShort joins up to n names with commas, saying how many more there are.
-func listShort(names []string, n int) string {
-	if len(names) <= n {
-		return strings.Join(names, ", ")
-	}
-	return fmt.Sprintf("%s and %d more", strings.Join(names[:n], ", "), len(names)-n)
 }

@@ -374,6 +374,14 @@ func TestCodeAndScriptFacts(t *testing.T) {
 				t.Errorf("runtime paths = %q, want index.tmpl", r.Facts.RuntimeDirs)
 			}
 		}},
+		{"settings an env example leaves empty", map[string]string{
+			"package.json": `{"scripts":{"start":"node index.js"}}`, "index.js": "x()\n",
+			".env.example": "# database\nPOSTGRES_URL=\nNEXTAUTH_URL=http://localhost:3000\nAUTH_SECRET= # make one\nexport API_KEY=\"\"\nDEBUG=false\n",
+		}, func(t *testing.T, r *Result) {
+			if !hasNote(r, ".env.example leaves POSTGRES_URL, AUTH_SECRET, API_KEY empty") {
+				t.Errorf("notes = %q", r.Facts.Notes)
+			}
+		}},
 		{"go without go.mod", map[string]string{"main.go": "package main\nfunc main() {}\n"}, func(t *testing.T, r *Result) {
 			if r.Facts.ParentModule != "" || !hasNote(r, "there is no go.mod: the image makes one") {
 				t.Errorf("facts = %+v", r.Facts)

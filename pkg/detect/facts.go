@@ -137,7 +137,50 @@ func readFacts(root string, s Stack, ms []string) Facts {
 	case PHP:
 		phpFacts(root, &f)
 	}
+	if !f.CommittedEnv {
+		f.exampleEnv(root)
+	}
 	return f
+}
+
+var envLineRE = regexp.MustCompile(`^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$`)
+
+// exampleEnv notes the settings that an env example file (.env.example and
+// its kin, which stay in the image) leaves empty: the app reads them, and
+// the cluster must give them.
+func (f *Facts) exampleEnv(root string) {
+	for _, name := range []string{".env.example", ".env.sample", ".env.template", ".env.dist"} {
+		b, ok := f.read(root, name)
+		if !ok {
+			continue
+		}
+		var empty []string
+		for _, line := range strings.Split(string(b), "\n") {
+			m := envLineRE.FindStringSubmatch(strings.TrimSpace(line))
+			if m == nil {
+				continue
+			}
+			v := strings.TrimSpace(m[2])
+			if i := strings.Index(v, " #"); i >= 0 || strings.HasPrefix(v, "#") {
+				v = strings.TrimSpace(v[:max(i, 0)])
+			}
+			if v == "" || v == `""` || v == "''" {
+				empty = append(empty, m[1])
+			}
+		}
+		if len(empty) > 0 {
+			f.note("%s leaves %s empty: the app reads them, so give them to the pod (a Secret named under envFrom in the chart's values.yaml: kubectl create secret generic NAME --from-env-file=.env)", name, ListWords(empty, 6))
+		}
+		return
+	}
+}
+
+// ListWords joins up to n words with commas, saying how many more there are.
+func ListWords(words []string, n int) string {
+	if len(words) <= n {
+		return strings.Join(words, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(words[:n], ", "), len(words)-n)
 }
 
 // read reads a manifest. One that is there but cannot be read is noted, so
