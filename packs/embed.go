@@ -8,3 +8,10 @@ import "embed"
 //
 //go:embed all:python all:node all:go all:java all:ruby all:php
 var FS embed.FS
+
+// Own is the pack of an app that keeps a Dockerfile of its own in a language
+// without a pack: a .dockerignore and the chart's values; its Dockerfile is
+// never written.
+//
+//go:embed all:own
+var Own embed.FS

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/draftk8s/draft/pkg/build"
@@ -76,23 +77,33 @@ func (c *Create) Run(ctx context.Context) (*CreateResult, error) {
 			if d == nil {
 				partial = nil
 			}
-			if errors.Is(err, detect.ErrNoStack) {
-				return partial, noStackError(dir, d, packs)
+			if errors.Is(err, detect.ErrNoStack) && isFile(filepath.Join(abs, "Dockerfile")) {
+				// no pack for its language, but its own Dockerfile builds the
+				// image: the chart and draft.toml are what it lacks
+				d.Stack, d.Reason = "", "no pack for "+mostly(d)+", and the app has a Dockerfile of its own"
+				res.Detection, res.Pack = d, pack.OwnDockerfile()
+				res.Notes = append(res.Notes, "draft has no pack for "+mostly(d)+": your Dockerfile builds the image (draft never writes one for this app), and draft writes the chart and draft.toml")
+			} else {
+				if errors.Is(err, detect.ErrNoStack) {
+					return partial, noStackError(dir, d, packs)
+				}
+				var nr *detect.NoRootAppError
+				if errors.As(err, &nr) {
+					return partial, noRootAppError(abs, nr)
+				}
+				return nil, err
 			}
-			var nr *detect.NoRootAppError
-			if errors.As(err, &nr) {
-				return partial, noRootAppError(abs, nr)
+		} else {
+			res.Detection = d
+			res.Facts = d.Facts
+			p, ok := pack.Find(packs, string(d.Stack))
+			if !ok {
+				return nil, fmt.Errorf("detected %s, but there is no pack named %s: choose one with --pack (draft pack list shows them)", d.Stack, d.Stack)
 			}
-			return nil, err
+			res.Pack = p
 		}
-		res.Detection = d
-		res.Facts = d.Facts
-		p, ok := pack.Find(packs, string(d.Stack))
-		if !ok {
-			return nil, fmt.Errorf("detected %s, but there is no pack named %s: choose one with --pack (draft pack list shows them)", d.Stack, d.Stack)
-		}
-		res.Pack = p
 	}
+	own := res.Pack.Name == pack.OwnDockerfile().Name
 	f := res.Facts
 	if f.ParentModule != "" {
 		return res, fmt.Errorf("%s is a folder of the Go module at %s (its go.mod is there, not here), and an image of it must be built from the module's root, which draft does not do yet: run draft create in %s if the main package is there or in cmd/, or give this folder a module of its own (go mod init NAME && go mod tidy)", abs, f.ParentModule, f.ParentModule)
@@ -114,7 +125,7 @@ func (c *Create) Run(ctx context.Context) (*CreateResult, error) {
 		in.Secrets = append(append([]string(nil), in.Secrets...), "!.env")
 		res.Notes = append(res.Notes, ".env goes into the image: it is committed (the root .gitignore does not list it), so it is the app's configuration, not a secret; keep secrets in .env.local, which stays out")
 	}
-	kept, keptNotes := c.keptDockerfile(abs, &in)
+	kept, keptNotes := c.keptDockerfile(abs, &in, own)
 	if res.Pack.Name == "java" && len(in.DepFiles) == 0 && !kept {
 		return res, fmt.Errorf("%s has Java sources but no pom.xml or build.gradle(.kts): the java pack builds with Maven or Gradle; add a build file, or a Dockerfile of your own (draft keeps it)", abs)
 	}
@@ -138,6 +149,9 @@ func (c *Create) Run(ctx context.Context) (*CreateResult, error) {
 		res.Notes = append(append(res.Notes, keptNotes...), r.IgnoreNotes...)
 	} else {
 		res.Notes = append(append(res.Notes, f.Notes...), r.Notes...)
+	}
+	if own { // the app's Dockerfile stays, even under --force
+		r.Files = slices.DeleteFunc(r.Files, func(f pack.File) bool { return f.Path == "Dockerfile" })
 	}
 	res.Files = append(r.Files, pack.File{
 		Path: config.FileName, Mode: 0o644,
@@ -167,9 +181,9 @@ func (c *Create) Run(ctx context.Context) (*CreateResult, error) {
 // keptDockerfile reads the app's own Dockerfile, which create keeps (unless
 // --force): the chart takes its port (EXPOSE, else its base image's) and
 // lets its user run (no USER: root). It says what it read, or could not.
-func (c *Create) keptDockerfile(dir string, in *pack.Input) (bool, []string) {
+func (c *Create) keptDockerfile(dir string, in *pack.Input, own bool) (bool, []string) {
 	path := filepath.Join(dir, "Dockerfile")
-	if c.Force {
+	if c.Force && !own { // --force replaces a Dockerfile with the pack's, when there is a pack
 		return false, nil
 	}
 	if _, err := os.Lstat(path); err != nil {
@@ -248,4 +262,17 @@ func appName(given, dir string) (string, error) {
 		return "", fmt.Errorf("cannot make an app name from the folder %q (%s): give one with --app", filepath.Base(dir), msg)
 	}
 	return name, nil
+}
+
+// mostly names the language most of the tree is in, for a message.
+func mostly(d *detect.Result) string {
+	if len(d.Languages) > 0 {
+		return d.Languages[0].Name
+	}
+	return "its language"
+}
+
+func isFile(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.Mode().IsRegular()
 }

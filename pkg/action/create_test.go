@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -311,6 +312,31 @@ func TestCreateFailureListsWhatWasWritten(t *testing.T) {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("err = %v\nwant it to say %q", err, want)
 		}
+	}
+}
+
+// A Dockerfile of its own in a language without a pack gets a chart, and
+// --force never replaces that Dockerfile (there is no pack's to put there).
+func TestCreateOwnDockerfileWithoutPack(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "echo")
+	copyTree(t, filepath.Join("testdata", "create", "kept-no-pack", "src"), dir)
+	before, _ := os.ReadFile(filepath.Join(dir, "Dockerfile"))
+	for _, force := range []bool{false, true} {
+		res, err := (&Create{Dir: dir, Force: force}).Run(context.Background())
+		if err != nil {
+			t.Fatalf("force=%v: %v", force, err)
+		}
+		if res.Port != 7878 || res.Pack.Name != "own Dockerfile" || slices.Contains(res.Written.Wrote, "Dockerfile") {
+			t.Errorf("force=%v: port %d, pack %s, wrote %v", force, res.Port, res.Pack.Name, res.Written.Wrote)
+		}
+		if after, _ := os.ReadFile(filepath.Join(dir, "Dockerfile")); string(after) != string(before) {
+			t.Fatalf("force=%v: the Dockerfile was changed:\n%s", force, after)
+		}
+	}
+	// without a Dockerfile the folder is still refused, naming the packs
+	os.Remove(filepath.Join(dir, "Dockerfile"))
+	if _, err := (&Create{Dir: dir, DryRun: true}).Run(context.Background()); err == nil || !strings.Contains(err.Error(), "choose it with --pack NAME") {
+		t.Errorf("without a Dockerfile: %v", err)
 	}
 }
 

@@ -62,6 +62,9 @@ func printCreate(s streams, res *action.CreateResult, dryRun bool) {
 	detail := "pack " + res.Pack.Name
 	if res.Detection != nil {
 		detail = fmt.Sprintf("detected %s (%s)", res.Detection.Stack, res.Detection.Reason)
+		if res.Detection.Stack == "" {
+			detail = res.Detection.Reason
+		}
 		if res.Pack.Source != "built-in" {
 			detail += "; pack from " + res.Pack.Source
 		}
@@ -70,13 +73,16 @@ func printCreate(s streams, res *action.CreateResult, dryRun bool) {
 	if res.Facts.Framework != "" {
 		fw = ", " + res.Facts.Framework
 	}
-	version := res.Version
+	version := ", version " + res.Version
 	if from := res.Facts.VersionFrom; from != "" {
 		version += " (from " + from + ")"
 	} else {
 		version += " (the pack's default: the app names none)"
 	}
-	fmt.Fprintf(s.Err, "%s: %s, version %s%s, port %d\n", res.App, detail, version, fw, res.Port)
+	if res.Version == "" { // the app's own Dockerfile picks it
+		version = ""
+	}
+	fmt.Fprintf(s.Err, "%s: %s%s%s, port %d\n", res.App, detail, version, fw, res.Port)
 	if res.Detection != nil && res.Detection.Close != "" {
 		fmt.Fprintf(s.Err, "note: %s\n", res.Detection.Close)
 	}
@@ -136,7 +142,9 @@ func printSources(s streams, res *action.CreateResult) {
 	if from == "" {
 		from = "the pack's default: the app names none"
 	}
-	fmt.Fprintf(s.Err, "Version: %s (from %s)\n", res.Version, from)
+	if res.Version != "" {
+		fmt.Fprintf(s.Err, "Version: %s (from %s)\n", res.Version, from)
+	}
 }
 
 func or(a, b string) string {

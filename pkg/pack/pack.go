@@ -139,6 +139,18 @@ func loadPack(name, source string, fsys fs.FS) (*Pack, error) {
 	return p, nil
 }
 
+// OwnDockerfile is the pack for an app whose own Dockerfile builds the image
+// in a language draft has no pack for: its .dockerignore and chart values
+// (a Dockerfile it renders is never to be written).
+func OwnDockerfile() *Pack {
+	sub, _ := fs.Sub(packs.Own, "own")
+	p, err := loadPack("own Dockerfile", BuiltIn, sub)
+	if err != nil {
+		panic(err) // a built-in file: the tests load it
+	}
+	return p
+}
+
 // Find returns the pack called name.
 func Find(ps []*Pack, name string) (*Pack, bool) {
 	for _, p := range ps {
