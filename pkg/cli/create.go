@@ -9,6 +9,7 @@ import (
 
 	"github.com/draftk8s/draft/pkg/action"
 	"github.com/draftk8s/draft/pkg/config"
+	"github.com/draftk8s/draft/pkg/pack"
 )
 
 func newCreateCommand(s streams) *cobra.Command {
@@ -113,6 +114,9 @@ func printCreate(s streams, res *action.CreateResult, dryRun bool) {
 // and the version came from.
 func printSources(s streams, res *action.CreateResult) {
 	f := res.Facts
+	if !slices.ContainsFunc(res.Files, func(p pack.File) bool { return p.Path == "Dockerfile" }) {
+		fmt.Fprintln(s.Err, "Start: your Dockerfile's (draft writes none for this app)")
+	}
 	for _, file := range res.Files {
 		if file.Path != "Dockerfile" {
 			continue
