@@ -23,9 +23,9 @@ import (
 
 // Builders --builder accepts.
 const (
-	BuilderAuto       = "auto"
-	BuilderDocker     = "docker"
-	BuilderDaemonless = "daemonless"
+	BuilderAuto       = build.Auto
+	BuilderDocker     = build.DockerName
+	BuilderDaemonless = build.DaemonlessName
 )
 
 // Up builds the app, pushes its image and deploys its chart.
@@ -458,7 +458,6 @@ func (u *Up) build(ctx context.Context, e *upEnv, tag name.Tag, deployed name.Re
 	}
 	choice := firstNonEmpty(u.Builder, e.env.Builder, BuilderAuto)
 	daemonless := build.NewDaemonless(e.reg.Image)
-	var why error
 	if choice == BuilderAuto || choice == BuilderDaemonless {
 		// The deployed image is only needed to replace its top layer.
 		if deployed != nil && plan != nil && plan.Kind == build.KindSource && plan.NeedsPrevious {
@@ -466,38 +465,25 @@ func (u *Up) build(ctx context.Context, e *upEnv, tag name.Tag, deployed name.Re
 				req.Previous = prev
 			}
 		}
-		plan, why = daemonless.Plan(req)
-		if why == nil {
-			u.say("building %s without Docker (%s)", e.release, daemonlessWhat(plan))
-			return daemonless.Build(ctx, req)
-		}
-		if !errors.Is(why, build.ErrNotEligible) {
-			return nil, why
-		}
-		if choice == BuilderDaemonless {
-			return nil, fmt.Errorf("--builder daemonless cannot build this app (%s): use --builder docker", strings.TrimPrefix(why.Error(), build.ErrNotEligible.Error()+": "))
-		}
 	}
-	if choice != BuilderAuto && choice != BuilderDocker {
-		return nil, fmt.Errorf("unknown builder %q: use auto, docker or daemonless", choice)
+	chosen, err := build.Chooser{Daemonless: daemonless}.Choose(ctx, choice, req)
+	var why *build.NotEligibleError
+	if errors.As(err, &why) {
+		return nil, fmt.Errorf("--builder daemonless cannot build this app (%s): use --builder docker", why.Reason)
 	}
-	docker, err := build.NewDockerBuilder()
 	if err != nil {
 		return nil, err
 	}
-	defer docker.Close()
-	if err := docker.Ping(ctx); err != nil {
-		if why != nil {
-			return nil, fmt.Errorf("%w (draft could not build without Docker either: %s)", err, strings.TrimPrefix(why.Error(), build.ErrNotEligible.Error()+": "))
-		}
-		return nil, err
-	}
-	if why != nil {
-		u.say("building %s with Docker (%s)", e.release, strings.TrimPrefix(why.Error(), build.ErrNotEligible.Error()+": "))
-	} else {
+	defer chosen.Close()
+	switch {
+	case chosen.Plan != nil:
+		u.say("building %s without Docker (%s)", e.release, daemonlessWhat(chosen.Plan))
+	case chosen.NotDaemonless != nil:
+		u.say("building %s with Docker (%s)", e.release, chosen.NotDaemonless.Reason)
+	default:
 		u.say("building %s with Docker", e.release)
 	}
-	return docker.Build(ctx, req)
+	return chosen.Builder.Build(ctx, req)
 }
 
 func daemonlessWhat(p *build.Plan) string {

@@ -86,9 +86,21 @@ func hashTree(h io.Writer, root, p string) error {
 	})
 }
 
-// ErrNotEligible wraps the reasons the daemonless builder cannot make an image;
-// the caller then uses the Docker builder.
+// ErrNotEligible is what every NotEligibleError is (errors.Is): the
+// daemonless builder cannot make the image, and the Docker builder may.
 var ErrNotEligible = errors.New("the daemonless builder cannot build this image")
+
+// NotEligibleError says why the daemonless builder cannot make an image.
+type NotEligibleError struct {
+	Reason string // "the final stage runs RUN", "the build has build arguments" ...
+}
+
+func (e *NotEligibleError) Error() string { return ErrNotEligible.Error() + ": " + e.Reason }
+
+// Is makes errors.Is(err, ErrNotEligible) hold.
+func (e *NotEligibleError) Is(target error) bool { return target == ErrNotEligible }
+
+func notEligible(reason string) error { return &NotEligibleError{Reason: reason} }
 
 // Fetcher fetches base images (through registry mirrors).
 type Fetcher func(ctx context.Context, ref name.Reference, platform v1.Platform) (v1.Image, error)
@@ -122,25 +134,25 @@ func (d *Daemonless) Plan(req Request) (*Plan, error) {
 		return nil, fmt.Errorf("reading the Dockerfile: %w", err)
 	}
 	if len(req.BuildArgs) > 0 {
-		return nil, fmt.Errorf("%w: the build has build arguments", ErrNotEligible)
+		return nil, notEligible("the build has build arguments")
 	}
 	p, reason := Analyze(b)
 	if p == nil {
-		return nil, fmt.Errorf("%w: %s", ErrNotEligible, reason)
+		return nil, notEligible(reason)
 	}
 	if p.Kind == KindSource && p.NeedsPrevious {
 		switch {
 		case req.Previous == nil:
-			return nil, fmt.Errorf("%w: its dependency steps need a first build with Docker", ErrNotEligible)
+			return nil, notEligible("its dependency steps need a first build with Docker")
 		case req.Labels[DepsLabel] == "":
-			return nil, fmt.Errorf("%w: no dependency digest was given", ErrNotEligible)
+			return nil, notEligible("no dependency digest was given")
 		}
 		cfg, err := req.Previous.ConfigFile()
 		if err != nil {
 			return nil, fmt.Errorf("reading the previous image: %w", err)
 		}
 		if cfg.Config.Labels[DepsLabel] != req.Labels[DepsLabel] {
-			return nil, fmt.Errorf("%w: the dependencies or the Dockerfile changed since the last image", ErrNotEligible)
+			return nil, notEligible("the dependencies or the Dockerfile changed since the last image")
 		}
 	}
 	return p, nil
@@ -234,7 +246,7 @@ func (d *Daemonless) replaceSource(ctx context.Context, req Request, p *Plan) (v
 	}
 	n := len(cfg.RootFS.DiffIDs)
 	if n != len(layers) {
-		return nil, fmt.Errorf("%w: the previous image's config and layers disagree", ErrNotEligible)
+		return nil, notEligible("the previous image's config and layers disagree")
 	}
 	cfg.RootFS.DiffIDs = append(cfg.RootFS.DiffIDs[:n-1:n-1], diffID)
 	for i := len(cfg.History) - 1; i >= 0; i-- {
@@ -340,7 +352,7 @@ func (d *Daemonless) buildGo(ctx context.Context, req Request, p *Plan) (v1.Imag
 	if p.CACerts != "" {
 		ca, err := os.ReadFile("/etc/ssl/certs/ca-certificates.crt")
 		if err != nil {
-			return nil, fmt.Errorf("%w: no CA bundle on this machine to copy", ErrNotEligible)
+			return nil, notEligible("no CA bundle on this machine to copy")
 		}
 		l, err := d.layer([]layerEntry{{name: p.CACerts, mode: 0o644, data: ca}})
 		if err != nil {
