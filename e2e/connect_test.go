@@ -24,38 +24,23 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
+
+	"github.com/draftk8s/draft/internal/testkit"
 )
 
 // connectRun is draft connect running in the background.
 type connectRun struct {
 	cmd    *exec.Cmd
-	stdout *syncBuf
-	stderr *syncBuf
+	stdout *testkit.LockedBuffer
+	stderr *testkit.LockedBuffer
 	url    string
 	done   chan struct{}
-}
-
-type syncBuf struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // startConnect starts draft connect in dir and waits for its first URL.
 func startConnect(t *testing.T, dir string, args ...string) *connectRun {
 	t.Helper()
-	c := &connectRun{stdout: &syncBuf{}, stderr: &syncBuf{}, done: make(chan struct{})}
+	c := &connectRun{stdout: &testkit.LockedBuffer{}, stderr: &testkit.LockedBuffer{}, done: make(chan struct{})}
 	c.cmd = exec.Command(draftBin(t), append([]string{"connect"}, args...)...)
 	c.cmd.Dir = dir
 	c.cmd.Stdout, c.cmd.Stderr = c.stdout, c.stderr
@@ -501,7 +486,7 @@ func TestConnectErrors(t *testing.T) {
 	cmd := exec.Command(draftBin(t), "logs", "-n", ns)
 	cmd.Dir = dir
 	out, _ := cmd.StdoutPipe()
-	var stderr syncBuf
+	var stderr testkit.LockedBuffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -563,7 +548,7 @@ func getBody(t *testing.T, url string) string {
 	return strings.TrimSpace(string(b))
 }
 
-func waitOutput(t *testing.T, b *syncBuf, re *regexp.Regexp) {
+func waitOutput(t *testing.T, b *testkit.LockedBuffer, re *regexp.Regexp) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for !re.MatchString(b.String()) {

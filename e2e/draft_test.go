@@ -26,6 +26,7 @@ import (
 	"k8s.io/client-go/transport/spdy"
 
 	"github.com/draftk8s/draft/internal/testenv"
+	"github.com/draftk8s/draft/internal/testkit"
 )
 
 var (
@@ -112,7 +113,7 @@ func mustDraft(t *testing.T, dir string, env []string, args ...string) run {
 func copyApp(t *testing.T, name string) string {
 	t.Helper()
 	dst := filepath.Join(t.TempDir(), name)
-	copyTree(t, filepath.Join("testdata", name), dst)
+	testkit.CopyTree(t, filepath.Join("testdata", name), dst)
 	return dst
 }
 
@@ -382,7 +383,7 @@ func TestUpErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "python-app")
-			copyTree(t, base, dir)
+			testkit.CopyTree(t, base, dir)
 			if tt.prep != nil {
 				tt.prep(dir)
 			}
@@ -496,27 +497,6 @@ users:
   user:
     token: not-a-real-token
 `, name, server)
-}
-
-func copyTree(t *testing.T, src, dst string) {
-	t.Helper()
-	err := filepath.Walk(src, func(p string, info os.FileInfo, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		if info.IsDir() {
-			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(filepath.Join(dst, rel), b, info.Mode())
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
 }
 
 // TestTasks: pre-up runs before the build (and a failing one stops up),

@@ -32,6 +32,8 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/draftk8s/draft/internal/testkit"
 )
 
 // The fault suite: each case runs the draft binary against the real
@@ -124,7 +126,7 @@ auth:
   htpasswd: {realm: draft-e2e, path: %s}
 `, filepath.Join(envState(), "registry"), addr, cert, key, htpasswd)), 0o600))
 	cmd := exec.Command("docker-registry", "serve", conf)
-	var logs syncBuf
+	var logs testkit.LockedBuffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	must(t, cmd.Start())
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
@@ -556,7 +558,7 @@ func TestFaultsSignals(t *testing.T) {
 		t.Helper()
 		cmd := exec.Command(draftBin(t), args...)
 		cmd.Dir = dir
-		var errOut syncBuf
+		var errOut testkit.LockedBuffer
 		cmd.Stderr = &errOut
 		must(t, cmd.Start())
 		done := make(chan struct{})

@@ -40,23 +40,11 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/draftk8s/draft/internal/testenv"
+	"github.com/draftk8s/draft/internal/testkit"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/client-go/tools/portforward"
 	"k8s.io/client-go/transport/spdy"
 )
-
-const envHint = `start the environment and load its exports with: eval "$(make -s cluster)"`
-
-// skipOrFail skips the test on a developer's machine without the
-// environment, but fails it in CI, where the environment must be there.
-func skipOrFail(t *testing.T, format string, args ...any) {
-	t.Helper()
-	msg := fmt.Sprintf(format, args...) + "; " + envHint
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-}
 
 // cluster returns a client for $KUBECONFIG and the registry of
 // $DRAFT_REGISTRY, or skips (fails in CI) when the environment is not up.
@@ -64,11 +52,11 @@ func cluster(t *testing.T) (*rest.Config, *kubernetes.Clientset, string) {
 	t.Helper()
 	kc, reg := os.Getenv("KUBECONFIG"), os.Getenv("DRAFT_REGISTRY")
 	if kc == "" || reg == "" {
-		skipOrFail(t, "KUBECONFIG and DRAFT_REGISTRY are not set")
+		testkit.SkipOrFail(t, "KUBECONFIG and DRAFT_REGISTRY are not set")
 	}
 	cfg, err := clientcmd.BuildConfigFromFlags("", kc)
 	if err != nil {
-		skipOrFail(t, "cannot load KUBECONFIG %s: %v", kc, err)
+		testkit.SkipOrFail(t, "cannot load KUBECONFIG %s: %v", kc, err)
 	}
 	cs, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
@@ -77,11 +65,11 @@ func cluster(t *testing.T) (*rest.Config, *kubernetes.Clientset, string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if _, err := cs.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(ctx); err != nil {
-		skipOrFail(t, "the cluster of %s does not answer: %v", kc, err)
+		testkit.SkipOrFail(t, "the cluster of %s does not answer: %v", kc, err)
 	}
 	resp, err := (&http.Client{Timeout: 5 * time.Second}).Get("http://" + reg + "/v2/")
 	if err != nil {
-		skipOrFail(t, "the registry %s does not answer: %v", reg, err)
+		testkit.SkipOrFail(t, "the registry %s does not answer: %v", reg, err)
 	}
 	resp.Body.Close()
 	return cfg, cs, reg
@@ -326,7 +314,7 @@ func TestSmokeMirror(t *testing.T) {
 	ctx := context.Background()
 	testenv.BaseImages(t, "python:3.12-slim")
 	if _, err := remote.Head(mustRef(t, reg+"/library/python:3.12-slim")); err != nil {
-		skipOrFail(t, "the base image library/python:3.12-slim is not in %s (%v)", reg, err)
+		testkit.SkipOrFail(t, "the base image library/python:3.12-slim is not in %s (%v)", reg, err)
 	}
 	ns := namespace(t, cs)
 	pod := &corev1.Pod{
@@ -369,7 +357,7 @@ func dockerClient(t *testing.T) *http.Client {
 	t.Helper()
 	host := os.Getenv("DOCKER_HOST")
 	if host == "" {
-		skipOrFail(t, "DOCKER_HOST is not set")
+		testkit.SkipOrFail(t, "DOCKER_HOST is not set")
 	}
 	sock, ok := strings.CutPrefix(host, "unix://")
 	if !ok {
@@ -382,7 +370,7 @@ func dockerClient(t *testing.T) *http.Client {
 	}}
 	resp, err := c.Get("http://docker/_ping")
 	if err != nil {
-		skipOrFail(t, "the Docker engine on %s does not answer: %v", host, err)
+		testkit.SkipOrFail(t, "the Docker engine on %s does not answer: %v", host, err)
 	}
 	resp.Body.Close()
 	return c
@@ -407,7 +395,7 @@ func TestSmokeDockerEngine(t *testing.T) {
 	if reg := os.Getenv("DRAFT_REGISTRY"); reg != "" {
 		testenv.BaseImages(t, "python:3.12-slim")
 		if _, err := remote.Head(mustRef(t, reg+"/library/python:3.12-slim")); err != nil {
-			skipOrFail(t, "the base image library/python:3.12-slim is not in %s (%v)", reg, err)
+			testkit.SkipOrFail(t, "the base image library/python:3.12-slim is not in %s (%v)", reg, err)
 		}
 	}
 	dockerfile := "FROM python:3.12-slim\n" +

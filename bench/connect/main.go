@@ -31,6 +31,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/draftk8s/draft/bench/internal/benchutil"
+	"github.com/draftk8s/draft/internal/testkit"
 )
 
 const (
@@ -70,7 +71,7 @@ func main() {
 	dc := exec.Command(draft, "connect", "-n", ns, "--no-logs")
 	dc.Dir = dir
 	dcOut, _ := dc.StdoutPipe()
-	dcErr := &benchutil.LockedBuffer{}
+	dcErr := &testkit.LockedBuffer{}
 	dc.Stderr = dcErr
 	if err := dc.Start(); err != nil {
 		fail("draft connect: %v", err)

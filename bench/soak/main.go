@@ -33,6 +33,7 @@ import (
 	"time"
 
 	"github.com/draftk8s/draft/bench/internal/benchutil"
+	"github.com/draftk8s/draft/internal/testkit"
 )
 
 const ns = "bench-soak"
@@ -70,7 +71,7 @@ func soakWatch(root, draft string, saves int) {
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "DRAFT_PPROF_ADDR="+pprofAddr)
 	out, _ := cmd.StdoutPipe()
-	var stderr benchutil.LockedBuffer
+	var stderr testkit.LockedBuffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		fail("draft up --watch: %v", err)
@@ -199,7 +200,7 @@ func trees(root, draft string) {
 			setVersion(dir, fmt.Sprintf("%s-%d", builder, time.Now().UnixNano()))
 			cmd := exec.Command(draft, "up", "-n", ns, "--create-namespace", "--builder", builder)
 			cmd.Dir = dir
-			var errOut benchutil.LockedBuffer
+			var errOut testkit.LockedBuffer
 			cmd.Stderr = &errOut
 			start := time.Now()
 			err := cmd.Run()
@@ -337,7 +338,7 @@ func (l *loop) end() { l.cancel(); l.wg.Wait() }
 
 // waitBody waits for the answer body to a request sent after since, and
 // returns when it was seen.
-func waitBody(l *loop, body string, since time.Time, timeout time.Duration, stderr *benchutil.LockedBuffer) time.Time {
+func waitBody(l *loop, body string, since time.Time, timeout time.Duration, stderr *testkit.LockedBuffer) time.Time {
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
 		l.mu.Lock()

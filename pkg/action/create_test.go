@@ -16,6 +16,7 @@ import (
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 
+	"github.com/draftk8s/draft/internal/testkit"
 	"github.com/draftk8s/draft/pkg/build"
 )
 
@@ -41,7 +42,7 @@ func TestCreateGolden(t *testing.T) {
 			want := filepath.Join("testdata", "create", name, "want")
 			// The app's folder is named after the case, so the app's name is the case's name.
 			dir := filepath.Join(t.TempDir(), name)
-			copyTree(t, src, dir)
+			testkit.CopyTree(t, src, dir)
 			opts := caseOptions[name]
 			opts.Dir, opts.PackDir = dir, ""
 			if _, err := opts.Run(context.Background()); err != nil {
@@ -50,7 +51,7 @@ func TestCreateGolden(t *testing.T) {
 			got := readTree(t, dir)
 			if *update {
 				os.RemoveAll(want)
-				copyTree(t, dir, want)
+				testkit.CopyTree(t, dir, want)
 				return
 			}
 			wantTree := readTree(t, want)
@@ -74,7 +75,7 @@ func TestCreateGolden(t *testing.T) {
 
 func TestCreateKeepsFilesAndDryRunWritesNothing(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "app")
-	copyTree(t, filepath.Join("testdata", "create", "keeps-dockerfile", "src"), dir)
+	testkit.CopyTree(t, filepath.Join("testdata", "create", "keeps-dockerfile", "src"), dir)
 	before := readTree(t, dir)
 	res, err := (&Create{Dir: dir, DryRun: true}).Run(context.Background())
 	if err != nil {
@@ -108,7 +109,7 @@ func TestCreateErrors(t *testing.T) {
 	docs := t.TempDir()
 	os.WriteFile(filepath.Join(docs, "README.md"), []byte("# docs\n"), 0o644)
 	app := filepath.Join(t.TempDir(), "app")
-	copyTree(t, filepath.Join("testdata", "create", "python-plain", "src"), app)
+	testkit.CopyTree(t, filepath.Join("testdata", "create", "python-plain", "src"), app)
 	// a Go module whose programs are in folders of their own
 	mod := t.TempDir()
 	mainGo := []byte("package main\n\nfunc main() {}\n")
@@ -149,7 +150,7 @@ func TestCreateErrors(t *testing.T) {
 
 func TestCreateWithPackReadsThatStacksManifests(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "both")
-	copyTree(t, filepath.Join("testdata", "create", "node-express", "src"), dir)
+	testkit.CopyTree(t, filepath.Join("testdata", "create", "node-express", "src"), dir)
 	os.WriteFile(filepath.Join(dir, "app.py"), []byte(strings.Repeat("x = 1\n", 10000)), 0o644)
 	res, err := (&Create{Dir: dir, Pack: "node", DryRun: true}).Run(context.Background())
 	if err != nil {
@@ -157,28 +158,6 @@ func TestCreateWithPackReadsThatStacksManifests(t *testing.T) {
 	}
 	if res.Pack.Name != "node" || res.Facts.Framework != "express" || res.Version != "22" || res.Port != 3000 {
 		t.Errorf("pack %s, facts %+v, version %s, port %d", res.Pack.Name, res.Facts, res.Version, res.Port)
-	}
-}
-
-func copyTree(t *testing.T, from, to string) {
-	t.Helper()
-	err := filepath.WalkDir(from, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(from, p)
-		target := filepath.Join(to, rel)
-		if d.IsDir() {
-			return os.MkdirAll(target, 0o755)
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(target, b, 0o644)
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
 }
 
@@ -319,7 +298,7 @@ func TestCreateFailureListsWhatWasWritten(t *testing.T) {
 // --force never replaces that Dockerfile (there is no pack's to put there).
 func TestCreateOwnDockerfileWithoutPack(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "echo")
-	copyTree(t, filepath.Join("testdata", "create", "kept-no-pack", "src"), dir)
+	testkit.CopyTree(t, filepath.Join("testdata", "create", "kept-no-pack", "src"), dir)
 	before, _ := os.ReadFile(filepath.Join(dir, "Dockerfile"))
 	for _, force := range []bool{false, true} {
 		res, err := (&Create{Dir: dir, Force: force}).Run(context.Background())
@@ -356,7 +335,7 @@ func TestCreateKeptDockerfileNotes(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.fixture, func(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), tt.fixture)
-			copyTree(t, filepath.Join("testdata", "create", tt.fixture, "src"), dir)
+			testkit.CopyTree(t, filepath.Join("testdata", "create", tt.fixture, "src"), dir)
 			res, err := (&Create{Dir: dir, DryRun: true}).Run(context.Background())
 			if err != nil {
 				t.Fatal(err)
@@ -374,7 +353,7 @@ func TestCreateKeptDockerfileNotes(t *testing.T) {
 	}
 	// --port wins over EXPOSE, and --force writes the pack's Dockerfile and strict chart.
 	dir := filepath.Join(t.TempDir(), "kept-expose-root")
-	copyTree(t, filepath.Join("testdata", "create", "kept-expose-root", "src"), dir)
+	testkit.CopyTree(t, filepath.Join("testdata", "create", "kept-expose-root", "src"), dir)
 	if res, err := (&Create{Dir: dir, DryRun: true, Port: 8081}).Run(context.Background()); err != nil || res.Port != 8081 {
 		t.Errorf("--port 8081 with EXPOSE 9555: port %v, %v", res.Port, err)
 	}

@@ -25,6 +25,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/draftk8s/draft/internal/testkit"
 )
 
 var linuxAMD64 = v1.Platform{OS: "linux", Architecture: "amd64"}
@@ -58,23 +60,7 @@ func app(t *testing.T, c string) string {
 	t.Helper()
 	src := filepath.Join("..", "action", "testdata", "create", c, "want")
 	dir := t.TempDir()
-	err := filepath.Walk(src, func(p string, info os.FileInfo, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		if info.IsDir() {
-			return os.MkdirAll(filepath.Join(dir, rel), 0o755)
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(filepath.Join(dir, rel), b, info.Mode())
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.CopyTree(t, src, dir)
 	return dir
 }
 

@@ -28,22 +28,15 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/draftk8s/draft/internal/testenv"
+	"github.com/draftk8s/draft/internal/testkit"
 )
 
 // e2eEnv returns a builder for the environment's engine and its registry.
 func e2eEnv(t *testing.T) (*DockerBuilder, string) {
 	t.Helper()
-	unavailable := func(format string, args ...any) {
-		t.Helper()
-		msg := fmt.Sprintf(format, args...) + ` (bring the environment up: eval "$(bash e2e/env/up)")`
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
 	reg := os.Getenv("DRAFT_REGISTRY")
 	if reg == "" {
-		unavailable("DRAFT_REGISTRY is not set")
+		testkit.SkipOrFail(t, "DRAFT_REGISTRY is not set")
 	}
 	b, err := NewDockerBuilder()
 	if err != nil {
@@ -53,7 +46,7 @@ func e2eEnv(t *testing.T) (*DockerBuilder, string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := b.Ping(ctx); err != nil {
-		unavailable("no Docker engine: %v", err)
+		testkit.SkipOrFail(t, "no Docker engine: %v", err)
 	}
 	testenv.BaseImages(t, "python:3.12-slim") // what these tests build on
 	return b, reg

@@ -18,28 +18,12 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/kubernetes/fake"
+
+	"github.com/draftk8s/draft/internal/testkit"
 )
 
 func ts(sec int) string {
 	return time.Date(2025, 1, 1, 0, 0, sec, 500, time.UTC).Format(time.RFC3339Nano)
-}
-
-// syncBuffer is a bytes.Buffer safe for the streams' goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // fakeLogs answers each open of a pod's logs with the next of its streams
@@ -129,7 +113,7 @@ func TestLogsFollow(t *testing.T) {
 		"web-1/web": {ts(1) + " one\n" + ts(2) + " two\n", ts(2) + " two\n" + ts(3) + " three\n"},
 		"web-2/web": {"notfound", "waiting", ts(4) + " new pod\n"},
 	}, calls: map[string][]corev1.PodLogOptions{}}
-	var out syncBuffer
+	var out testkit.LockedBuffer
 	l := NewLogs(cs, testNS, "app.kubernetes.io/instance=web", &out, WithTail(10))
 	l.o.maxWait = 20 * time.Millisecond
 	l.open = fl.open
@@ -159,7 +143,7 @@ func TestLogsFollow(t *testing.T) {
 	}
 }
 
-func waitFor(t *testing.T, out *syncBuffer, s string) {
+func waitFor(t *testing.T, out *testkit.LockedBuffer, s string) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for !strings.Contains(out.String(), s) {

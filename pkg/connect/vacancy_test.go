@@ -11,6 +11,8 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
+
+	"github.com/draftk8s/draft/internal/testkit"
 )
 
 func deployment(replicas int32) *appsv1.Deployment {
@@ -119,7 +121,7 @@ func TestForwarderWaitsWhenGoneInWatchMode(t *testing.T) {
 // draft logs -f of a release that is deleted returns ErrGone.
 func TestLogsStopWhenTheReleaseIsGone(t *testing.T) {
 	cs := fake.NewClientset(pod("a", 1, true, port("http", testPort)))
-	var out syncBuffer
+	var out testkit.LockedBuffer
 	l := NewLogs(cs, testNS, "app.kubernetes.io/instance=web", &out, WithLogsStopWhenGone(), func(o *logOptions) { o.vacancy = 50 * time.Millisecond })
 	done := make(chan error, 1)
 	go func() { done <- l.Run(context.Background()) }()

@@ -35,20 +35,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/draftk8s/draft/internal/testkit"
 	"github.com/draftk8s/draft/pkg/kube"
 	"github.com/draftk8s/draft/pkg/pack"
 )
-
-const envHint = `start the environment and load its exports with: eval "$(bash e2e/env/up)"`
-
-func skipOrFail(t *testing.T, format string, args ...any) {
-	t.Helper()
-	msg := fmt.Sprintf(format, args...) + "; " + envHint
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-}
 
 const helloSource = `package main
 
@@ -225,19 +215,19 @@ func answer(t *testing.T, c *kube.Cluster, ns, release string) []string {
 
 func TestE2EDeploy(t *testing.T) {
 	if os.Getenv("KUBECONFIG") == "" || os.Getenv("DRAFT_REGISTRY") == "" {
-		skipOrFail(t, "KUBECONFIG and DRAFT_REGISTRY are not set")
+		testkit.SkipOrFail(t, "KUBECONFIG and DRAFT_REGISTRY are not set")
 	}
 	ctx := context.Background()
 	c, err := kube.Resolve(ctx, kube.Options{})
 	if err != nil {
-		skipOrFail(t, "the cluster is not there: %v", err)
+		testkit.SkipOrFail(t, "the cluster is not there: %v", err)
 	}
 	if err := kube.CheckLocal(c, nil); err != nil {
 		t.Fatal(err)
 	}
 	reg := os.Getenv("DRAFT_REGISTRY")
 	if resp, err := (&http.Client{Timeout: 5 * time.Second}).Get("http://" + reg + "/v2/"); err != nil {
-		skipOrFail(t, "the registry %s does not answer: %v", reg, err)
+		testkit.SkipOrFail(t, "the registry %s does not answer: %v", reg, err)
 	} else {
 		resp.Body.Close()
 	}

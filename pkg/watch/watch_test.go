@@ -1,7 +1,6 @@
 package watch
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -19,6 +18,8 @@ import (
 	"time"
 
 	"github.com/fsnotify/fsnotify"
+
+	"github.com/draftk8s/draft/internal/testkit"
 )
 
 // Delays for the tests: short, yet wide enough that a test's own writes
@@ -56,14 +57,14 @@ func tree(t *testing.T, root string, files map[string]string) {
 type running struct {
 	*Watcher
 	root string
-	log  *syncBuffer
+	log  *testkit.LockedBuffer
 	stop func() error
 }
 
 // start watches root and runs the watcher until the test ends.
 func start(t *testing.T, root string, opts ...Option) *running {
 	t.Helper()
-	log := &syncBuffer{}
+	log := &testkit.LockedBuffer{}
 	w, err := New(root, append([]Option{WithDelay(testDelay), WithLog(log)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
@@ -121,29 +122,6 @@ func (r *running) none(t *testing.T) {
 }
 
 func (r *running) path(p string) string { return filepath.Join(r.root, filepath.FromSlash(p)) }
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func (s *syncBuffer) Len() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Len()
-}
 
 func must(t *testing.T, err error) {
 	t.Helper()
