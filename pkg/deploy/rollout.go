@@ -84,7 +84,7 @@ type finding struct {
 // rollout waits for the workloads of one revision.
 type rollout struct {
 	d         *Deployer
-	set       *watchSet
+	set       *informerSet
 	progress  func(Progress)
 	firstSeen map[string]time.Time
 	pullInfo  map[string]string // image pull errors read from events, by pod UID/container
@@ -107,7 +107,7 @@ func (d *Deployer) waitRollout(ctx context.Context, manifest string, timeout tim
 	if err != nil || len(ws) == 0 {
 		return nil, err
 	}
-	set, err := d.startWatch(ctx, ws, false)
+	set, err := d.startInformers(ctx, ws, false)
 	if err != nil {
 		return nil, err
 	}

@@ -31,10 +31,10 @@ func (d *Deployer) Uninstall(ctx context.Context, name string, wait bool) error 
 	// carrying its instance label
 	ws = append(ws, workload{namespace: d.namespace, name: name,
 		selector: labels.SelectorFromSet(labels.Set{instanceLabel: name})})
-	var set *watchSet
+	var set *informerSet
 	if wait {
 		// watch from before the delete, so that no deletion is missed
-		if set, err = d.startWatch(ctx, ws, true); err != nil {
+		if set, err = d.startInformers(ctx, ws, true); err != nil {
 			if ctx.Err() != nil {
 				return fmt.Errorf("interrupted before release %s was uninstalled: it is as it was: %w", name, ctx.Err())
 			}

@@ -412,7 +412,7 @@ func (d *Deployer) available(ctx context.Context, rel *release.Release) bool {
 	if err != nil {
 		return false
 	}
-	r := &rollout{d: d, set: &watchSet{items: items}, firstSeen: map[string]time.Time{}, pullInfo: map[string]string{}}
+	r := &rollout{d: d, set: &informerSet{items: items}, firstSeen: map[string]time.Time{}, pullInfo: map[string]string{}}
 	return r.evaluate(ctx).ready
 }
 

@@ -66,8 +66,8 @@ func workloadsOf(manifest, namespace string) ([]workload, error) {
 	return out, nil
 }
 
-// watched holds the informer stores of one workload.
-type watched struct {
+// observed holds the informer stores of one workload.
+type observed struct {
 	workload
 	deployments cache.Store // nil when only pods are watched
 	replicaSets cache.Store
@@ -75,7 +75,7 @@ type watched struct {
 }
 
 // deployment returns the live Deployment, or nil.
-func (w *watched) deployment() *appsv1.Deployment {
+func (w *observed) deployment() *appsv1.Deployment {
 	if w.deployments == nil {
 		return nil
 	}
@@ -87,7 +87,7 @@ func (w *watched) deployment() *appsv1.Deployment {
 	return d
 }
 
-func (w *watched) replicaSetList() []*appsv1.ReplicaSet {
+func (w *observed) replicaSetList() []*appsv1.ReplicaSet {
 	var out []*appsv1.ReplicaSet
 	if w.replicaSets == nil {
 		return nil
@@ -100,7 +100,7 @@ func (w *watched) replicaSetList() []*appsv1.ReplicaSet {
 	return out
 }
 
-func (w *watched) podList() []*corev1.Pod {
+func (w *observed) podList() []*corev1.Pod {
 	var out []*corev1.Pod
 	for _, o := range w.pods.List() {
 		if p, ok := o.(*corev1.Pod); ok && w.selector.Matches(labels.Set(p.Labels)) {
@@ -111,20 +111,20 @@ func (w *watched) podList() []*corev1.Pod {
 	return out
 }
 
-// watchSet is a set of informers on the workloads of a release: every change
+// informerSet is a set of informers on the workloads of a release: every change
 // to them is signalled on changed, so that the rollout is re-evaluated the
 // moment the API server reports it, without polling.
-type watchSet struct {
-	items   []*watched
+type informerSet struct {
+	items   []*observed
 	changed chan struct{}
 	failed  chan error // a watch that cannot work (forbidden)
 	stop    func()
 }
 
-// startWatch starts informers on ws (their Deployments and ReplicaSets too,
+// startInformers starts informers on ws (their Deployments and ReplicaSets too,
 // unless podsOnly) and waits until they have listed what exists.
-func (d *Deployer) startWatch(ctx context.Context, ws []workload, podsOnly bool) (*watchSet, error) {
-	s := &watchSet{changed: make(chan struct{}, 1), failed: make(chan error, 1)}
+func (d *Deployer) startInformers(ctx context.Context, ws []workload, podsOnly bool) (*informerSet, error) {
+	s := &informerSet{changed: make(chan struct{}, 1), failed: make(chan error, 1)}
 	kick := func() {
 		select {
 		case s.changed <- struct{}{}:
@@ -162,7 +162,7 @@ func (d *Deployer) startWatch(ctx context.Context, ws []workload, podsOnly bool)
 	}
 	var err error
 	for _, w := range ws {
-		item := &watched{workload: w}
+		item := &observed{workload: w}
 		bySelector := informers.NewSharedInformerFactoryWithOptions(d.client, 0,
 			informers.WithNamespace(w.namespace),
 			informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = w.selector.String() }))
@@ -227,10 +227,10 @@ func stripManagedFields(obj any) (any, error) {
 
 // listOnce reads the current state of ws, one list per kind, into stores
 // that evaluate reads as it reads the informers'.
-func (d *Deployer) listOnce(ctx context.Context, ws []workload) ([]*watched, error) {
-	var out []*watched
+func (d *Deployer) listOnce(ctx context.Context, ws []workload) ([]*observed, error) {
+	var out []*observed
 	for _, w := range ws {
-		item := &watched{
+		item := &observed{
 			workload:    w,
 			deployments: cache.NewStore(cache.MetaNamespaceKeyFunc),
 			replicaSets: cache.NewStore(cache.MetaNamespaceKeyFunc),
