@@ -94,9 +94,7 @@ func (a *appPods) noPods() error {
 }
 
 func (c *Connect) say(format string, args ...any) {
-	if c.UI != nil {
-		c.UI.Printf(format, args...)
-	}
+	c.UI.Printf(format, args...)
 }
 
 // Run connects until ctx ends, then returns nil. It fails when the release

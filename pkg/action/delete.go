@@ -61,13 +61,9 @@ func (d *Delete) Run(ctx context.Context) (*DeleteResult, error) {
 		return nil, err
 	}
 	res := &DeleteResult{Release: release, Namespace: cluster.Namespace}
-	if d.UI != nil {
-		d.UI.Status("deleting release %s in namespace %s and waiting for its pods to go", release, cluster.Namespace)
-	}
+	d.UI.Status("deleting release %s in namespace %s and waiting for its pods to go", release, cluster.Namespace)
 	err = dep.Uninstall(ctx, release, true)
-	if d.UI != nil {
-		d.UI.ClearStatus()
-	}
+	d.UI.ClearStatus()
 	switch {
 	case errors.Is(err, deploy.ErrNotFound) && d.IgnoreNotFound:
 		res.NotFound = true

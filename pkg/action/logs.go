@@ -43,9 +43,7 @@ func (l *Logs) Run(ctx context.Context) error {
 		connect.WithFollow(l.Follow), connect.WithTail(l.Tail), connect.WithSince(l.Since),
 		connect.WithPrevious(l.Previous), connect.WithContainer(l.Container), connect.WithColor(l.Color),
 		connect.WithLogEvents(func(e connect.Event) {
-			if l.UI != nil {
-				l.UI.Printf("%s", e.Message)
-			}
+			l.UI.Printf("%s", e.Message)
 		}),
 		connect.WithLogsStopWhenGone(), // a followed release that is deleted ends draft logs
 	}

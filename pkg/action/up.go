@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -128,9 +127,7 @@ func (u *Up) emit(e Event) {
 }
 
 func (u *Up) say(format string, a ...any) {
-	if u.UI != nil {
-		u.UI.Printf(format, a...)
-	}
+	u.UI.Printf(format, a...)
 }
 
 // Run does one up.
@@ -231,7 +228,7 @@ func (u *Up) Run(ctx context.Context) (res *UpResult, err error) {
 		t0 = time.Now()
 		if built.Image != nil {
 			step = "pushing " + tag.String() + " (the registry may hold some of its layers, not the tag)"
-			if u.UI != nil && u.UI.Terminal() {
+			if u.UI.Terminal() {
 				e.bar = u.UI.Bar("pushing "+tag.Context().String(), 0)
 			}
 			d, stats, err := e.reg.Push(ctx, built.Image, tag)
@@ -277,16 +274,12 @@ func (u *Up) Run(ctx context.Context) (res *UpResult, err error) {
 		CreateNamespace: u.CreateNamespace || e.env.CreateNamespace, Timeout: u.Timeout,
 		NoWait: e.env.Wait != nil && !*e.env.Wait,
 		Progress: func(p deploy.Progress) {
-			if u.UI != nil {
-				u.UI.Status("%s: %s", e.release, p)
-			}
+			u.UI.Status("%s: %s", e.release, p)
 			ready := p.Ready
 			u.emit(Event{Event: "progress", Release: e.release, Ready: &ready, Desired: p.Desired})
 		},
 	})
-	if u.UI != nil {
-		u.UI.ClearStatus()
-	}
+	u.UI.ClearStatus()
 	if err != nil {
 		return nil, err
 	}
@@ -326,10 +319,7 @@ func (u *Up) postDeploy(ctx context.Context, e *upEnv) error {
 		return fmt.Errorf("running the post-deploy tasks: %w", err)
 	}
 	container := pod.Spec.Containers[0].Name
-	var out io.Writer = io.Discard
-	if u.UI != nil {
-		out = u.UI.Writer()
-	}
+	out := u.UI.Writer()
 	for _, t := range tasks {
 		u.say("post-deploy task %s in %s: %s", t.Name, pod.Name, t.Command)
 		err := kube.Exec(ctx, e.cluster, e.cluster.Namespace, pod.Name, container, []string{"sh", "-c", t.Command}, out, out)
@@ -448,10 +438,7 @@ func (u *Up) build(ctx context.Context, e *upEnv, tag name.Tag, deployed name.Re
 	if err != nil {
 		return nil, err
 	}
-	var log io.Writer = io.Discard
-	if u.UI != nil {
-		log = u.UI.Writer()
-	}
+	log := u.UI.Writer()
 	req := build.Request{
 		Dir: e.dir, Dockerfile: e.dockerfile, BuildArgs: e.env.BuildArgs, Target: tag, Network: e.env.BuildNetwork,
 		Platform: e.platform, Log: log, Labels: map[string]string{build.DepsLabel: deps},

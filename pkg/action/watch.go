@@ -62,9 +62,7 @@ func (w *Watch) Run(ctx context.Context) error {
 	}
 	// Watch before the first up, so that a change made during it is not missed.
 	opts := []watch.Option{watch.WithDelay(delay), watch.WithEarly(earlyAfter), watch.WithInclude(include...)}
-	if u.UI != nil {
-		opts = append(opts, watch.WithLog(u.UI.Writer()))
-	}
+	opts = append(opts, watch.WithLog(u.UI.Writer()))
 	watcher, err := watch.New(dir, opts...)
 	if err != nil {
 		return err

@@ -11,7 +11,8 @@ import (
 	"golang.org/x/term"
 )
 
-// UI writes to one writer, usually stderr.
+// UI writes to one writer, usually stderr. A nil *UI writes nothing: every
+// method is safe on it, so that callers need no check.
 type UI struct {
 	mu     sync.Mutex
 	w      io.Writer
@@ -30,10 +31,13 @@ func New(w io.Writer) *UI {
 }
 
 // Terminal reports whether the UI draws live lines.
-func (u *UI) Terminal() bool { return u.tty }
+func (u *UI) Terminal() bool { return u != nil && u.tty }
 
 // Printf writes a line, above the live status line if one is shown.
 func (u *UI) Printf(format string, a ...any) {
+	if u == nil {
+		return
+	}
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	u.clear()
@@ -46,6 +50,9 @@ func (u *UI) Printf(format string, a ...any) {
 
 // Writer returns an io.Writer whose output goes above the status line.
 func (u *UI) Writer() io.Writer {
+	if u == nil {
+		return io.Discard
+	}
 	return writerFunc(func(p []byte) (int, error) {
 		u.mu.Lock()
 		defer u.mu.Unlock()
@@ -63,6 +70,9 @@ func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 // Status shows a live status line on a terminal; elsewhere it prints the
 // status as a line when it changed.
 func (u *UI) Status(format string, a ...any) {
+	if u == nil {
+		return
+	}
 	s := fmt.Sprintf(format, a...)
 	u.mu.Lock()
 	defer u.mu.Unlock()
@@ -79,6 +89,9 @@ func (u *UI) Status(format string, a ...any) {
 
 // ClearStatus removes the live status line.
 func (u *UI) ClearStatus() {
+	if u == nil {
+		return
+	}
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	u.clear()
@@ -108,7 +121,7 @@ type Bar struct {
 // Bar starts a progress bar of total bytes.
 func (u *UI) Bar(label string, total int64) *Bar {
 	b := &Bar{u: u, label: label}
-	if u.tty {
+	if u.Terminal() {
 		b.bar = progressbar.NewOptions64(total,
 			progressbar.OptionSetWriter(u.w), progressbar.OptionSetDescription(label), progressbar.OptionShowBytes(true),
 			progressbar.OptionThrottle(100*time.Millisecond), progressbar.OptionClearOnFinish(), progressbar.OptionSetWidth(30))

@@ -30,3 +30,20 @@ func TestPlainOutput(t *testing.T) {
 		}
 	}
 }
+
+// A nil *UI is a UI that writes nothing: callers need no check.
+func TestNilUI(t *testing.T) {
+	var u *UI
+	u.Printf("x %d", 1)
+	u.Status("y")
+	u.ClearStatus()
+	if u.Terminal() {
+		t.Error("a nil UI says it is a terminal")
+	}
+	if n, err := u.Writer().Write([]byte("z")); n != 1 || err != nil {
+		t.Errorf("Writer().Write = %d, %v", n, err)
+	}
+	b := u.Bar("push", 100)
+	b.Set(50, 100)
+	b.Finish()
+}
