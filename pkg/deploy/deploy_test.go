@@ -14,6 +14,8 @@ import (
 	"helm.sh/helm/v3/pkg/release"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/draftk8s/draft/internal/deploysim"
 )
 
 func TestInstallUpgradeUnchanged(t *testing.T) {
@@ -96,7 +98,8 @@ func TestUnchangedButDeploymentGone(t *testing.T) {
 
 func TestRolloutReturnsAsSoonAsReady(t *testing.T) {
 	f := newFixture(t)
-	f.sim.readyAfter = 400 * time.Millisecond
+	const readyAfter = 400 * time.Millisecond
+	f.sim.SetReadyAfter(readyAfter)
 	ctx := context.Background()
 	if _, err := f.d.Upgrade(ctx, f.request("good-1")); err != nil {
 		t.Fatal(err)
@@ -107,9 +110,9 @@ func TestRolloutReturnsAsSoonAsReady(t *testing.T) {
 		t.Fatal(err)
 	}
 	returned := time.Now()
-	late := returned.Sub(f.sim.lastReady())
+	late := returned.Sub(f.sim.LastReady())
 	t.Logf("upgrade took %s, returned %s after the pod was Ready (apply %s, ready %s)", returned.Sub(start), late, res.Apply, res.Ready)
-	if returned.Sub(start) < f.sim.readyAfter {
+	if returned.Sub(start) < readyAfter {
 		t.Fatalf("returned before the pod was Ready")
 	}
 	if late > 200*time.Millisecond {
@@ -482,7 +485,7 @@ func TestPodPhrase(t *testing.T) {
 	if got := podPhrase(p); got != "Pending" {
 		t.Errorf("podPhrase = %q", got)
 	}
-	setWaiting(p, "ImagePullBackOff", "")
+	deploysim.SetWaiting(p, "ImagePullBackOff", "")
 	if got := podPhrase(p); got != "ImagePullBackOff" {
 		t.Errorf("podPhrase = %q", got)
 	}

@@ -1,67 +1,22 @@
 package deploy
 
 import (
-	"context"
-	"fmt"
-	"io"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"helm.sh/helm/v3/pkg/action"
-	"helm.sh/helm/v3/pkg/chartutil"
-	kubefake "helm.sh/helm/v3/pkg/kube/fake"
 	"helm.sh/helm/v3/pkg/release"
-	"helm.sh/helm/v3/pkg/releaseutil"
-	"helm.sh/helm/v3/pkg/storage"
 	"helm.sh/helm/v3/pkg/storage/driver"
-	appsv1 "k8s.io/api/apps/v1"
-	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes/fake"
-	k8stesting "k8s.io/client-go/testing"
-	"k8s.io/utils/ptr"
-	"sigs.k8s.io/yaml"
+
+	"github.com/draftk8s/draft/internal/deploysim"
 )
 
 // The unit tests run the Helm SDK for real on its in-memory release storage,
-// with Helm's printing fake as the cluster client, and watch a client-go fake
-// clientset in which sim plays the deployment controller and the kubelet:
-// when Helm records a revision as deployed, sim rolls its Deployment out and
-// gives the new pods the states that their image name asks for.
+// in a simulated cluster (internal/deploysim) that plays the deployment
+// controller and the kubelet.
 
 const testNS = "dev"
-
-// hookDriver is Helm's memory driver that tells when a revision is deployed.
-type hookDriver struct {
-	*driver.Memory
-	onDeployed func(*release.Release)
-}
-
-func (h *hookDriver) Update(key string, rls *release.Release) error {
-	err := h.Memory.Update(key, rls)
-	if err == nil && rls.Info != nil && rls.Info.Status == release.StatusDeployed && h.onDeployed != nil {
-		h.onDeployed(rls)
-	}
-	return err
-}
-
-// watchCounter counts the watches opened on the fake clientset, by resource.
-type watchCounter struct {
-	mu sync.Mutex
-	n  map[string]int
-}
-
-func (w *watchCounter) get(resource string) int {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.n[resource]
-}
 
 type fixture struct {
 	t     *testing.T
@@ -69,39 +24,20 @@ type fixture struct {
 	mem   *driver.Memory
 	cfg   *action.Configuration
 	d     *Deployer
-	sim   *sim
+	sim   *deploysim.Cluster
 	chart string
 }
 
 func newFixture(t *testing.T, opts ...Option) *fixture {
 	t.Helper()
 	f := &fixture{t: t, chart: "testdata/chart"}
-	f.cs = fake.NewClientset(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: testNS}},
-		&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "node1"}, Status: corev1.NodeStatus{NodeInfo: corev1.NodeSystemInfo{OperatingSystem: "linux", Architecture: "amd64"}}})
-	wc := &watchCounter{n: map[string]int{}}
-	f.cs.PrependWatchReactor("*", func(a k8stesting.Action) (bool, watch.Interface, error) {
-		wc.mu.Lock()
-		wc.n[a.GetResource().Resource]++
-		wc.mu.Unlock()
-		return false, nil, nil
-	})
-	ctx, cancel := context.WithCancel(context.Background())
-	f.sim = &sim{t: t, cs: f.cs, watches: wc, handled: map[int]bool{}, readyAfter: 50 * time.Millisecond, ctx: ctx}
-	f.mem = driver.NewMemory()
-	f.mem.SetNamespace(testNS)
-	hd := &hookDriver{Memory: f.mem, onDeployed: f.sim.deployed}
-	f.cfg = &action.Configuration{
-		Releases:     storage.Init(hd),
-		KubeClient:   &kubefake.PrintingKubeClient{Out: io.Discard},
-		Capabilities: chartutil.DefaultCapabilities,
-		Log:          func(string, ...any) {},
-	}
+	f.sim = deploysim.New(t, testNS)
+	f.cs, f.mem, f.cfg = f.sim.Clientset, f.sim.Memory, f.sim.Config
 	d, err := New(nil, testNS, append([]Option{WithActionConfig(f.cfg), WithClient(f.cs), WithTimeout(5 * time.Second)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	f.d = d
-	t.Cleanup(func() { cancel(); f.sim.wg.Wait() })
 	return f
 }
 
@@ -114,340 +50,7 @@ func (f *fixture) request(tag string) Request {
 	}
 }
 
-func (f *fixture) history() []*release.Release {
-	f.t.Helper()
-	h, err := f.cfg.Releases.History("app")
-	if err != nil {
-		return nil
-	}
-	releaseutil.SortByRevision(h)
-	return h
-}
+func (f *fixture) history() []*release.Release { return f.sim.History("app") }
 
 // statuses is the history as "1:superseded 2:deployed".
-func (f *fixture) statuses() string {
-	var s []string
-	for _, r := range f.history() {
-		s = append(s, fmt.Sprintf("%d:%s", r.Version, r.Info.Status))
-	}
-	return strings.Join(s, " ")
-}
-
-// sim plays the deployment controller, the scheduler and the kubelet.
-type sim struct {
-	t          *testing.T
-	cs         *fake.Clientset
-	watches    *watchCounter
-	ctx        context.Context
-	wg         sync.WaitGroup
-	readyAfter time.Duration
-
-	busy    sync.Mutex // one change at a time, as the API server orders them
-	mu      sync.Mutex
-	handled map[int]bool
-	readyAt time.Time // when a pod was last made Ready
-}
-
-func (s *sim) lastReady() time.Time {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.readyAt
-}
-
-// deployed is called when Helm records rel as deployed.
-func (s *sim) deployed(rel *release.Release) {
-	s.mu.Lock()
-	done := s.handled[rel.Version]
-	s.handled[rel.Version] = true
-	s.mu.Unlock()
-	if done {
-		return
-	}
-	before := map[string]int{}
-	for _, r := range []string{"deployments", "replicasets", "pods"} {
-		before[r] = s.watches.get(r)
-	}
-	if err := s.apply(rel.Manifest); err != nil {
-		s.t.Errorf("sim: %v", err)
-		return
-	}
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		// act once the rollout's watches are open, as a real cluster
-		// acts while draft watches; a rollout nobody waits for goes on
-		// after a while
-		deadline := time.Now().Add(2 * time.Second)
-		for time.Now().Before(deadline) && s.ctx.Err() == nil {
-			if s.watches.get("deployments") > before["deployments"] && s.watches.get("replicasets") > before["replicasets"] && s.watches.get("pods") > before["pods"] {
-				break
-			}
-			time.Sleep(2 * time.Millisecond)
-		}
-		time.Sleep(10 * time.Millisecond)
-		if s.ctx.Err() != nil {
-			return
-		}
-		// A Deployment (or pod) that a test deletes while its rollout
-		// goes on ends the rollout, as it ends a controller's.
-		if err := s.rollout(); err != nil && s.ctx.Err() == nil && !apierrors.IsNotFound(err) {
-			s.t.Errorf("sim: %v", err)
-		}
-	}()
-}
-
-// apply does what Helm's apply does to the Deployment: create it, or change
-// its spec (a new generation).
-func (s *sim) apply(manifest string) error {
-	s.busy.Lock()
-	defer s.busy.Unlock()
-	ctx := context.Background()
-	var dep *appsv1.Deployment
-	for _, doc := range releaseutil.SplitManifests(manifest) {
-		var d appsv1.Deployment
-		if err := yaml.Unmarshal([]byte(doc), &d); err == nil && d.Kind == "Deployment" {
-			dep = &d
-		}
-	}
-	if dep == nil {
-		return fmt.Errorf("no Deployment in the manifest")
-	}
-	dep.Namespace = testNS
-	deps := s.cs.AppsV1().Deployments(testNS)
-	live, err := deps.Get(ctx, dep.Name, metav1.GetOptions{})
-	switch {
-	case apierrors.IsNotFound(err):
-		dep.UID, dep.Generation = types.UID("uid-"+dep.Name), 1
-		_, err = deps.Create(ctx, dep, metav1.CreateOptions{})
-		return err
-	case err != nil:
-		return err
-	case !sameTemplate(&live.Spec.Template, &dep.Spec.Template):
-		live.Spec = dep.Spec
-		live.Generation++
-		_, err = deps.Update(ctx, live, metav1.UpdateOptions{})
-		return err
-	}
-	return nil
-}
-
-// rollout plays the controllers and the kubelet after an apply.
-func (s *sim) rollout() error {
-	s.busy.Lock()
-	defer s.busy.Unlock()
-	ctx := context.Background()
-	deps := s.cs.AppsV1().Deployments(testNS)
-	live, err := deps.Get(ctx, "app", metav1.GetOptions{})
-	if err != nil {
-		return err
-	}
-	// the controller finds or makes the ReplicaSet of the template
-	rss := s.cs.AppsV1().ReplicaSets(testNS)
-	list, err := rss.List(ctx, metav1.ListOptions{})
-	if err != nil {
-		return err
-	}
-	var newRS *appsv1.ReplicaSet
-	for i := range list.Items {
-		if sameTemplate(&list.Items[i].Spec.Template, &live.Spec.Template) {
-			newRS = &list.Items[i]
-		}
-	}
-	if newRS == nil {
-		hash := fmt.Sprintf("h%d", len(list.Items)+1)
-		tpl := live.Spec.Template.DeepCopy()
-		tpl.Labels[appsv1.DefaultDeploymentUniqueLabelKey] = hash
-		newRS = &appsv1.ReplicaSet{
-			ObjectMeta: metav1.ObjectMeta{
-				Name: live.Name + "-" + hash, Namespace: testNS, UID: types.UID("uid-rs-" + hash), Labels: tpl.Labels,
-				OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "Deployment", Name: live.Name, UID: live.UID, Controller: ptr.To(true)}},
-			},
-			Spec: appsv1.ReplicaSetSpec{Replicas: live.Spec.Replicas, Selector: live.Spec.Selector, Template: *tpl},
-		}
-		if newRS, err = rss.Create(ctx, newRS, metav1.CreateOptions{}); err != nil {
-			return err
-		}
-	}
-	live.Status.ObservedGeneration = live.Generation
-	if live, err = deps.UpdateStatus(ctx, live, metav1.UpdateOptions{}); err != nil {
-		return err
-	}
-
-	pods := s.cs.CoreV1().Pods(testNS)
-	podName := newRS.Name + "-0"
-	_, err = pods.Get(ctx, podName, metav1.GetOptions{})
-	newPod := apierrors.IsNotFound(err)
-	if newPod {
-		p := &corev1.Pod{
-			ObjectMeta: metav1.ObjectMeta{
-				Name: podName, Namespace: testNS, UID: types.UID("uid-" + podName), Labels: newRS.Spec.Template.Labels,
-				OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: newRS.Name, UID: newRS.UID, Controller: ptr.To(true)}},
-			},
-			Spec:   *newRS.Spec.Template.Spec.DeepCopy(),
-			Status: corev1.PodStatus{Phase: corev1.PodPending},
-		}
-		p.Spec.NodeName = "node1"
-		setWaiting(p, "ContainerCreating", "")
-		if _, err := pods.Create(ctx, p, metav1.CreateOptions{}); err != nil {
-			return err
-		}
-		if err := s.behave(ctx, podName, newRS.Spec.Template.Spec.Containers[0].Image); err != nil {
-			return err
-		}
-	}
-	// the new pods are Ready (or were): the old ones go
-	p, err := pods.Get(ctx, podName, metav1.GetOptions{})
-	if err != nil {
-		return err
-	}
-	if !podReady(p) {
-		return nil
-	}
-	all, err := pods.List(ctx, metav1.ListOptions{})
-	if err != nil {
-		return err
-	}
-	for _, o := range all.Items {
-		if o.Name != podName {
-			if err := pods.Delete(ctx, o.Name, metav1.DeleteOptions{}); err != nil {
-				return err
-			}
-		}
-	}
-	if live, err = deps.Get(ctx, live.Name, metav1.GetOptions{}); err != nil {
-		return err
-	}
-	live.Status = appsv1.DeploymentStatus{ObservedGeneration: live.Generation, Replicas: 1, UpdatedReplicas: 1, ReadyReplicas: 1, AvailableReplicas: 1}
-	_, err = deps.UpdateStatus(ctx, live, metav1.UpdateOptions{})
-	return err
-}
-
-// behave gives the new pod the fate its image asks for.
-func (s *sim) behave(ctx context.Context, name, image string) error {
-	pods := s.cs.CoreV1().Pods(testNS)
-	update := func(change func(p *corev1.Pod)) error {
-		p, err := pods.Get(ctx, name, metav1.GetOptions{})
-		if err != nil {
-			return err
-		}
-		change(p)
-		_, err = pods.UpdateStatus(ctx, p, metav1.UpdateOptions{})
-		return err
-	}
-	event := func(reason, msg string, count int32) error {
-		p, err := pods.Get(ctx, name, metav1.GetOptions{})
-		if err != nil {
-			return err
-		}
-		_, err = s.cs.CoreV1().Events(testNS).Create(ctx, &corev1.Event{
-			ObjectMeta:     metav1.ObjectMeta{Name: fmt.Sprintf("%s.%s.%d", name, strings.ToLower(reason), time.Now().UnixNano()), Namespace: testNS},
-			InvolvedObject: corev1.ObjectReference{Kind: "Pod", Name: name, Namespace: testNS, UID: p.UID},
-			Type:           corev1.EventTypeWarning, Reason: reason, Message: msg, Count: count,
-			LastTimestamp: metav1.Now(),
-		}, metav1.CreateOptions{})
-		return err
-	}
-	tag := image[strings.LastIndex(image, ":")+1:]
-	switch {
-	case strings.HasPrefix(tag, "good"):
-		select {
-		case <-time.After(s.readyAfter):
-		case <-s.ctx.Done():
-			return nil
-		}
-		if err := update(setReady); err != nil {
-			return err
-		}
-		s.mu.Lock()
-		s.readyAt = time.Now()
-		s.mu.Unlock()
-	case tag == "notfound":
-		msg := fmt.Sprintf(`failed to pull and unpack image "%s": failed to resolve reference "%s": %s: not found`, image, image, image)
-		if err := event("Failed", "Failed to pull image \""+image+"\": "+msg, 1); err != nil {
-			return err
-		}
-		return update(func(p *corev1.Pod) { setWaiting(p, "ErrImagePull", msg) })
-	case tag == "backoff": // the detail only in the events
-		if err := event("Failed", fmt.Sprintf(`Failed to pull image "%s": rpc error: code = NotFound desc = failed to pull and unpack image "%s": not found`, image, image), 2); err != nil {
-			return err
-		}
-		return update(func(p *corev1.Pod) { setWaiting(p, "ImagePullBackOff", `Back-off pulling image "`+image+`"`) })
-	case tag == "unauthorized":
-		return update(func(p *corev1.Pod) {
-			setWaiting(p, "ErrImagePull", `failed to pull and unpack image "`+image+`": failed to authorize: failed to fetch anonymous token: unexpected status: 401 Unauthorized`)
-		})
-	case tag == "unreachable":
-		return update(func(p *corev1.Pod) {
-			setWaiting(p, "ErrImagePull", `failed to pull and unpack image "`+image+`": failed to resolve reference "`+image+`": failed to do request: Head "https://example.test/v2/app/manifests/unreachable": dial tcp 192.0.2.9:443: connect: connection refused`)
-		})
-	case tag == "platform":
-		return update(func(p *corev1.Pod) {
-			setWaiting(p, "ErrImagePull", `failed to pull and unpack image "`+image+`": no match for platform in manifest: not found`)
-		})
-	case tag == "crash":
-		if err := event("BackOff", "Back-off restarting failed container app in pod "+name, 3); err != nil {
-			return err
-		}
-		return update(func(p *corev1.Pod) {
-			setWaiting(p, "CrashLoopBackOff", "back-off 10s restarting failed container=app pod="+name)
-			p.Status.ContainerStatuses[0].RestartCount = 2
-			p.Status.ContainerStatuses[0].LastTerminationState = corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 3, Reason: "Error"}}
-		})
-	case tag == "unschedulable":
-		return update(func(p *corev1.Pod) {
-			p.Status.ContainerStatuses = nil
-			p.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodScheduled, Status: corev1.ConditionFalse, Reason: corev1.PodReasonUnschedulable,
-				Message: "0/1 nodes are available: 1 Insufficient cpu. preemption: 0/1 nodes are available: 1 No preemption victims found for incoming pod."}}
-		})
-	case tag == "probe", tag == "probe-restarted", tag == "late":
-		if err := update(func(p *corev1.Pod) {
-			p.Status.Phase = corev1.PodRunning
-			p.Status.ContainerStatuses[0].State = corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: metav1.Now()}}
-			if tag == "probe-restarted" { // it crashed once, and runs unready again
-				p.Status.ContainerStatuses[0].RestartCount = 1
-				p.Status.ContainerStatuses[0].LastTerminationState = corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 137, Reason: "Error"}}
-			}
-		}); err != nil {
-			return err
-		}
-		if err := event("Unhealthy", "Readiness probe failed: dial tcp 10.1.0.7:8080: connect: connection refused", 5); err != nil || tag != "late" {
-			return err
-		}
-		// an app that takes a while to listen (sleep before it serves)
-		select {
-		case <-time.After(800 * time.Millisecond):
-		case <-s.ctx.Done():
-			return nil
-		}
-		return update(setReady)
-	case tag == "config":
-		return update(func(p *corev1.Pod) { setWaiting(p, "CreateContainerConfigError", `secret "db" not found`) })
-	case tag == "noexec":
-		return update(func(p *corev1.Pod) {
-			setWaiting(p, "RunContainerError", `failed to create containerd task: failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: exec: "/app": exec format error: unknown`)
-		})
-	case tag == "slow": // stays ContainerCreating
-	default:
-		return fmt.Errorf("the sim does not know image tag %q", tag)
-	}
-	return nil
-}
-
-func setWaiting(p *corev1.Pod, reason, msg string) {
-	p.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodScheduled, Status: corev1.ConditionTrue}, {Type: corev1.PodReady, Status: corev1.ConditionFalse}}
-	p.Status.ContainerStatuses = []corev1.ContainerStatus{{
-		Name: "app", Image: p.Spec.Containers[0].Image,
-		State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: reason, Message: msg}},
-	}}
-}
-
-func setReady(p *corev1.Pod) {
-	p.Status.Phase = corev1.PodRunning
-	p.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodScheduled, Status: corev1.ConditionTrue}, {Type: corev1.PodReady, Status: corev1.ConditionTrue}}
-	p.Status.ContainerStatuses = []corev1.ContainerStatus{{
-		Name: "app", Image: p.Spec.Containers[0].Image, Ready: true,
-		State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: metav1.Now()}},
-	}}
-}
-
-var _ runtime.Object = (*corev1.Pod)(nil)
+func (f *fixture) statuses() string { return f.sim.Statuses("app") }
