@@ -82,6 +82,16 @@ func (c *Cluster) SetReadyAfter(d time.Duration) {
 	c.sim.readyAfter = d
 }
 
+// DeletePods deletes the namespace's pods, as the garbage collector does
+// after their workload is gone.
+func (c *Cluster) DeletePods() {
+	ctx := context.Background()
+	pods, _ := c.Clientset.CoreV1().Pods(c.Namespace).List(ctx, metav1.ListOptions{})
+	for _, p := range pods.Items {
+		_ = c.Clientset.CoreV1().Pods(c.Namespace).Delete(ctx, p.Name, metav1.DeleteOptions{})
+	}
+}
+
 // LastReady is when a pod was last made Ready.
 func (c *Cluster) LastReady() time.Time { return c.sim.lastReady() }
 
@@ -229,13 +239,30 @@ func (s *sim) apply(manifest string) error {
 	return nil
 }
 
-// rollout plays the controllers and the kubelet after an apply.
+// rollout plays the controllers and the kubelet after an apply, for each
+// Deployment of the namespace.
 func (s *sim) rollout() error {
 	s.busy.Lock()
 	defer s.busy.Unlock()
+	list, err := s.cs.AppsV1().Deployments(s.ns).List(context.Background(), metav1.ListOptions{})
+	if err != nil {
+		return err
+	}
+	if len(list.Items) == 0 {
+		return apierrors.NewNotFound(appsv1.Resource("deployments"), "")
+	}
+	for _, d := range list.Items {
+		if err := s.rolloutOne(d.Name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *sim) rolloutOne(name string) error {
 	ctx := context.Background()
 	deps := s.cs.AppsV1().Deployments(s.ns)
-	live, err := deps.Get(ctx, "app", metav1.GetOptions{})
+	live, err := deps.Get(ctx, name, metav1.GetOptions{})
 	if err != nil {
 		return err
 	}

@@ -22,6 +22,7 @@ type Delete struct {
 	AllowContexts  []string
 	IgnoreNotFound bool
 	UI             *ui.UI
+	Deps           Deps // the cluster and the deployer (zero: the real ones)
 }
 
 // DeleteResult says what Delete did.
@@ -52,11 +53,11 @@ func (d *Delete) Run(ctx context.Context) (*DeleteResult, error) {
 		}
 	}
 	ko.Check = func(c *kube.Cluster) error { return kube.CheckLocal(c, allowed) }
-	cluster, err := kube.Resolve(ctx, ko)
+	cluster, err := d.Deps.resolve(ctx, ko)
 	if err != nil {
 		return nil, err
 	}
-	dep, err := deploy.New(cluster.Getter, cluster.Namespace, deploy.WithClient(cluster.Client))
+	dep, err := d.Deps.deployer(cluster)
 	if err != nil {
 		return nil, err
 	}

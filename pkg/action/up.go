@@ -37,6 +37,7 @@ type Up struct {
 	AllowContexts   []string
 	CreateNamespace bool
 	Timeout         time.Duration // for the rollout; 0 for deploy's default
+	Deps            Deps          // the cluster, deployer and Docker engine (zero: the real ones)
 
 	// UI receives progress and build output (stderr); Events, when set,
 	// receives one Event per step (--output json).
@@ -390,10 +391,10 @@ func (u *Up) resolve(ctx context.Context) (*upEnv, error) {
 	}
 	allowed := append(append([]string{}, u.AllowContexts...), env.AllowContexts...)
 	ko.Check = func(c *kube.Cluster) error { return kube.CheckLocal(c, allowed) }
-	if e.cluster, err = kube.Resolve(ctx, ko); err != nil {
+	if e.cluster, err = u.Deps.resolve(ctx, ko); err != nil {
 		return nil, err
 	}
-	if e.deployer, err = deploy.New(e.cluster.Getter, e.cluster.Namespace, deploy.WithClient(e.cluster.Client)); err != nil {
+	if e.deployer, err = u.Deps.deployer(e.cluster); err != nil {
 		return nil, err
 	}
 	return e, nil
@@ -453,7 +454,7 @@ func (u *Up) build(ctx context.Context, e *upEnv, tag name.Tag, deployed name.Re
 			}
 		}
 	}
-	chosen, err := build.Chooser{Daemonless: daemonless}.Choose(ctx, choice, req)
+	chosen, err := build.Chooser{Daemonless: daemonless, NewDocker: u.Deps.Docker}.Choose(ctx, choice, req)
 	var why *build.NotEligibleError
 	if errors.As(err, &why) {
 		return nil, fmt.Errorf("--builder daemonless cannot build this app (%s): use --builder docker", why.Reason)

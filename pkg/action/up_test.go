@@ -1,0 +1,240 @@
+package action
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	ggcr "github.com/google/go-containerregistry/pkg/registry"
+
+	"github.com/draftk8s/draft/internal/deploysim"
+	"github.com/draftk8s/draft/internal/testkit"
+	"github.com/draftk8s/draft/pkg/build"
+	"github.com/draftk8s/draft/pkg/config"
+	"github.com/draftk8s/draft/pkg/deploy"
+	"github.com/draftk8s/draft/pkg/kube"
+)
+
+// upFixture is an app that create wrote, a registry in memory, and a
+// simulated cluster (internal/deploysim) behind Up's Deps.
+type upFixture struct {
+	t        *testing.T
+	dir      string
+	registry string // host:port of the in-memory registry
+	sim      *deploysim.Cluster
+	resolved int // how many times up resolved the cluster
+	mu       sync.Mutex
+	events   []Event
+}
+
+const upNS = "dev"
+
+func newUpFixture(t *testing.T, golden string) *upFixture {
+	t.Helper()
+	f := &upFixture{t: t, dir: filepath.Join(t.TempDir(), golden)}
+	testkit.CopyTree(t, filepath.Join("testdata", "create", golden, "want"), f.dir)
+	srv := httptest.NewServer(ggcr.New(ggcr.Logger(log.New(io.Discard, "", 0))))
+	t.Cleanup(srv.Close)
+	f.registry = strings.TrimPrefix(srv.URL, "http://")
+	f.sim = deploysim.New(t, upNS)
+	return f
+}
+
+// up is an Up of the fixture's app, with its Deps on the simulated cluster.
+func (f *upFixture) up() *Up {
+	return &Up{
+		Dir: f.dir, Registry: f.registry, Kube: kube.Options{Namespace: upNS}, Timeout: 10 * time.Second,
+		Events: func(e Event) { f.mu.Lock(); f.events = append(f.events, e); f.mu.Unlock() },
+		Deps: Deps{
+			Resolve: func(ctx context.Context, o kube.Options) (*kube.Cluster, error) {
+				f.resolved++
+				return &kube.Cluster{Context: "sim", Namespace: o.Namespace, Client: f.sim.Clientset}, nil
+			},
+			Deployer: func(c *kube.Cluster) (*deploy.Deployer, error) {
+				return deploy.New(nil, c.Namespace, deploy.WithActionConfig(f.sim.Config), deploy.WithClient(c.Client), deploy.WithTimeout(10*time.Second))
+			},
+			Docker: func() (build.Engine, error) { return nil, errors.New("no Docker engine in a unit test") },
+		},
+	}
+}
+
+// kinds lists the events seen since the last call, by kind.
+func (f *upFixture) kinds() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var k []string
+	for _, e := range f.events {
+		k = append(k, e.Event)
+	}
+	f.events = nil
+	return k
+}
+
+func has(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// A Go app, built without Docker, pushed to a registry, deployed and rolled
+// out; then an up with nothing changed does nothing; then a change is a new
+// revision.
+func TestUpBuildsPushesAndDeploys(t *testing.T) {
+	f := newUpFixture(t, "go-plain")
+	ctx := context.Background()
+	res, err := f.up().Run(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Revision != 1 || res.Path != "daemonless-go" || res.Uploaded == 0 || res.Unchanged || res.Namespace != upNS {
+		t.Errorf("first up = %+v", res)
+	}
+	if !strings.HasPrefix(res.Image.String(), f.registry+"/go-plain@sha256:") {
+		t.Errorf("image %s is not in the fixture's registry", res.Image)
+	}
+	if k := f.kinds(); !has(k, "build") || !has(k, "push") || !has(k, "deploy") || !has(k, "ready") {
+		t.Errorf("first up's events: %v", k)
+	}
+	if got := f.sim.Statuses("go-plain"); got != "1:deployed" {
+		t.Errorf("history after the first up: %s", got)
+	}
+
+	// Nothing changed: nothing built, pushed or deployed.
+	res, err = f.up().Run(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Unchanged || res.Revision != 1 || res.Path != "" {
+		t.Errorf("unchanged up = %+v", res)
+	}
+	if k := f.kinds(); !has(k, "unchanged") || has(k, "build") || has(k, "deploy") {
+		t.Errorf("unchanged up's events: %v", k)
+	}
+
+	// A change to the source: a new image and revision 2.
+	main := filepath.Join(f.dir, "main.go")
+	b, _ := os.ReadFile(main)
+	os.WriteFile(main, append(b, []byte("\n// changed\n")...), 0o644)
+	res, err = f.up().Run(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Revision != 2 || res.Unchanged {
+		t.Errorf("up after a change = %+v", res)
+	}
+	if got := f.sim.Statuses("go-plain"); got != "1:superseded 2:deployed" {
+		t.Errorf("history after the change: %s", got)
+	}
+}
+
+// --builder docker with no engine says so, and nothing is deployed.
+func TestUpWithoutDocker(t *testing.T) {
+	f := newUpFixture(t, "go-plain")
+	u := f.up()
+	u.Builder = BuilderDocker
+	_, err := u.Run(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "no Docker engine in a unit test") {
+		t.Fatalf("err = %v", err)
+	}
+	if got := f.sim.Statuses("go-plain"); got != "" {
+		t.Errorf("a failed build deployed: %s", got)
+	}
+}
+
+// deleteOf is a Delete of the fixture's app on its simulated cluster.
+func (f *upFixture) deleteOf() *Delete {
+	u := f.up()
+	return &Delete{Dir: f.dir, Kube: u.Kube, Deps: u.Deps}
+}
+
+// Delete uninstalls the release once its pods are gone (the simulated
+// garbage collector takes them), runs the cleanup tasks, and says when there
+// is no such release.
+func TestDelete(t *testing.T) {
+	f := newUpFixture(t, "go-plain")
+	os.WriteFile(filepath.Join(f.dir, config.TasksFileName), []byte("[cleanup]\n  mark = \"touch cleaned\"\n"), 0o644)
+	ctx := context.Background()
+	if _, err := f.deleteOf().Run(ctx); err == nil || !strings.Contains(err.Error(), "there is no release go-plain in namespace dev (draft delete --ignore-not-found makes this a success)") {
+		t.Fatalf("deleting a release that is not there: %v", err)
+	}
+	d := f.deleteOf()
+	d.IgnoreNotFound = true
+	if res, err := d.Run(ctx); err != nil || !res.NotFound {
+		t.Fatalf("--ignore-not-found: %+v, %v", res, err)
+	}
+	if _, err := f.up().Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	go func() { // the garbage collector, a while after the uninstall
+		time.Sleep(200 * time.Millisecond)
+		f.sim.DeletePods()
+	}()
+	res, err := f.deleteOf().Run(ctx)
+	if err != nil || res.NotFound || res.Release != "go-plain" || res.Namespace != upNS {
+		t.Fatalf("delete = %+v, %v", res, err)
+	}
+	if got := f.sim.Statuses("go-plain"); got != "" {
+		t.Errorf("the release is still there: %s", got)
+	}
+	if _, err := os.Stat(filepath.Join(f.dir, "cleaned")); err != nil {
+		t.Errorf("the cleanup task did not run: %v", err)
+	}
+}
+
+// Pre-up tasks run before the build, in the app's folder; a failing one stops
+// up before anything is built or deployed.
+func TestUpPreUpTasks(t *testing.T) {
+	f := newUpFixture(t, "go-plain")
+	tasks := filepath.Join(f.dir, config.TasksFileName)
+	os.WriteFile(tasks, []byte("[pre-up]\n  gen = \"echo generated > gen.txt\"\n"), 0o644)
+	if _, err := f.up().Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(filepath.Join(f.dir, "gen.txt")); err != nil || string(b) != "generated\n" {
+		t.Errorf("the pre-up task's file: %q, %v", b, err)
+	}
+	f.kinds() // the first up's
+	os.WriteFile(tasks, []byte("[pre-up]\n  fail = \"exit 3\"\n"), 0o644)
+	os.WriteFile(filepath.Join(f.dir, "main.go"), []byte("package main\n\nfunc main() {}\n"), 0o644)
+	_, err := f.up().Run(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "fail") {
+		t.Fatalf("a failing pre-up task: %v", err)
+	}
+	if got := f.sim.Statuses("go-plain"); got != "1:deployed" {
+		t.Errorf("a failed pre-up task deployed: %s", got)
+	}
+	if k := f.kinds(); has(k, "build") || has(k, "deploy") {
+		t.Errorf("built or deployed after a failed pre-up task: %v", k)
+	}
+}
+
+// An up interrupted before it deploys says so, and adds no revision.
+func TestUpInterrupted(t *testing.T) {
+	f := newUpFixture(t, "go-plain")
+	ctx, cancel := context.WithCancel(context.Background())
+	u := f.up()
+	u.Phase = func(phase string) {
+		if phase == PhaseDeploy {
+			return
+		}
+		cancel() // as Ctrl-C while it builds
+	}
+	_, err := u.Run(ctx)
+	if err == nil || !errors.Is(err, context.Canceled) && !strings.Contains(err.Error(), "interrupted") {
+		t.Fatalf("err = %v, want an interruption", err)
+	}
+	if got := f.sim.Statuses("go-plain"); got != "" {
+		t.Errorf("an interrupted up deployed: %s", got)
+	}
+}
