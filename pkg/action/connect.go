@@ -30,6 +30,7 @@ type Connect struct {
 	// Cluster, when set, is the cluster to use as it is (an up loop passes
 	// the one it resolved); Kube and AllowContexts are then not used.
 	Cluster *kube.Cluster
+	Deps    Deps // how the cluster is resolved when Cluster is nil (zero: kube.Resolve)
 
 	// OverridePorts are LOCAL:REMOTE mappings (--override-port); they win
 	// over draft.toml's override-ports for the same pod port.
@@ -67,7 +68,7 @@ type appPods struct {
 
 // resolveApp reads draft.toml and resolves the cluster as up does, the
 // local-cluster guard included, unless cluster is given.
-func resolveApp(ctx context.Context, dir, environment, release string, ko kube.Options, allow []string, cluster *kube.Cluster) (*appPods, error) {
+func resolveApp(ctx context.Context, deps Deps, dir, environment, release string, ko kube.Options, allow []string, cluster *kube.Cluster) (*appPods, error) {
 	dir, cfg, env, err := loadApp(dir, environment)
 	if err != nil {
 		return nil, err
@@ -82,7 +83,7 @@ func resolveApp(ctx context.Context, dir, environment, release string, ko kube.O
 		ko.Namespace = firstNonEmpty(ko.Namespace, env.Namespace)
 		allowed := append(append([]string{}, allow...), env.AllowContexts...)
 		ko.Check = func(c *kube.Cluster) error { return kube.CheckLocal(c, allowed) }
-		if a.cluster, err = kube.Resolve(ctx, ko); err != nil {
+		if a.cluster, err = deps.resolve(ctx, ko); err != nil {
 			return nil, err
 		}
 	}
@@ -100,7 +101,7 @@ func (c *Connect) say(format string, args ...any) {
 // Run connects until ctx ends, then returns nil. It fails when the release
 // has no pods or a local port asked for is taken.
 func (c *Connect) Run(ctx context.Context) error {
-	a, err := resolveApp(ctx, c.Dir, c.Environment, c.Release, c.Kube, c.AllowContexts, c.Cluster)
+	a, err := resolveApp(ctx, c.Deps, c.Dir, c.Environment, c.Release, c.Kube, c.AllowContexts, c.Cluster)
 	if err != nil {
 		return err
 	}

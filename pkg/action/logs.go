@@ -31,11 +31,12 @@ type Logs struct {
 	Out   io.Writer // the log lines
 	Color bool      // colour the prefixes (Out is a terminal)
 	UI    *ui.UI    // draft's own messages (stderr)
+	Deps  Deps      // how the cluster is resolved (zero: kube.Resolve)
 }
 
 // Run writes the logs; with Follow it returns nil when ctx ends.
 func (l *Logs) Run(ctx context.Context) error {
-	a, err := resolveApp(ctx, l.Dir, l.Environment, l.Release, l.Kube, l.AllowContexts, nil)
+	a, err := resolveApp(ctx, l.Deps, l.Dir, l.Environment, l.Release, l.Kube, l.AllowContexts, nil)
 	if err != nil {
 		return err
 	}

@@ -238,3 +238,70 @@ func TestUpInterrupted(t *testing.T) {
 		t.Errorf("an interrupted up deployed: %s", got)
 	}
 }
+
+// Logs prints the lines of the release's pods (the fake clientset answers
+// every pod's logs with "fake logs"), and says when the release has none.
+func TestLogs(t *testing.T) {
+	f := newUpFixture(t, "go-plain")
+	deps := f.up().Deps
+	var out strings.Builder
+	err := (&Logs{Dir: f.dir, Kube: kube.Options{Namespace: upNS}, Tail: 10, Out: &out, Deps: deps}).Run(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "go-plain") {
+		t.Fatalf("logs of a release with no pods: %v", err)
+	}
+	if _, err := f.up().Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	if err := (&Logs{Dir: f.dir, Kube: kube.Options{Namespace: upNS}, Tail: 10, Out: &out, Deps: deps}).Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "fake logs") || !strings.Contains(out.String(), "go-plain-") {
+		t.Errorf("logs printed %q, want the pod's lines with its name", out.String())
+	}
+}
+
+// Watch over the real Up: the first up, then a save, then a redeploy of it.
+func TestWatchRedeploysOnSave(t *testing.T) {
+	f := newUpFixture(t, "go-plain")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	type outcome struct {
+		res *UpResult
+		err error
+	}
+	redeployed := make(chan outcome, 8) // the first up's too
+	w := &Watch{Up: f.up(), Delay: 100 * time.Millisecond, Redeployed: func(res *UpResult, err error) {
+		redeployed <- outcome{res, err}
+	}}
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	deadline := time.Now().Add(20 * time.Second)
+	for f.sim.Statuses("go-plain") != "1:deployed" {
+		if time.Now().After(deadline) {
+			t.Fatalf("no first up: %s", f.sim.Statuses("go-plain"))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	main := filepath.Join(f.dir, "main.go")
+	b, _ := os.ReadFile(main)
+	os.WriteFile(main, append(b, []byte("\n// saved\n")...), 0o644)
+	for rev := 0; rev != 2; {
+		select {
+		case o := <-redeployed:
+			if o.err != nil {
+				t.Fatalf("redeploy: %v", o.err)
+			}
+			rev = o.res.Revision
+		case <-time.After(20 * time.Second):
+			t.Fatal("no redeploy after a save")
+		}
+	}
+	if got := f.sim.Statuses("go-plain"); got != "1:superseded 2:deployed" {
+		t.Errorf("history after the save: %s", got)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("watch ended with %v", err)
+	}
+}
