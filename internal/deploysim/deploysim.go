@@ -37,6 +37,11 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
+// BehaveAnnotation on a pod template asks the simulator for its pods' fate
+// by name ("crash", "probe", "notfound" ...: the tags behave knows), for a
+// test whose images are pushed by digest (those start and answer).
+const BehaveAnnotation = "deploysim/behave"
+
 // Cluster is a simulated cluster with one linux/amd64 node and the
 // namespace Namespace.
 type Cluster struct {
@@ -316,7 +321,11 @@ func (s *sim) rolloutOne(name string) error {
 		if _, err := pods.Create(ctx, p, metav1.CreateOptions{}); err != nil {
 			return err
 		}
-		if err := s.behave(ctx, podName, newRS.Spec.Template.Spec.Containers[0].Image); err != nil {
+		image := newRS.Spec.Template.Spec.Containers[0].Image
+		if b := newRS.Spec.Template.Annotations[BehaveAnnotation]; b != "" {
+			image = "sim:" + b // a test that cannot choose the image's tag asks for a fate
+		}
+		if err := s.behave(ctx, podName, image); err != nil {
 			return err
 		}
 	}

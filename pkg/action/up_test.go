@@ -305,3 +305,57 @@ func TestWatchRedeploysOnSave(t *testing.T) {
 		t.Errorf("watch ended with %v", err)
 	}
 }
+
+// A redeploy whose pods crash is rolled back: up fails, says so, and the
+// previous revision serves again.
+func TestUpRollsBackACrash(t *testing.T) {
+	f := newUpFixture(t, "go-plain")
+	ctx := context.Background()
+	if _, err := f.up().Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	toml := filepath.Join(f.dir, config.FileName)
+	b, _ := os.ReadFile(toml)
+	os.WriteFile(toml, []byte(strings.Replace(string(b), "set = []", `set = ["podAnnotations.deploysim/behave=crash"]`, 1)), 0o644)
+	_, err := f.up().Run(ctx)
+	if err == nil || !strings.Contains(err.Error(), "rolled back to revision 1") {
+		t.Fatalf("err = %v, want a rollback to revision 1", err)
+	}
+	if got := f.sim.Statuses("go-plain"); !strings.HasSuffix(got, "3:deployed") || !strings.Contains(got, "2:failed") {
+		t.Errorf("history after the rollback: %s", got)
+	}
+}
+
+// What up needs and does not find is one sentence, before anything is built.
+func TestUpErrors(t *testing.T) {
+	tests := []struct {
+		name  string
+		setup func(f *upFixture, u *Up)
+		want  string
+	}{
+		{"no registry", func(f *upFixture, u *Up) { u.Registry = ""; t.Setenv("DRAFT_REGISTRY", "") }, "no registry to push to: set one with --registry"},
+		{"no chart", func(f *upFixture, u *Up) { os.RemoveAll(filepath.Join(f.dir, "charts")) }, "there is no chart at charts/go-plain: run draft create"},
+		{"no Dockerfile", func(f *upFixture, u *Up) { os.Remove(filepath.Join(f.dir, "Dockerfile")) }, "there is no Dockerfile in"},
+		{"no draft.toml", func(f *upFixture, u *Up) { os.Remove(filepath.Join(f.dir, config.FileName)) }, "draft create"},
+		{"unknown builder", func(f *upFixture, u *Up) { u.Builder = "kaniko" }, `unknown builder "kaniko"`},
+		{"an unreachable cluster", func(f *upFixture, u *Up) {
+			u.Deps.Resolve = func(context.Context, kube.Options) (*kube.Cluster, error) {
+				return nil, errors.New("the cluster at https://127.0.0.1:1 does not answer")
+			}
+		}, "does not answer"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newUpFixture(t, "go-plain")
+			u := f.up()
+			tt.setup(f, u)
+			_, err := u.Run(context.Background())
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want %q", err, tt.want)
+			}
+			if k := f.kinds(); has(k, "build") || has(k, "deploy") {
+				t.Errorf("events after the error: %v", k)
+			}
+		})
+	}
+}
