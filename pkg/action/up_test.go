@@ -109,6 +109,12 @@ func TestUpBuildsPushesAndDeploys(t *testing.T) {
 	if got := f.sim.Statuses("go-plain"); got != "1:deployed" {
 		t.Errorf("history after the first up: %s", got)
 	}
+	if s := UpSummary(res); !strings.HasPrefix(s, "go-plain is ready: revision 1 in namespace dev, in ") {
+		t.Errorf("summary: %s", s)
+	}
+	if watch, autoConnect := UpSettings(f.dir, ""); watch || autoConnect {
+		t.Errorf("draft.toml's watch and auto-connect read as %v, %v", watch, autoConnect)
+	}
 
 	// Nothing changed: nothing built, pushed or deployed.
 	res, err = f.up().Run(ctx)
@@ -117,6 +123,9 @@ func TestUpBuildsPushesAndDeploys(t *testing.T) {
 	}
 	if !res.Unchanged || res.Revision != 1 || res.Path != "" {
 		t.Errorf("unchanged up = %+v", res)
+	}
+	if s := UpSummary(res); !strings.HasPrefix(s, "nothing changed: release go-plain runs sha256:") || !strings.Contains(s, "(revision 1)") {
+		t.Errorf("summary: %s", s)
 	}
 	if k := f.kinds(); !has(k, "unchanged") || has(k, "build") || has(k, "deploy") {
 		t.Errorf("unchanged up's events: %v", k)
@@ -323,6 +332,9 @@ func TestUpRollsBackACrash(t *testing.T) {
 	}
 	if got := f.sim.Statuses("go-plain"); !strings.HasSuffix(got, "3:deployed") || !strings.Contains(got, "2:failed") {
 		t.Errorf("history after the rollback: %s", got)
+	}
+	if lines := strings.Join(DiagnosisLines(err), "\n"); !strings.Contains(lines, "fake logs") {
+		t.Errorf("the diagnosis has not the crashed pod's log lines:\n%s", lines)
 	}
 }
 
