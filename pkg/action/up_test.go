@@ -371,3 +371,13 @@ func TestUpErrors(t *testing.T) {
 		})
 	}
 }
+
+// Connect of a release with no pods says so (forwarding to pods needs a
+// dialer seam in pkg/connect first: its dial is the API server's SPDY).
+func TestConnectNoPods(t *testing.T) {
+	f := newUpFixture(t, "go-plain")
+	err := (&Connect{Dir: f.dir, Kube: kube.Options{Namespace: upNS}, Hold: time.Second, Deps: f.up().Deps}).Run(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "go-plain") {
+		t.Fatalf("connect with no pods: %v", err)
+	}
+}
