@@ -118,6 +118,13 @@ func TestCreateErrors(t *testing.T) {
 		os.MkdirAll(filepath.Join(mod, d), 0o755)
 		os.WriteFile(filepath.Join(mod, d, "main.go"), mainGo, 0o644)
 	}
+	mono := t.TempDir()
+	os.MkdirAll(filepath.Join(mono, "api"), 0o755)
+	os.WriteFile(filepath.Join(mono, "api", "go.mod"), []byte("module example.com/api\n\ngo 1.24\n"), 0o644)
+	os.WriteFile(filepath.Join(mono, "api", "main.go"), mainGo, 0o644)
+	os.MkdirAll(filepath.Join(mono, "web"), 0o755)
+	os.WriteFile(filepath.Join(mono, "web", "package.json"), []byte(`{"name":"web"}`), 0o644)
+	os.WriteFile(filepath.Join(mono, "web", "index.js"), []byte("console.log(1)\n"), 0o644)
 	javaSrc := t.TempDir()
 	os.WriteFile(filepath.Join(javaSrc, "Main.java"), []byte("class Main { public static void main(String[] a) { System.out.println(1); } }\n"), 0o644)
 	tests := []struct {
@@ -126,6 +133,7 @@ func TestCreateErrors(t *testing.T) {
 		want string
 	}{
 		{"java without a build file", Create{Dir: javaSrc}, "has Java sources but no pom.xml or build.gradle(.kts)"},
+		{"a root of several apps", Create{Dir: mono}, "has no app of its own (no manifest at its root), but apps in api (go), web (node)"},
 		{"go folder of a parent module", Create{Dir: filepath.Join(mod, "basic")}, "basic is a folder of the Go module at " + mod + " (its go.mod is there, not here), and an image of it must be built from the module's root"},
 		{"go module of several programs", Create{Dir: mod}, "holds 2 Go programs (main packages in basic, chat) and none at its root or in cmd/"},
 		{"empty tree", Create{Dir: empty}, "has no source code that draft recognises: draft has packs for go, java, node, php, python, ruby; if this is one of them, choose it with --pack NAME"},

@@ -381,3 +381,24 @@ func TestConnectNoPods(t *testing.T) {
 		t.Fatalf("connect with no pods: %v", err)
 	}
 }
+
+// A build context whose .dockerignore (the user's own) lets key-like files
+// through is warned of, with their names.
+func TestUpWarnsOfSecretsInTheContext(t *testing.T) {
+	f := newUpFixture(t, "go-plain")
+	os.WriteFile(filepath.Join(f.dir, ".dockerignore"), []byte("charts\ndraft.toml\n"), 0o644)
+	os.MkdirAll(filepath.Join(f.dir, "config"), 0o755)
+	os.WriteFile(filepath.Join(f.dir, "config", ".env"), []byte("TOKEN=x\n"), 0o644)
+	os.WriteFile(filepath.Join(f.dir, "id_rsa"), []byte("-----BEGIN OPENSSH PRIVATE KEY-----\n"), 0o600)
+	if _, err := f.up().Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, e := range f.events {
+		if e.Event == "warning" && strings.Contains(e.Message, "config/.env") && strings.Contains(e.Message, "id_rsa") {
+			return
+		}
+	}
+	t.Errorf("no warning naming config/.env and id_rsa in %+v", f.events)
+}
