@@ -131,135 +131,173 @@ func (u *Up) say(format string, a ...any) {
 	u.UI.Printf(format, a...)
 }
 
-// Run does one up.
+// Run does one up, in steps: resolve and check (prepare), the image (built
+// and pushed, or the registry's already), the deploy and the tasks after it.
 func (u *Up) Run(ctx context.Context) (res *UpResult, err error) {
-	start := time.Now()
-	deploying := false
-	step := "checking the app and the cluster" // what an interrupt stops, before the deploy
-	release := ""                              // res is nil once an error is returned
-	defer func() {
-		if err != nil && !deploying && ctx.Err() != nil && errors.Is(err, context.Canceled) {
-			// Say what was interrupted and what it left (the deploy says so itself).
-			what := "the release is as it was"
-			if release != "" {
-				what = "release " + release + " is as it was"
-			}
-			err = fmt.Errorf("interrupted while %s: nothing was deployed, %s: %w", step, what, context.Canceled)
-			// Stopped before deploying (watch mode drops a stale build): no error.
-			u.emit(Event{Event: "cancelled"})
-			return
+	r := &upRun{u: u, start: time.Now(), step: "checking the app and the cluster"}
+	defer func() { err = r.finish(ctx, err) }()
+	if err := r.prepare(ctx); err != nil {
+		return nil, err
+	}
+	if err := r.image(ctx); err != nil {
+		return nil, err
+	}
+	return r.deploy(ctx)
+}
+
+// upRun is one up in progress: what its steps found so far.
+type upRun struct {
+	u         *Up
+	start     time.Time
+	step      string // what an interrupt stops, before the deploy
+	deploying bool
+	e         *upEnv
+	res       *UpResult
+	values    map[string]any // the values files and set values, merged
+	current   *deploy.Status // the release as deployed now (nil: not installed)
+	tag       name.Tag       // the image's tag: the digest of what the build sees
+	deployed  name.Reference // the image deployed now, if any
+	img       name.Digest    // the image to deploy
+}
+
+// finish says what an interrupt before the deploy stopped and left, and
+// tells any other error as an event.
+func (r *upRun) finish(ctx context.Context, err error) error {
+	if err != nil && !r.deploying && ctx.Err() != nil && errors.Is(err, context.Canceled) {
+		what := "the release is as it was"
+		if r.e != nil {
+			what = "release " + r.e.release + " is as it was"
 		}
-		if err != nil {
-			var re *deploy.RolloutError
-			ev := Event{Event: "error", Message: err.Error()}
-			if errors.As(err, &re) {
-				ev.Diagnosis = &re.Diagnosis
-			}
-			u.emit(ev)
+		// Stopped before deploying (watch mode drops a stale build): no error event.
+		r.u.emit(Event{Event: "cancelled"})
+		return fmt.Errorf("interrupted while %s: nothing was deployed, %s: %w", r.step, what, context.Canceled)
+	}
+	if err != nil {
+		var re *deploy.RolloutError
+		ev := Event{Event: "error", Message: err.Error()}
+		if errors.As(err, &re) {
+			ev.Diagnosis = &re.Diagnosis
 		}
-	}()
+		r.u.emit(ev)
+	}
+	return err
+}
+
+// prepare resolves the app and the cluster, checks what can be checked
+// before the first slow step (the values files and set values, merged once;
+// for a release not installed yet, its namespace) and runs the pre-up tasks.
+func (r *upRun) prepare(ctx context.Context) error {
+	u := r.u
 	e, err := u.resolve(ctx)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	res = &UpResult{Release: e.release, Namespace: e.cluster.Namespace}
-	release = e.release
-	// What can be checked before the first slow step is: the values files
-	// and set values (merged once; the image is laid over them below), and,
-	// for a release not installed yet, its namespace.
-	values, err := deploy.MergeValues(deploy.ValueSources{Dir: e.dir, Files: e.env.Values, Set: e.env.Set})
-	if err != nil {
-		return nil, err
+	r.e, r.res = e, &UpResult{Release: e.release, Namespace: e.cluster.Namespace}
+	if r.values, err = deploy.MergeValues(deploy.ValueSources{Dir: e.dir, Files: e.env.Values, Set: e.env.Set}); err != nil {
+		return err
 	}
-	current, err := e.deployer.Current(ctx, e.release)
+	r.current, err = e.deployer.Current(ctx, e.release)
 	switch {
 	case errors.Is(err, deploy.ErrNotFound):
 		if err := e.deployer.CheckNamespace(ctx, u.CreateNamespace || e.env.CreateNamespace); err != nil {
-			return nil, err
+			return err
 		}
 	case err != nil:
-		return nil, err
+		return err
 	}
 	if len(e.tasks.PreUp) > 0 {
 		if err := u.gate(ctx); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	if err := u.runTasks(ctx, e, "pre-up", e.tasks.PreUp); err != nil {
-		return nil, err
-	}
+	return u.runTasks(ctx, e, "pre-up", e.tasks.PreUp)
+}
 
+// image finds the image to deploy: the registry's when it holds the tag of
+// what the build would see, else one built and pushed now.
+func (r *upRun) image(ctx context.Context) error {
+	u, e := r.u, r.e
 	u.phase(PhaseBuild)
-	step = "building (nothing was pushed)"
-	// The image's tag is the digest of what the build would see.
+	r.step = "building (nothing was pushed)"
 	bctx, err := build.Inspect(e.dir, e.dockerfile, e.env.BuildArgs)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if len(bctx.Secrets) > 0 {
 		msg := secretsWarning(e.dockerfile, bctx.Secrets)
 		u.say("warning: %s", msg)
 		u.emit(Event{Event: "warning", Release: e.release, Message: msg})
 	}
-	tag := e.repo.Tag(bctx.Digest[:20])
-	var deployedRef name.Reference
-	if current != nil {
-		if ref, perr := name.ParseReference(current.Value("image.repository")+"@"+current.Value("image.digest"), name.Insecure); perr == nil && current.Value("image.digest") != "" {
-			deployedRef = ref
+	r.tag = e.repo.Tag(bctx.Digest[:20])
+	if r.current != nil {
+		if ref, perr := name.ParseReference(r.current.Value("image.repository")+"@"+r.current.Value("image.digest"), name.Insecure); perr == nil && r.current.Value("image.digest") != "" {
+			r.deployed = ref
 		}
 	}
-
-	// Nothing to build when the registry already has this tag.
-	var image name.Digest
-	if h, ok, err := e.reg.Lookup(ctx, tag); err != nil {
-		return nil, err
-	} else if ok {
-		image = tag.Context().Digest(h.String())
-		if deployedRef == nil || deployedRef.Identifier() != h.String() {
-			u.say("%s is in the registry already: nothing to build", tag)
+	h, ok, err := e.reg.Lookup(ctx, r.tag)
+	switch {
+	case err != nil:
+		return err
+	case ok:
+		r.img = r.tag.Context().Digest(h.String())
+		if r.deployed == nil || r.deployed.Identifier() != h.String() {
+			u.say("%s is in the registry already: nothing to build", r.tag)
 		}
-	} else {
-		t0 := time.Now()
-		built, err := u.build(ctx, e, tag, deployedRef)
+		r.res.Image = r.img
+		return nil
+	}
+	return r.buildAndPush(ctx)
+}
+
+// buildAndPush builds the image and pushes it (the Docker builder's daemon
+// pushes it itself).
+func (r *upRun) buildAndPush(ctx context.Context) error {
+	u, e, res, tag := r.u, r.e, r.res, r.tag
+	t0 := time.Now()
+	built, err := u.build(ctx, e, tag, r.deployed)
+	if err != nil {
+		return err
+	}
+	res.Path, res.Build = built.Path, time.Since(t0)
+	u.emit(Event{Event: "build", Release: e.release, Path: built.Path, Seconds: res.Build.Seconds()})
+	t0 = time.Now()
+	if built.Image != nil {
+		r.step = "pushing " + tag.String() + " (the registry may hold some of its layers, not the tag)"
+		if u.UI.Terminal() {
+			e.bar = u.UI.Bar("pushing "+tag.Context().String(), 0)
+		}
+		d, stats, err := e.reg.Push(ctx, built.Image, tag)
+		if e.bar != nil {
+			e.bar.Finish()
+			e.bar = nil
+		}
 		if err != nil {
-			return nil, err
+			return err
 		}
-		res.Path, res.Build = built.Path, time.Since(t0)
-		u.emit(Event{Event: "build", Release: e.release, Path: built.Path, Seconds: res.Build.Seconds()})
-		t0 = time.Now()
-		if built.Image != nil {
-			step = "pushing " + tag.String() + " (the registry may hold some of its layers, not the tag)"
-			if u.UI.Terminal() {
-				e.bar = u.UI.Bar("pushing "+tag.Context().String(), 0)
-			}
-			d, stats, err := e.reg.Push(ctx, built.Image, tag)
-			if e.bar != nil {
-				e.bar.Finish()
-				e.bar = nil
-			}
-			if err != nil {
-				return nil, err
-			}
-			image, res.Uploaded = d, stats.Uploaded
-		} else {
-			image = built.Pushed
-			res.Uploaded = -1 // the daemon pushed; it does not say how much
-		}
-		res.Push = time.Since(t0)
-		ev := Event{Event: "push", Release: e.release, Image: image.String(), Seconds: res.Push.Seconds()}
-		if res.Uploaded >= 0 {
-			ev.Uploaded = &res.Uploaded
-			u.say("pushed %s (%s uploaded) in %s", image, ui.Bytes(res.Uploaded), round(res.Push))
-		} else {
-			u.say("pushed %s in %s", image, round(res.Push))
-		}
-		u.emit(ev)
+		r.img, res.Uploaded = d, stats.Uploaded
+	} else {
+		r.img = built.Pushed
+		res.Uploaded = -1 // the daemon pushed; it does not say how much
 	}
-	res.Image = image
+	res.Push = time.Since(t0)
+	ev := Event{Event: "push", Release: e.release, Image: r.img.String(), Seconds: res.Push.Seconds()}
+	if res.Uploaded >= 0 {
+		ev.Uploaded = &res.Uploaded
+		u.say("pushed %s (%s uploaded) in %s", r.img, ui.Bytes(res.Uploaded), round(res.Push))
+	} else {
+		u.say("pushed %s in %s", r.img, round(res.Push))
+	}
+	u.emit(ev)
+	res.Image = r.img
+	return nil
+}
 
-	// Deploy, pinned by digest.
-	values = deploy.Overlay(values, map[string]any{
-		"image": map[string]any{"repository": image.Context().String(), "tag": tag.TagStr(), "digest": image.DigestStr()},
+// deploy upgrades the release to the image, pinned by digest, waits for its
+// pods (unless wait = false), and runs the post-deploy and post-up tasks.
+func (r *upRun) deploy(ctx context.Context) (*UpResult, error) {
+	u, e, res, image := r.u, r.e, r.res, r.img
+	values := deploy.Overlay(r.values, map[string]any{
+		"image": map[string]any{"repository": image.Context().String(), "tag": r.tag.TagStr(), "digest": image.DigestStr()},
 	})
 	if err := u.gate(ctx); err != nil {
 		return nil, err
@@ -268,7 +306,7 @@ func (u *Up) Run(ctx context.Context) (res *UpResult, err error) {
 		return nil, err
 	}
 	u.phase(PhaseDeploy)
-	deploying = true
+	r.deploying = true
 	t0 := time.Now()
 	dr, err := e.deployer.Upgrade(ctx, deploy.Request{
 		Release: e.release, Namespace: e.cluster.Namespace, ChartDir: e.chartDir, Values: values,
@@ -285,7 +323,7 @@ func (u *Up) Run(ctx context.Context) (res *UpResult, err error) {
 		return nil, err
 	}
 	res.Revision, res.Deploy, res.Ready, res.NotWaited = dr.Revision, time.Since(t0), dr.Ready, dr.NotWaited
-	res.Total = time.Since(start)
+	res.Total = time.Since(r.start)
 	if dr.Unchanged && res.Path == "" {
 		res.Unchanged = true
 		u.emit(Event{Event: "unchanged", Release: e.release, Image: image.String(), Revision: dr.Revision, Seconds: res.Total.Seconds()})
