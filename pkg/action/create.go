@@ -62,75 +62,26 @@ func (c *Create) Run(ctx context.Context) (*CreateResult, error) {
 		return nil, err
 	}
 	res := &CreateResult{App: app}
-	if c.Pack != "" {
-		p, ok := pack.Find(packs, c.Pack)
-		if !ok {
-			return nil, fmt.Errorf("there is no pack %q: the packs are %s (draft pack list shows them)", c.Pack, strings.Join(pack.Names(packs), ", "))
-		}
-		res.Pack = p
-		res.Facts = detect.FactsFor(abs, detect.Stack(p.Name))
-	} else {
-		d, err := detect.Detect(ctx, abs)
-		if err != nil {
-			// a refusal keeps what was found, for --explain's ranking
-			partial := &CreateResult{App: app, Detection: d}
-			if d == nil {
-				partial = nil
-			}
-			if errors.Is(err, detect.ErrNoStack) && isFile(filepath.Join(abs, "Dockerfile")) {
-				// no pack for its language, but its own Dockerfile builds the
-				// image: the chart and draft.toml are what it lacks
-				d.Stack, d.Reason = "", "no pack for "+mostly(d)+", and the app has a Dockerfile of its own"
-				res.Detection, res.Pack = d, pack.OwnDockerfile()
-				res.Notes = append(res.Notes, "draft has no pack for "+mostly(d)+": your Dockerfile builds the image (draft never writes one for this app), and draft writes the chart and draft.toml")
-			} else {
-				if errors.Is(err, detect.ErrNoStack) {
-					return partial, noStackError(dir, d, packs)
-				}
-				var nr *detect.NoRootAppError
-				if errors.As(err, &nr) {
-					return partial, noRootAppError(abs, nr)
-				}
-				return nil, err
-			}
-		} else {
-			res.Detection = d
-			res.Facts = d.Facts
-			p, ok := pack.Find(packs, string(d.Stack))
-			if !ok {
-				return nil, fmt.Errorf("detected %s, but there is no pack named %s: choose one with --pack (draft pack list shows them)", d.Stack, d.Stack)
-			}
-			res.Pack = p
-		}
+	if partial, err := c.choosePack(ctx, dir, abs, packs, res); err != nil {
+		return partial, err
 	}
-	own := res.Pack.Name == pack.OwnDockerfile().Name
-	f := res.Facts
-	if f.ParentModule != "" {
-		return res, fmt.Errorf("%s is a folder of the Go module at %s (its go.mod is there, not here), and an image of it must be built from the module's root, which draft does not do yet: run draft create in %s if the main package is there or in cmd/, or give this folder a module of its own (go mod init NAME && go mod tidy)", abs, f.ParentModule, f.ParentModule)
+	if err := refusal(abs, res); err != nil {
+		return res, err
 	}
-	if f.NoProgram && len(f.Programs) > 0 {
-		return res, fmt.Errorf("%s holds %d Go programs (main packages in %s) and none at its root or in cmd/: draft builds one program per app; move the one to deploy to cmd/NAME (or keep one main package below the root), until draft can build several apps of one repository", abs, len(f.Programs), detect.ListWords(f.Programs, 5))
-	}
-	if f.NoProgram {
-		return res, fmt.Errorf("%s holds %s code without a program to run (no package main at its root or in cmd/): run draft create in the folder of the main package", abs, res.Pack.Name)
-	}
-	in := pack.Input{
-		App: app, Port: c.Port, Version: f.Version, VersionBounds: f.VersionBounds, Framework: f.Framework, BuildTool: f.BuildTool,
-		DepFiles: f.DepFiles, Entry: f.Entry, Server: f.Server, Module: f.Module, BuildScript: f.BuildScript, Prepare: f.Prepare, Assets: f.Assets, AssetDeps: f.AssetDeps, Pnpm: f.Pnpm,
-		Start: f.Start, Object: f.Object, RuntimeDirs: f.RuntimeDirs, Wrapper: f.Wrapper, Args: f.Args, Static: f.Static, Cgo: f.Cgo, Includes: f.Includes, CollectStatic: f.CollectStatic, Native: f.Native, NativePackages: f.NativePackages, Secrets: build.SecretPatterns,
-	}
-	if f.CommittedEnv {
+	in := inputOf(app, c.Port, res.Facts)
+	if res.Facts.CommittedEnv {
 		// Its config, committed (Symfony's .env; secrets go in .env.local):
 		// the framework reads it at start.
 		in.Secrets = append(append([]string(nil), in.Secrets...), "!.env")
 		res.Notes = append(res.Notes, ".env goes into the image: it is committed (the root .gitignore does not list it), so it is the app's configuration, not a secret; keep secrets in .env.local, which stays out")
 	}
+	own := res.Pack.Name == pack.OwnDockerfile().Name
 	kept, keptNotes := c.keptDockerfile(abs, &in, own)
 	if res.Pack.Name == "java" && len(in.DepFiles) == 0 && !kept {
 		return res, fmt.Errorf("%s has Java sources but no pom.xml or build.gradle(.kts): the java pack builds with Maven or Gradle; add a build file, or a Dockerfile of your own (draft keeps it)", abs)
 	}
 	if in.Port == 0 && !kept {
-		in.Port = f.Port // the code's own, when it sets one
+		in.Port = res.Facts.Port // the code's own, when it sets one
 	}
 	r, err := res.Pack.Render(in)
 	if err != nil {
@@ -148,7 +99,7 @@ func (c *Create) Run(ctx context.Context) (*CreateResult, error) {
 		// The pack's notes are about the Dockerfile it would have written.
 		res.Notes = append(append(res.Notes, keptNotes...), r.IgnoreNotes...)
 	} else {
-		res.Notes = append(append(res.Notes, f.Notes...), r.Notes...)
+		res.Notes = append(append(res.Notes, res.Facts.Notes...), r.Notes...)
 	}
 	if own { // the app's Dockerfile stays, even under --force
 		r.Files = slices.DeleteFunc(r.Files, func(f pack.File) bool { return f.Path == "Dockerfile" })
@@ -157,6 +108,76 @@ func (c *Create) Run(ctx context.Context) (*CreateResult, error) {
 		Path: config.FileName, Mode: 0o644,
 		Data: config.NewFile{App: app, Chart: pack.ChartDir(app), Dockerfile: "Dockerfile", Port: r.Port}.Render(),
 	})
+	return res, c.write(ctx, abs, res)
+}
+
+// choosePack sets the pack and the facts: the one --pack names, else the
+// detected one, else, for a language without a pack, the app's own
+// Dockerfile. A refusal returns what was found (for --explain's ranking).
+func (c *Create) choosePack(ctx context.Context, dir, abs string, packs []*pack.Pack, res *CreateResult) (*CreateResult, error) {
+	if c.Pack != "" {
+		p, ok := pack.Find(packs, c.Pack)
+		if !ok {
+			return nil, fmt.Errorf("there is no pack %q: the packs are %s (draft pack list shows them)", c.Pack, strings.Join(pack.Names(packs), ", "))
+		}
+		res.Pack = p
+		res.Facts = detect.FactsFor(abs, detect.Stack(p.Name))
+		return nil, nil
+	}
+	d, err := detect.Detect(ctx, abs)
+	var nr *detect.NoRootAppError
+	switch {
+	case err == nil:
+		res.Detection, res.Facts = d, d.Facts
+		p, ok := pack.Find(packs, string(d.Stack))
+		if !ok {
+			return nil, fmt.Errorf("detected %s, but there is no pack named %s: choose one with --pack (draft pack list shows them)", d.Stack, d.Stack)
+		}
+		res.Pack = p
+		return nil, nil
+	case d == nil:
+		return nil, err
+	case errors.Is(err, detect.ErrNoStack) && isFile(filepath.Join(abs, "Dockerfile")):
+		// no pack for its language, but its own Dockerfile builds the
+		// image: the chart and draft.toml are what it lacks
+		d.Stack, d.Reason = "", "no pack for "+mostly(d)+", and the app has a Dockerfile of its own"
+		res.Detection, res.Pack = d, pack.OwnDockerfile()
+		res.Notes = append(res.Notes, "draft has no pack for "+mostly(d)+": your Dockerfile builds the image (draft never writes one for this app), and draft writes the chart and draft.toml")
+		return nil, nil
+	case errors.Is(err, detect.ErrNoStack):
+		return &CreateResult{App: res.App, Detection: d}, noStackError(dir, d, packs)
+	case errors.As(err, &nr):
+		return &CreateResult{App: res.App, Detection: d}, noRootAppError(abs, nr)
+	}
+	return nil, err
+}
+
+// refusal is why the facts leave nothing that draft can build, or nil.
+func refusal(abs string, res *CreateResult) error {
+	f := res.Facts
+	switch {
+	case f.ParentModule != "":
+		return fmt.Errorf("%s is a folder of the Go module at %s (its go.mod is there, not here), and an image of it must be built from the module's root, which draft does not do yet: run draft create in %s if the main package is there or in cmd/, or give this folder a module of its own (go mod init NAME && go mod tidy)", abs, f.ParentModule, f.ParentModule)
+	case f.NoProgram && len(f.Programs) > 0:
+		return fmt.Errorf("%s holds %d Go programs (main packages in %s) and none at its root or in cmd/: draft builds one program per app; move the one to deploy to cmd/NAME (or keep one main package below the root), until draft can build several apps of one repository", abs, len(f.Programs), detect.ListWords(f.Programs, 5))
+	case f.NoProgram:
+		return fmt.Errorf("%s holds %s code without a program to run (no package main at its root or in cmd/): run draft create in the folder of the main package", abs, res.Pack.Name)
+	}
+	return nil
+}
+
+// inputOf is what the pack renders from: the facts, the app and --port.
+func inputOf(app string, port int, f detect.Facts) pack.Input {
+	return pack.Input{
+		App: app, Port: port, Version: f.Version, VersionBounds: f.VersionBounds, Framework: f.Framework, BuildTool: f.BuildTool,
+		DepFiles: f.DepFiles, Entry: f.Entry, Server: f.Server, Module: f.Module, BuildScript: f.BuildScript, Prepare: f.Prepare, Assets: f.Assets, AssetDeps: f.AssetDeps, Pnpm: f.Pnpm,
+		Start: f.Start, Object: f.Object, RuntimeDirs: f.RuntimeDirs, Wrapper: f.Wrapper, Args: f.Args, Static: f.Static, Cgo: f.Cgo, Includes: f.Includes, CollectStatic: f.CollectStatic, Native: f.Native, NativePackages: f.NativePackages, Secrets: build.SecretPatterns,
+	}
+}
+
+// write writes res.Files (or, for a dry run, says which it would write and
+// keep); after a failure it names what it wrote before.
+func (c *Create) write(ctx context.Context, abs string, res *CreateResult) error {
 	if c.DryRun {
 		for _, file := range res.Files {
 			if _, err := os.Lstat(filepath.Join(abs, filepath.FromSlash(file.Path))); err == nil && !c.Force {
@@ -165,17 +186,18 @@ func (c *Create) Run(ctx context.Context) (*CreateResult, error) {
 				res.Written.Wrote = append(res.Written.Wrote, file.Path)
 			}
 		}
-		return res, nil
+		return nil
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return err
 	}
+	var err error
 	res.Written, err = pack.Write(abs, res.Files, c.Force)
 	if err != nil && len(res.Written.Wrote) > 0 {
 		// a rerun would keep them: say which they are
 		err = fmt.Errorf("%w; written before that: %s (a rerun keeps them: remove them, or rerun with --force)", err, strings.Join(res.Written.Wrote, ", "))
 	}
-	return res, err
+	return err
 }
 
 // keptDockerfile reads the app's own Dockerfile, which create keeps (unless
