@@ -149,7 +149,6 @@ func Analyze(dockerfile []byte) (*Plan, string) {
 			return nil, "the final stage builds on another stage"
 		}
 	}
-	lex := shell.NewLex('\\')
 	last := -1
 	for i, c := range final.Commands {
 		if !metadataOnly(c) {
@@ -163,8 +162,26 @@ func Analyze(dockerfile []byte) (*Plan, string) {
 	if !ok {
 		return nil, fmt.Sprintf("the final stage ends with %s, not a COPY", strings.ToUpper(final.Commands[last].Name()))
 	}
-	// Metadata anywhere in the stage (docker applies it in order).
-	for _, c := range final.Commands {
+	if why := p.readMetadata(final.Commands); why != "" {
+		return nil, why
+	}
+	if copyLast.From == "" {
+		if why := p.planSource(stages, final.Commands[:last], copyLast); why != "" {
+			return nil, why
+		}
+		return p, ""
+	}
+	if why := p.planGo(stages, final.Commands[:last], copyLast); why != "" {
+		return nil, why
+	}
+	return p, ""
+}
+
+// readMetadata takes the final stage's metadata, wherever it is in the
+// stage (docker applies it in order); it says why not when the daemonless
+// builder cannot give an image what the stage sets.
+func (p *Plan) readMetadata(commands []instructions.Command) string {
+	for _, c := range commands {
 		switch cmd := c.(type) {
 		case *instructions.WorkdirCommand:
 			if path.IsAbs(cmd.Path) {
@@ -190,60 +207,68 @@ func Analyze(dockerfile []byte) (*Plan, string) {
 		case *instructions.CmdCommand:
 			p.Cmd = execForm(cmd.ShellDependantCmdLine)
 		case *instructions.StopSignalCommand, *instructions.HealthCheckCommand:
-			return nil, "the final stage sets STOPSIGNAL or HEALTHCHECK"
+			return "the final stage sets STOPSIGNAL or HEALTHCHECK"
 		}
 	}
-	if copyLast.From == "" {
-		if strings.Join(copyLast.SourcePaths, " ") != "." || len(copyLast.SourceContents) > 0 || copyLast.Chmod != "" || copyLast.Link || len(copyLast.ExcludePatterns) > 0 {
-			return nil, "the final stage's last COPY is not COPY . DEST"
-		}
-		p.Kind = KindSource
-		dest := copyLast.DestPath
-		if !path.IsAbs(dest) {
-			dest = path.Join("/", p.Workdir, dest)
-		}
-		p.SourceDest = path.Clean(dest)
-		if copyLast.Chown != "" {
-			if _, err := fmt.Sscanf(copyLast.Chown, "%d:%d", &p.UID, &p.GID); err != nil {
-				if _, err := fmt.Sscanf(copyLast.Chown, "%d", &p.UID); err != nil {
-					return nil, "COPY --chown names a user; the daemonless builder needs numeric ids"
-				}
-				p.GID = p.UID
+	return ""
+}
+
+// planSource plans an image that ends with COPY . DEST: the source on the
+// base, after dependency steps whose output the previous image holds.
+func (p *Plan) planSource(stages []instructions.Stage, before []instructions.Command, copyLast *instructions.CopyCommand) string {
+	if strings.Join(copyLast.SourcePaths, " ") != "." || len(copyLast.SourceContents) > 0 || copyLast.Chmod != "" || copyLast.Link || len(copyLast.ExcludePatterns) > 0 {
+		return "the final stage's last COPY is not COPY . DEST"
+	}
+	p.Kind = KindSource
+	dest := copyLast.DestPath
+	if !path.IsAbs(dest) {
+		dest = path.Join("/", p.Workdir, dest)
+	}
+	p.SourceDest = path.Clean(dest)
+	if copyLast.Chown != "" {
+		if _, err := fmt.Sscanf(copyLast.Chown, "%d:%d", &p.UID, &p.GID); err != nil {
+			if _, err := fmt.Sscanf(copyLast.Chown, "%d", &p.UID); err != nil {
+				return "COPY --chown names a user; the daemonless builder needs numeric ids"
 			}
+			p.GID = p.UID
 		}
-		used := map[string]bool{} // stages the final one copies from before the source
-		for _, c := range final.Commands[:last] {
-			switch cmd := c.(type) {
-			case *instructions.RunCommand:
-				p.NeedsPrevious = true
-			case *instructions.CopyCommand:
-				if cmd.From != "" {
-					// A stage that installs dependencies from named files (a
-					// compiler stage for native gems): its output is part of
-					// the previous image, made from those files.
-					files, ok := dependencyStage(stages[:len(stages)-1], cmd.From)
-					if !ok {
-						return nil, "the final stage copies from another stage before the source, one that is not made of dependency files alone"
-					}
-					used[strings.ToLower(cmd.From)] = true
-					p.NeedsPrevious = true
-					p.DepFiles = append(p.DepFiles, files...)
-					continue
-				}
-				p.NeedsPrevious = true
+	}
+	used := map[string]bool{} // stages the final one copies from before the source
+	for _, c := range before {
+		switch cmd := c.(type) {
+		case *instructions.RunCommand:
+			p.NeedsPrevious = true
+		case *instructions.CopyCommand:
+			p.NeedsPrevious = true
+			if cmd.From == "" {
 				p.DepFiles = append(p.DepFiles, cmd.SourcePaths...)
-			case *instructions.AddCommand:
-				return nil, "the final stage uses ADD"
+				continue
 			}
-		}
-		for _, st := range stages[:len(stages)-1] {
-			if !used[strings.ToLower(st.Name)] {
-				return nil, "the source stage is not the only stage"
+			// A stage that installs dependencies from named files (a
+			// compiler stage for native gems): its output is part of the
+			// previous image, made from those files.
+			files, ok := dependencyStage(stages[:len(stages)-1], cmd.From)
+			if !ok {
+				return "the final stage copies from another stage before the source, one that is not made of dependency files alone"
 			}
+			used[strings.ToLower(cmd.From)] = true
+			p.DepFiles = append(p.DepFiles, files...)
+		case *instructions.AddCommand:
+			return "the final stage uses ADD"
 		}
-		return p, ""
 	}
-	// A binary copied from a Go build stage.
+	for _, st := range stages[:len(stages)-1] {
+		if !used[strings.ToLower(st.Name)] {
+			return "the source stage is not the only stage"
+		}
+	}
+	return ""
+}
+
+// planGo plans an image whose last step copies a binary out of a Go build
+// stage: the binary compiled here, beside the CA bundle and folders of the
+// source that the final stage copies through the build stage.
+func (p *Plan) planGo(stages []instructions.Stage, before []instructions.Command, copyLast *instructions.CopyCommand) string {
 	var build *instructions.Stage
 	for i := range stages[:len(stages)-1] {
 		if stages[i].Name == copyLast.From {
@@ -251,48 +276,62 @@ func Analyze(dockerfile []byte) (*Plan, string) {
 		}
 	}
 	if build == nil || len(copyLast.SourcePaths) != 1 {
-		return nil, "the final stage copies from an image, not a build stage"
+		return "the final stage copies from an image, not a build stage"
 	}
-	bin := copyLast.SourcePaths[0]
 	p.Kind = KindGo
 	p.BinaryDest = copyLast.DestPath
-	for _, c := range final.Commands[:last] {
-		switch cmd := c.(type) {
-		case *instructions.CopyCommand:
-			if cmd.From == build.Name && len(cmd.SourcePaths) == 1 && cmd.SourcePaths[0] == "/etc/ssl/certs/ca-certificates.crt" {
-				p.CACerts = cmd.DestPath
-				if strings.HasSuffix(p.CACerts, "/") {
-					p.CACerts += "ca-certificates.crt"
-				}
-				continue
-			}
-			// A folder of the context, through a build stage that copied
-			// the whole context to its WORKDIR.
-			if at := contextDir(build); cmd.From == build.Name && len(cmd.SourcePaths) == 1 && at != "" {
-				src := path.Clean(cmd.SourcePaths[0])
-				if rel, ok := strings.CutPrefix(src, strings.TrimSuffix(at, "/")+"/"); ok && !strings.ContainsAny(rel, "*?[") && !strings.HasPrefix(rel, "../") {
-					dest := cmd.DestPath
-					if !path.IsAbs(dest) {
-						dest = path.Join("/", p.Workdir, dest)
-					}
-					p.Files = append(p.Files, ContextCopy{Src: rel, Dest: path.Clean(dest)})
-					continue
-				}
-			}
-			return nil, "the final stage copies more than the binary, the CA bundle and folders of the source"
-		default:
-			if !metadataOnly(c) {
-				return nil, fmt.Sprintf("the final stage runs %s", strings.ToUpper(c.Name()))
-			}
+	for _, c := range before {
+		if why := p.finalGoStep(build, c); why != "" {
+			return why
 		}
 	}
+	return p.readGoBuild(build, copyLast.SourcePaths[0])
+}
+
+// finalGoStep takes one step of the final stage before the binary: the CA
+// bundle, or a folder of the source, from the build stage; metadata.
+func (p *Plan) finalGoStep(build *instructions.Stage, c instructions.Command) string {
+	cmd, ok := c.(*instructions.CopyCommand)
+	if !ok {
+		if !metadataOnly(c) {
+			return fmt.Sprintf("the final stage runs %s", strings.ToUpper(c.Name()))
+		}
+		return ""
+	}
+	if cmd.From == build.Name && len(cmd.SourcePaths) == 1 && cmd.SourcePaths[0] == "/etc/ssl/certs/ca-certificates.crt" {
+		p.CACerts = cmd.DestPath
+		if strings.HasSuffix(p.CACerts, "/") {
+			p.CACerts += "ca-certificates.crt"
+		}
+		return ""
+	}
+	// A folder of the context, through a build stage that copied the whole
+	// context to its WORKDIR.
+	if at := contextDir(build); cmd.From == build.Name && len(cmd.SourcePaths) == 1 && at != "" {
+		src := path.Clean(cmd.SourcePaths[0])
+		if rel, ok := strings.CutPrefix(src, strings.TrimSuffix(at, "/")+"/"); ok && !strings.ContainsAny(rel, "*?[") && !strings.HasPrefix(rel, "../") {
+			dest := cmd.DestPath
+			if !path.IsAbs(dest) {
+				dest = path.Join("/", p.Workdir, dest)
+			}
+			p.Files = append(p.Files, ContextCopy{Src: rel, Dest: path.Clean(dest)})
+			return ""
+		}
+	}
+	return "the final stage copies more than the binary, the CA bundle and folders of the source"
+}
+
+// readGoBuild reads the build stage's Go environment and the go build that
+// writes bin: its flags and package.
+func (p *Plan) readGoBuild(build *instructions.Stage, bin string) string {
+	lex := shell.NewLex('\\')
 	for _, c := range build.Commands {
 		switch cmd := c.(type) {
 		case *instructions.EnvCommand:
 			for _, kv := range cmd.Env {
 				if kv.Key == "CGO_ENABLED" && kv.Value != "0" {
 					// Linked against this machine's libc, it might not run on the image's.
-					return nil, "the Go build uses cgo"
+					return "the Go build uses cgo"
 				}
 				p.GoEnv = append(p.GoEnv, kv.Key+"="+kv.Value)
 			}
@@ -301,32 +340,38 @@ func Analyze(dockerfile []byte) (*Plan, string) {
 			if err != nil || len(words) < 3 || words[0] != "go" || words[1] != "build" {
 				continue
 			}
-			out, pkg, flags := "", "", []string{}
-			for i := 2; i < len(words); i++ {
-				switch w := words[i]; {
-				case w == "-o" && i+1 < len(words):
-					out = words[i+1]
-					i++
-				case strings.HasPrefix(w, "-o="):
-					out = strings.TrimPrefix(w, "-o=")
-				case valueFlags[strings.TrimLeft(w, "-")] && i+1 < len(words):
-					flags = append(flags, w+"="+words[i+1])
-					i++
-				case strings.HasPrefix(w, "-"):
-					flags = append(flags, w)
-				default:
-					pkg = w
-				}
-			}
-			if out == bin {
+			if out, pkg, flags := goBuildArgs(words[2:]); out == bin {
 				p.GoFlags, p.GoPackage = flags, pkg
 			}
 		}
 	}
 	if p.GoPackage == "" {
-		return nil, "no go build -o " + bin + " in the build stage"
+		return "no go build -o " + bin + " in the build stage"
 	}
-	return p, ""
+	return ""
+}
+
+// goBuildArgs reads go build's arguments: -o's value, the package, the
+// other flags (a flag's value joined to it with =).
+func goBuildArgs(words []string) (out, pkg string, flags []string) {
+	flags = []string{}
+	for i := 0; i < len(words); i++ {
+		switch w := words[i]; {
+		case w == "-o" && i+1 < len(words):
+			out = words[i+1]
+			i++
+		case strings.HasPrefix(w, "-o="):
+			out = strings.TrimPrefix(w, "-o=")
+		case valueFlags[strings.TrimLeft(w, "-")] && i+1 < len(words):
+			flags = append(flags, w+"="+words[i+1])
+			i++
+		case strings.HasPrefix(w, "-"):
+			flags = append(flags, w)
+		default:
+			pkg = w
+		}
+	}
+	return out, pkg, flags
 }
 
 // valueFlags are go build's flags that take a value.
