@@ -547,35 +547,7 @@ func nodeFacts(root string, f *Facts) {
 		f.note("a front-end built into %s/ by npm run build (its start script, if any, is a dev server): the image serves the built files", f.Static)
 		return
 	}
-	// Prefer running node directly (signals reach the app); fall back to npm start.
-	start := strings.Fields(p.Scripts["start"])
-	prod := strings.Fields(p.Scripts["start:prod"])
-	script := "" // the script whose command the image runs
-	switch {
-	case len(prod) == 2 && prod[0] == "node": // NestJS and others: "start" runs a dev CLI
-		f.Entry, script = prod[1], "start:prod"
-		f.StartFrom = "package.json scripts.start:prod (scripts.start runs a development CLI)"
-	case len(start) == 2 && start[0] == "node":
-		f.Entry, script = start[1], "start"
-		f.StartFrom = "package.json scripts.start, run by node itself (signals reach the app)"
-	case len(start) == 2 && slices.Contains(nodeReloaders, start[0]) && strings.HasSuffix(start[1], ".js"):
-		// a restart-on-change wrapper, a devDependency that the image lacks
-		f.Entry, script = start[1], "start"
-		f.StartFrom = "package.json scripts.start, without its " + start[0]
-		f.note("the start script runs %s, a development tool that restarts on changes: the image runs node %s", start[0], start[1])
-	case p.Scripts["start"] != "":
-		f.Entry, script = "", "start" // npm start
-		f.StartFrom = "package.json scripts.start (" + p.Scripts["start"] + "), run by npm start"
-	case p.Main != "" && isFile(filepath.Join(root, p.Main)):
-		f.Entry = p.Main
-		f.StartFrom = "package.json main"
-	default:
-		f.Entry = firstExisting(root, "server.js", "index.js", "app.js", "main.js", "src/index.js", "src/server.js")
-		f.StartFrom = "the first of server.js, index.js, app.js, main.js, src/index.js, src/server.js found"
-		if f.Entry == "" && f.BuildScript == "" {
-			f.note("package.json has no start script and no main file was found; the image runs npm start")
-		}
-	}
+	script := nodeStart(root, f, p) // the script whose command the image runs
 	if f.Entry != "" {
 		f.loopbackListen(root, f.Entry, nodeLoopbackRE, "0.0.0.0 or process.env.HOST (the image sets HOST=0.0.0.0)")
 	}
@@ -630,6 +602,41 @@ var pnpmOfLockfile = map[string]string{"9.0": "9", "6.0": "8", "6.1": "8", "5.4"
 func (f *Facts) firstBytes(root, name string) []byte {
 	b, _ := f.read(root, name)
 	return b[:min(len(b), 200)]
+}
+
+// nodeStart chooses what starts the app, and says which package.json script
+// that is ("" when none): node itself on the start script's file where it
+// can (signals reach the app), else npm start, else the main file.
+func nodeStart(root string, f *Facts, p packageJSON) string {
+	start := strings.Fields(p.Scripts["start"])
+	prod := strings.Fields(p.Scripts["start:prod"])
+	script := ""
+	switch {
+	case len(prod) == 2 && prod[0] == "node": // NestJS and others: "start" runs a dev CLI
+		f.Entry, script = prod[1], "start:prod"
+		f.StartFrom = "package.json scripts.start:prod (scripts.start runs a development CLI)"
+	case len(start) == 2 && start[0] == "node":
+		f.Entry, script = start[1], "start"
+		f.StartFrom = "package.json scripts.start, run by node itself (signals reach the app)"
+	case len(start) == 2 && slices.Contains(nodeReloaders, start[0]) && strings.HasSuffix(start[1], ".js"):
+		// a restart-on-change wrapper, a devDependency that the image lacks
+		f.Entry, script = start[1], "start"
+		f.StartFrom = "package.json scripts.start, without its " + start[0]
+		f.note("the start script runs %s, a development tool that restarts on changes: the image runs node %s", start[0], start[1])
+	case p.Scripts["start"] != "":
+		f.Entry, script = "", "start" // npm start
+		f.StartFrom = "package.json scripts.start (" + p.Scripts["start"] + "), run by npm start"
+	case p.Main != "" && isFile(filepath.Join(root, p.Main)):
+		f.Entry = p.Main
+		f.StartFrom = "package.json main"
+	default:
+		f.Entry = firstExisting(root, "server.js", "index.js", "app.js", "main.js", "src/index.js", "src/server.js")
+		f.StartFrom = "the first of server.js, index.js, app.js, main.js, src/index.js, src/server.js found"
+		if f.Entry == "" && f.BuildScript == "" {
+			f.note("package.json has no start script and no main file was found; the image runs npm start")
+		}
+	}
+	return script
 }
 
 // nodeReloaders are start-script wrappers that rerun node on every change.
@@ -738,76 +745,8 @@ func staticOutput(p packageJSON, framework string) string {
 var pyFrameworks = []string{"django", "fastapi", "flask"}
 
 func pythonFacts(root string, f *Facts) {
-	deps := map[string]bool{}
-	switch {
-	case f.manifest(root, "requirements.txt"):
-		f.BuildTool = "pip"
-		f.addDeps(root, "requirements.txt")
-		for _, d := range f.requirementNames(root, "requirements.txt") {
-			deps[d] = true
-		}
-	case isFile(filepath.Join(root, "Pipfile")):
-		f.BuildTool = "pipenv"
-		f.addDeps(root, "Pipfile", "Pipfile.lock")
-	case isFile(filepath.Join(root, "pyproject.toml")):
-		f.BuildTool = "pip"
-		f.addDeps(root, "pyproject.toml")
-		if isFile(filepath.Join(root, "poetry.lock")) {
-			f.BuildTool = "poetry"
-			f.addDeps(root, "poetry.lock")
-		}
-	}
-	var pp struct {
-		Project struct {
-			Name           string   `toml:"name"`
-			RequiresPython string   `toml:"requires-python"`
-			Dependencies   []string `toml:"dependencies"`
-		} `toml:"project"`
-		Tool struct {
-			Poetry struct {
-				Dependencies map[string]any `toml:"dependencies"`
-			} `toml:"poetry"`
-		} `toml:"tool"`
-	}
-	if b, ok := f.read(root, "pyproject.toml"); ok {
-		if err := toml.Unmarshal(b, &pp); err != nil {
-			f.note("pyproject.toml does not parse (%v)", err)
-		}
-		for _, d := range pp.Project.Dependencies {
-			deps[reqName(d)] = true
-		}
-		for d := range pp.Tool.Poetry.Dependencies {
-			deps[strings.ToLower(d)] = true
-		}
-		f.Module = pp.Project.Name
-	}
-	var pf struct {
-		Packages map[string]any `toml:"packages"`
-		Requires struct {
-			PythonVersion string `toml:"python_version"`
-		} `toml:"requires"`
-	}
-	if b, ok := f.read(root, "Pipfile"); ok {
-		_ = toml.Unmarshal(b, &pf)
-		for d := range pf.Packages {
-			deps[strings.ToLower(d)] = true
-		}
-	}
-	switch {
-	case f.firstLine(root, ".python-version") != "":
-		f.Version, f.VersionFrom = f.firstLine(root, ".python-version"), ".python-version"
-	case pp.Project.RequiresPython != "":
-		f.Version, f.VersionFrom = pp.Project.RequiresPython, "pyproject.toml requires-python"
-	case pf.Requires.PythonVersion != "":
-		f.Version, f.VersionFrom = pf.Requires.PythonVersion, "Pipfile python_version"
-	case strings.HasPrefix(f.firstLine(root, "runtime.txt"), "python-"):
-		f.Version, f.VersionFrom = strings.TrimPrefix(f.firstLine(root, "runtime.txt"), "python-"), "runtime.txt"
-	}
-	if pv := pp.Tool.Poetry.Dependencies["python"]; f.Version == "" && pv != nil {
-		if s, ok := pv.(string); ok {
-			f.Version, f.VersionFrom = s, "pyproject.toml tool.poetry python"
-		}
-	}
+	deps, pp, pf := pythonManifests(root, f)
+	pythonVersion(root, f, pp, pf)
 	for _, fw := range pyFrameworks {
 		if deps[fw] {
 			f.Framework = fw
@@ -833,6 +772,99 @@ func pythonFacts(root string, f *Facts) {
 			break
 		}
 	}
+	pythonStart(root, f, deps)
+}
+
+// pyProject is what pyproject.toml says of the app.
+type pyProject struct {
+	Project struct {
+		Name           string   `toml:"name"`
+		RequiresPython string   `toml:"requires-python"`
+		Dependencies   []string `toml:"dependencies"`
+	} `toml:"project"`
+	Tool struct {
+		Poetry struct {
+			Dependencies map[string]any `toml:"dependencies"`
+		} `toml:"poetry"`
+	} `toml:"tool"`
+}
+
+// pipfile is what a Pipfile says of the app.
+type pipfile struct {
+	Packages map[string]any `toml:"packages"`
+	Requires struct {
+		PythonVersion string `toml:"python_version"`
+	} `toml:"requires"`
+}
+
+// pythonManifests reads the build tool and the dependencies' names from
+// requirements.txt, a Pipfile or pyproject.toml.
+func pythonManifests(root string, f *Facts) (map[string]bool, pyProject, pipfile) {
+	deps := map[string]bool{}
+	switch {
+	case f.manifest(root, "requirements.txt"):
+		f.BuildTool = "pip"
+		f.addDeps(root, "requirements.txt")
+		for _, d := range f.requirementNames(root, "requirements.txt") {
+			deps[d] = true
+		}
+	case isFile(filepath.Join(root, "Pipfile")):
+		f.BuildTool = "pipenv"
+		f.addDeps(root, "Pipfile", "Pipfile.lock")
+	case isFile(filepath.Join(root, "pyproject.toml")):
+		f.BuildTool = "pip"
+		f.addDeps(root, "pyproject.toml")
+		if isFile(filepath.Join(root, "poetry.lock")) {
+			f.BuildTool = "poetry"
+			f.addDeps(root, "poetry.lock")
+		}
+	}
+	var pp pyProject
+	if b, ok := f.read(root, "pyproject.toml"); ok {
+		if err := toml.Unmarshal(b, &pp); err != nil {
+			f.note("pyproject.toml does not parse (%v)", err)
+		}
+		for _, d := range pp.Project.Dependencies {
+			deps[reqName(d)] = true
+		}
+		for d := range pp.Tool.Poetry.Dependencies {
+			deps[strings.ToLower(d)] = true
+		}
+		f.Module = pp.Project.Name
+	}
+	var pf pipfile
+	if b, ok := f.read(root, "Pipfile"); ok {
+		_ = toml.Unmarshal(b, &pf)
+		for d := range pf.Packages {
+			deps[strings.ToLower(d)] = true
+		}
+	}
+	return deps, pp, pf
+}
+
+// pythonVersion is the first of .python-version, requires-python, the
+// Pipfile's python_version, runtime.txt and Poetry's python.
+func pythonVersion(root string, f *Facts, pp pyProject, pf pipfile) {
+	switch {
+	case f.firstLine(root, ".python-version") != "":
+		f.Version, f.VersionFrom = f.firstLine(root, ".python-version"), ".python-version"
+	case pp.Project.RequiresPython != "":
+		f.Version, f.VersionFrom = pp.Project.RequiresPython, "pyproject.toml requires-python"
+	case pf.Requires.PythonVersion != "":
+		f.Version, f.VersionFrom = pf.Requires.PythonVersion, "Pipfile python_version"
+	case strings.HasPrefix(f.firstLine(root, "runtime.txt"), "python-"):
+		f.Version, f.VersionFrom = strings.TrimPrefix(f.firstLine(root, "runtime.txt"), "python-"), "runtime.txt"
+	}
+	if pv := pp.Tool.Poetry.Dependencies["python"]; f.Version == "" && pv != nil {
+		if s, ok := pv.(string); ok {
+			f.Version, f.VersionFrom = s, "pyproject.toml tool.poetry python"
+		}
+	}
+}
+
+// pythonStart finds what starts the app: the Procfile's web process, the
+// Django project, the Flask or FastAPI app object, or a file at the root.
+func pythonStart(root string, f *Facts, deps map[string]bool) {
 	switch f.Framework {
 	case "django":
 		f.Entry = djangoProject(root)
