@@ -71,9 +71,27 @@ func (u *Up) phase(p string) {
 	}
 }
 
+// EventKind is what an Event tells of.
+type EventKind string
+
+// The kinds of Event, in the order an up sends them.
+const (
+	EventTask      EventKind = "task"      // a task ran (pre-up, post-deploy, post-up)
+	EventWarning   EventKind = "warning"   // something the user should know (secrets in the context)
+	EventBuild     EventKind = "build"     // the image was built (Path says how)
+	EventPush      EventKind = "push"      // it was pushed
+	EventProgress  EventKind = "progress"  // pods ready of desired, during the rollout
+	EventDeploy    EventKind = "deploy"    // the release was upgraded
+	EventReady     EventKind = "ready"     // its pods are Ready
+	EventUnchanged EventKind = "unchanged" // nothing had changed
+	EventError     EventKind = "error"     // up failed (Diagnosis for a failed rollout)
+	EventCancelled EventKind = "cancelled" // stopped before deploying (watch mode drops a stale build)
+	EventForward   EventKind = "forward"   // a forward of connect (--auto-connect)
+)
+
 // Event is one step of up, for editors and CI (--output json).
 type Event struct {
-	Event     string            `json:"event"` // task, warning, build, push, deploy, progress, ready, unchanged, error, cancelled, forward
+	Event     EventKind         `json:"event"`
 	Time      time.Time         `json:"time"`
 	Release   string            `json:"release,omitempty"`
 	Path      string            `json:"path,omitempty"` // the build path
@@ -169,12 +187,12 @@ func (r *upRun) finish(ctx context.Context, err error) error {
 			what = "release " + r.e.release + " is as it was"
 		}
 		// Stopped before deploying (watch mode drops a stale build): no error event.
-		r.u.emit(Event{Event: "cancelled"})
+		r.u.emit(Event{Event: EventCancelled})
 		return fmt.Errorf("interrupted while %s: nothing was deployed, %s: %w", r.step, what, context.Canceled)
 	}
 	if err != nil {
 		var re *deploy.RolloutError
-		ev := Event{Event: "error", Message: err.Error()}
+		ev := Event{Event: EventError, Message: err.Error()}
 		if errors.As(err, &re) {
 			ev.Diagnosis = &re.Diagnosis
 		}
@@ -226,7 +244,7 @@ func (r *upRun) image(ctx context.Context) error {
 	if len(bctx.Secrets) > 0 {
 		msg := secretsWarning(e.dockerfile, bctx.Secrets)
 		u.say("warning: %s", msg)
-		u.emit(Event{Event: "warning", Release: e.release, Message: msg})
+		u.emit(Event{Event: EventWarning, Release: e.release, Message: msg})
 	}
 	r.tag = e.repo.Tag(bctx.Digest[:20])
 	if r.current != nil {
@@ -259,7 +277,7 @@ func (r *upRun) buildAndPush(ctx context.Context) error {
 		return err
 	}
 	res.Path, res.Build = built.Path, time.Since(t0)
-	u.emit(Event{Event: "build", Release: e.release, Path: built.Path, Seconds: res.Build.Seconds()})
+	u.emit(Event{Event: EventBuild, Release: e.release, Path: built.Path, Seconds: res.Build.Seconds()})
 	t0 = time.Now()
 	if built.Image != nil {
 		r.step = "pushing " + tag.String() + " (the registry may hold some of its layers, not the tag)"
@@ -280,7 +298,7 @@ func (r *upRun) buildAndPush(ctx context.Context) error {
 		res.Uploaded = -1 // the daemon pushed; it does not say how much
 	}
 	res.Push = time.Since(t0)
-	ev := Event{Event: "push", Release: e.release, Image: r.img.String(), Seconds: res.Push.Seconds()}
+	ev := Event{Event: EventPush, Release: e.release, Image: r.img.String(), Seconds: res.Push.Seconds()}
 	if res.Uploaded >= 0 {
 		ev.Uploaded = &res.Uploaded
 		u.say("pushed %s (%s uploaded) in %s", r.img, ui.Bytes(res.Uploaded), round(res.Push))
@@ -315,7 +333,7 @@ func (r *upRun) deploy(ctx context.Context) (*UpResult, error) {
 		Progress: func(p deploy.Progress) {
 			u.UI.Status("%s: %s", e.release, p)
 			ready := p.Ready
-			u.emit(Event{Event: "progress", Release: e.release, Ready: &ready, Desired: p.Desired})
+			u.emit(Event{Event: EventProgress, Release: e.release, Ready: &ready, Desired: p.Desired})
 		},
 	})
 	u.UI.ClearStatus()
@@ -326,17 +344,17 @@ func (r *upRun) deploy(ctx context.Context) (*UpResult, error) {
 	res.Total = time.Since(r.start)
 	if dr.Unchanged && res.Path == "" {
 		res.Unchanged = true
-		u.emit(Event{Event: "unchanged", Release: e.release, Image: image.String(), Revision: dr.Revision, Seconds: res.Total.Seconds()})
+		u.emit(Event{Event: EventUnchanged, Release: e.release, Image: image.String(), Revision: dr.Revision, Seconds: res.Total.Seconds()})
 		return res, nil
 	}
 	if dr.Recovered != "" {
 		u.say("note: %s", dr.Recovered)
 	}
-	u.emit(Event{Event: "deploy", Release: e.release, Image: image.String(), Revision: dr.Revision, Seconds: dr.Apply.Seconds()})
+	u.emit(Event{Event: EventDeploy, Release: e.release, Image: image.String(), Revision: dr.Revision, Seconds: dr.Apply.Seconds()})
 	if dr.NotWaited {
 		return res, nil // nothing is known to run: no ready event, no post-deploy or post-up tasks
 	}
-	u.emit(Event{Event: "ready", Release: e.release, Revision: dr.Revision, Seconds: res.Total.Seconds()})
+	u.emit(Event{Event: EventReady, Release: e.release, Revision: dr.Revision, Seconds: res.Total.Seconds()})
 	if err := u.postDeploy(ctx, e); err != nil {
 		return res, err
 	}
@@ -362,7 +380,7 @@ func (u *Up) postDeploy(ctx context.Context, e *upEnv) error {
 	for _, t := range tasks {
 		u.say("post-deploy task %s in %s: %s", t.Name, pod.Name, t.Command)
 		err := kube.Exec(ctx, e.cluster, e.cluster.Namespace, pod.Name, container, []string{"sh", "-c", t.Command}, out, out)
-		ev := Event{Event: "task", Release: e.release, Message: "post-deploy " + t.Name}
+		ev := Event{Event: EventTask, Release: e.release, Message: "post-deploy " + t.Name}
 		if err != nil {
 			ev.Message += ": " + err.Error()
 		}
@@ -525,7 +543,7 @@ func daemonlessWhat(p *build.Plan) string {
 // runTasks runs host tasks in the app's directory, in name order.
 func (u *Up) runTasks(ctx context.Context, e *upEnv, kind string, tasks map[string]string) error {
 	return runHostTasks(ctx, u.UI, e.dir, kind, tasks, func(name string, err error) {
-		ev := Event{Event: "task", Release: e.release, Message: kind + " " + name}
+		ev := Event{Event: EventTask, Release: e.release, Message: kind + " " + name}
 		if err != nil {
 			ev.Message += ": " + err.Error()
 		}

@@ -72,7 +72,7 @@ func (f *upFixture) kinds() []string {
 	defer f.mu.Unlock()
 	var k []string
 	for _, e := range f.events {
-		k = append(k, e.Event)
+		k = append(k, string(e.Event))
 	}
 	f.events = nil
 	return k

@@ -70,7 +70,7 @@ func upConnect(s streams, u *action.Up) func(context.Context) error {
 		if u.Events != nil {
 			c.OnReady = func(ms []action.PortMapping) {
 				for _, m := range ms {
-					u.Events(action.Event{Event: "forward", Time: time.Now(), URL: m.URL(), Port: m.Remote})
+					u.Events(action.Event{Event: action.EventForward, Time: time.Now(), URL: m.URL(), Port: m.Remote})
 				}
 			}
 		} else {
