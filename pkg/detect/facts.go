@@ -753,16 +753,7 @@ func pythonFacts(root string, f *Facts) {
 			break
 		}
 	}
-	for _, n := range pyNative {
-		if deps[n.name] {
-			f.Native = append(f.Native, n.name)
-			for _, pkg := range n.pkgs {
-				if !slices.Contains(f.NativePackages, pkg) {
-					f.NativePackages = append(f.NativePackages, pkg)
-				}
-			}
-		}
-	}
+	f.nativeOf(pyNative, deps)
 	if len(f.Native) > 0 {
 		f.note("packages built from source (%s) need a compiler and headers: the image installs them before the dependencies", strings.Join(f.Native, ", "))
 	}
@@ -1226,16 +1217,7 @@ func rubyFacts(root string, f *Facts) {
 			gems[string(m[1])] = true
 		}
 	}
-	for _, g := range nativeGems {
-		if gems[g.name] {
-			f.Native = append(f.Native, g.name)
-			for _, pkg := range g.pkgs {
-				if !slices.Contains(f.NativePackages, pkg) {
-					f.NativePackages = append(f.NativePackages, pkg)
-				}
-			}
-		}
-	}
+	f.nativeOf(nativeGems, gems)
 	if len(f.Native) > 0 {
 		f.note("gems with native parts (%s) are compiled in a build stage; the runtime image has none of the compilers", strings.Join(f.Native, ", "))
 	}
@@ -1373,10 +1355,29 @@ var (
 // nativeGems are gems that compile C extensions when installed, with the
 // Debian packages their build needs besides a compiler (the runtime needs
 // the matching libraries: runtimePackage).
-var nativeGems = []struct {
+// nativePackage is a package with native parts, and the Debian packages its
+// build needs.
+type nativePackage struct {
 	name string
 	pkgs []string
-}{
+}
+
+// nativeOf records the packages of table that the app depends on (deps),
+// with the Debian packages their builds need.
+func (f *Facts) nativeOf(table []nativePackage, deps map[string]bool) {
+	for _, n := range table {
+		if deps[n.name] {
+			f.Native = append(f.Native, n.name)
+			for _, pkg := range n.pkgs {
+				if !slices.Contains(f.NativePackages, pkg) {
+					f.NativePackages = append(f.NativePackages, pkg)
+				}
+			}
+		}
+	}
+}
+
+var nativeGems = []nativePackage{
 	{"puma", nil}, {"nio4r", nil}, {"bootsnap", nil}, {"msgpack", nil}, {"bcrypt", nil}, {"json", nil},
 	{"ffi", []string{"libffi-dev"}}, {"psych", []string{"libyaml-dev"}}, {"pg", []string{"libpq-dev"}},
 	{"mysql2", []string{"default-libmysqlclient-dev"}}, {"sqlite3", []string{"libsqlite3-dev"}},
@@ -1385,10 +1386,7 @@ var nativeGems = []struct {
 
 // pyNative are Python packages with no wheel for Linux (they compile at
 // install), with the Debian packages their build needs besides a compiler.
-var pyNative = []struct {
-	name string
-	pkgs []string
-}{
+var pyNative = []nativePackage{
 	{"psycopg2", []string{"libpq-dev"}}, {"mysqlclient", []string{"default-libmysqlclient-dev", "pkg-config"}},
 	{"pyodbc", []string{"unixodbc-dev"}}, {"python-ldap", []string{"libldap2-dev", "libsasl2-dev"}},
 	{"uwsgi", nil}, {"pycairo", []string{"libcairo2-dev", "pkg-config"}},
