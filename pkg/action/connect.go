@@ -120,7 +120,7 @@ func (c *Connect) Run(ctx context.Context) error {
 	defer cancel()
 	ready := make(chan []connect.Mapping, 1)
 	opts := []connect.Option{
-		connect.WithOverrides(overrides...),
+		connect.WithOverrides(overrides...), connect.WithDialer(c.Deps.DialPod),
 		connect.WithReady(func(m []connect.Mapping) { ready <- m }),
 		connect.WithEvents(func(e connect.Event) {
 			if e.Kind != "retry" { // a connection sent again to the next pod: all is well

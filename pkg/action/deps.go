@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/draftk8s/draft/pkg/build"
+	"github.com/draftk8s/draft/pkg/connect"
 	"github.com/draftk8s/draft/pkg/deploy"
 	"github.com/draftk8s/draft/pkg/kube"
 )
@@ -20,6 +21,9 @@ type Deps struct {
 	Deployer func(c *kube.Cluster) (*deploy.Deployer, error)
 	// Docker makes the Docker builder (build.NewDockerBuilder).
 	Docker func() (build.Engine, error)
+	// DialPod opens connect's port-forward connections to pods (nil: the API
+	// server's portforward subresource).
+	DialPod connect.Dialer
 }
 
 func (d Deps) resolve(ctx context.Context, o kube.Options) (*kube.Cluster, error) {

@@ -10,10 +10,13 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	ggcr "github.com/google/go-containerregistry/pkg/registry"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/httpstream"
 
 	"github.com/draftk8s/draft/internal/deploysim"
 	"github.com/draftk8s/draft/internal/testkit"
@@ -21,6 +24,7 @@ import (
 	"github.com/draftk8s/draft/pkg/config"
 	"github.com/draftk8s/draft/pkg/deploy"
 	"github.com/draftk8s/draft/pkg/kube"
+	"github.com/draftk8s/draft/pkg/ui"
 )
 
 // upFixture is an app that create wrote, a registry in memory, and a
@@ -401,4 +405,55 @@ func TestUpWarnsOfSecretsInTheContext(t *testing.T) {
 		}
 	}
 	t.Errorf("no warning naming config/.env and id_rsa in %+v", f.events)
+}
+
+// Connect listens on a local port for each pod port and streams the pods'
+// logs until interrupted; a pod that cannot be dialled is said, and connect
+// goes on (the forwarding itself is pkg/connect's, tested there).
+func TestConnect(t *testing.T) {
+	f := newUpFixture(t, "go-plain")
+	if _, err := f.up().Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	deps := f.up().Deps
+	var dials atomic.Int32
+	deps.DialPod = func(ctx context.Context, pod *corev1.Pod) (httpstream.Connection, error) {
+		dials.Add(1)
+		return nil, errors.New("pod " + pod.Name + " does not answer")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var logs, said testkit.LockedBuffer
+	ready := make(chan []PortMapping, 1)
+	c := &Connect{Dir: f.dir, Kube: kube.Options{Namespace: upNS}, Deps: deps, Logs: &logs, Tail: 5, UI: ui.New(&said),
+		OnReady: func(m []PortMapping) { ready <- m }}
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	select {
+	case m := <-ready:
+		if len(m) != 1 || m[0].Remote != 8080 || m[0].Local == 0 {
+			t.Errorf("forwards: %+v, want pod port 8080 on a local port", m)
+		}
+	case err := <-done:
+		t.Fatalf("connect ended: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("connect never became ready")
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(logs.String(), "fake logs") && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !strings.Contains(logs.String(), "fake logs") {
+		t.Errorf("no log lines streamed: %q", logs.String())
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("connect ended with %v after the interrupt", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("connect still runs 10 s after the interrupt")
+	}
+	t.Logf("dials: %d; said: %q", dials.Load(), said.String())
 }

@@ -60,7 +60,15 @@ type options struct {
 	dialWait  time.Duration
 	vacancy   time.Duration // how long no pod lasts before the workloads are looked for
 	stopGone  bool
+	dial      Dialer // nil: the API server's portforward subresource
 }
+
+// Dialer opens a port-forward connection to a pod.
+type Dialer func(ctx context.Context, pod *corev1.Pod) (httpstream.Connection, error)
+
+// WithDialer sets how pods are dialled (default: the API server's
+// portforward subresource, with the config New is given); a nil d keeps it.
+func WithDialer(d Dialer) Option { return func(o *options) { o.dial = d } }
 
 // WithStopWhenGone makes Run return ErrGone when the release is deleted (no
 // pod and no workload left); without it Run waits for pods to come back, as
@@ -102,8 +110,11 @@ func New(cfg *rest.Config, client kubernetes.Interface, namespace, selector stri
 	for _, opt := range opts {
 		opt(&f.o)
 	}
-	f.dial = func(ctx context.Context, pod *corev1.Pod) (httpstream.Connection, error) {
-		return dialPod(ctx, cfg, client, pod)
+	f.dial = f.o.dial
+	if f.dial == nil {
+		f.dial = func(ctx context.Context, pod *corev1.Pod) (httpstream.Connection, error) {
+			return dialPod(ctx, cfg, client, pod)
+		}
 	}
 	return f
 }

@@ -754,3 +754,18 @@ func TestForwarderWarnsOfUndeclaredOverride(t *testing.T) {
 		t.Errorf("warnings %q, want one on port 9999", warnings)
 	}
 }
+
+func TestWithDialer(t *testing.T) {
+	called := ""
+	d := func(_ context.Context, pod *corev1.Pod) (httpstream.Connection, error) {
+		called = pod.Name
+		return nil, errors.New("no")
+	}
+	f := New(nil, nil, "dev", "app=x", WithDialer(d))
+	if _, err := f.dial(context.Background(), &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "p1"}}); err == nil || called != "p1" {
+		t.Errorf("the dialer given was not used: %v, %q", err, called)
+	}
+	if g := New(nil, nil, "dev", "app=x", WithDialer(nil)); g.dial == nil {
+		t.Error("WithDialer(nil) left no dialer")
+	}
+}
