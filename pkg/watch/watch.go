@@ -224,32 +224,15 @@ func (w *Watcher) Run(ctx context.Context) error {
 			polling.Stop()
 		}
 	}()
-	var (
-		pending = map[string]bool{} // changed path -> it did not exist before the burst
-		last    time.Time
-		reload  bool // a rules file changed: walk the tree again once it is quiet
-		told    bool // Early was told of this burst
-	)
+	b := &burst{pending: map[string]bool{}}
 	changed := func() {
-		last = time.Now()
+		b.last = time.Now()
 		timer.Reset(w.opts.delay)
 		if w.early != nil {
 			early.Reset(w.opts.early)
 		}
 	}
-loop:
 	for {
-		var pollC <-chan time.Time
-		switch {
-		case len(w.polls) > 0 && polling == nil:
-			polling = time.NewTicker(pollEvery)
-		case len(w.polls) == 0 && polling != nil:
-			polling.Stop()
-			polling = nil
-		}
-		if polling != nil {
-			pollC = polling.C
-		}
 		select {
 		case <-ctx.Done():
 			return nil
@@ -257,71 +240,116 @@ loop:
 			if !ok {
 				return nil
 			}
-			rel, ok := w.handle(ctx, ev, pending)
+			rel, ok := w.handle(ctx, ev, b.pending)
 			if rel == "." {
 				return fmt.Errorf("%s was removed or moved away: there is nothing left to watch", w.root)
 			}
 			if ok {
-				reload = reload || rulesFile(rel)
+				b.reload = b.reload || rulesFile(rel)
 				changed()
 			}
 		case err, ok := <-w.fsw.Errors:
 			if !ok {
 				return nil
 			}
-			if errors.Is(err, fsnotify.ErrEventOverflow) {
-				w.logf("the kernel dropped file events under %s (its queue overflowed): looking at the whole tree again", w.root)
-				pending["."] = false
-				reload = true
+			if w.fsError(err, b) {
 				changed()
-				continue
 			}
-			w.logf("watching %s: %v", w.root, err)
-		case <-pollC:
-			if w.poll(ctx, pending) {
+		case <-w.pollTicks(&polling):
+			if w.poll(ctx, b.pending) {
 				changed()
 			}
 		case <-early.C:
 			if err := w.rootGone(); err != nil {
 				return err
 			}
-			sofar := maps.Clone(pending)
-			w.dropTransient(sofar)
-			b := Batch{Paths: sortedKeys(sofar), At: last}
-			if _, anything := sofar["."]; anything {
-				b.Paths = []string{"."}
-			}
-			for {
-				select {
-				case w.early <- b:
-					told = true
-					continue loop
-				default:
-				}
-				select {
-				case <-w.early: // not received: this one replaces it
-				default:
-				}
-			}
+			w.tellEarly(b)
 		case <-timer.C:
 			if err := w.rootGone(); err != nil {
 				return err
 			}
-			w.dropTransient(pending)
-			if _, anything := pending["."]; anything {
-				w.send(Batch{Paths: []string{"."}, At: last})
-			} else if len(pending) > 0 {
-				w.send(Batch{Paths: sortedKeys(pending), At: last})
-			} else if told {
-				w.send(Batch{At: last}) // what Early announced came to nothing
-			}
-			told = false
-			clear(pending)
-			if reload {
-				reload = false
-				w.resync(ctx)
-			}
+			w.endBurst(ctx, b)
 		}
+	}
+}
+
+// burst is what changed since the last batch.
+type burst struct {
+	pending map[string]bool // changed path -> it did not exist before the burst
+	last    time.Time
+	reload  bool // a rules file changed: walk the tree again once it is quiet
+	told    bool // Early was told of this burst
+}
+
+// pollTicks is the polling ticker's channel while some folders cannot be
+// watched (nil, which never sends, while all can); it starts and stops it.
+func (w *Watcher) pollTicks(t **time.Ticker) <-chan time.Time {
+	switch {
+	case len(w.polls) > 0 && *t == nil:
+		*t = time.NewTicker(pollEvery)
+	case len(w.polls) == 0 && *t != nil:
+		(*t).Stop()
+		*t = nil
+	}
+	if *t == nil {
+		return nil
+	}
+	return (*t).C
+}
+
+// fsError handles an error of the kernel's watch: a dropped queue of events
+// makes the whole tree changed (true); another is logged.
+func (w *Watcher) fsError(err error, b *burst) bool {
+	if errors.Is(err, fsnotify.ErrEventOverflow) {
+		w.logf("the kernel dropped file events under %s (its queue overflowed): looking at the whole tree again", w.root)
+		b.pending["."] = false
+		b.reload = true
+		return true
+	}
+	w.logf("watching %s: %v", w.root, err)
+	return false
+}
+
+// tellEarly tells Early what the burst changed so far, when it pauses; a
+// batch not received yet is replaced by this one.
+func (w *Watcher) tellEarly(b *burst) {
+	sofar := maps.Clone(b.pending)
+	w.dropTransient(sofar)
+	e := Batch{Paths: sortedKeys(sofar), At: b.last}
+	if _, anything := sofar["."]; anything {
+		e.Paths = []string{"."}
+	}
+	for {
+		select {
+		case w.early <- e:
+			b.told = true
+			return
+		default:
+		}
+		select {
+		case <-w.early: // not received: this one replaces it
+		default:
+		}
+	}
+}
+
+// endBurst sends the burst's batch once the quiet period has passed (an
+// empty one when Early was told of changes that came to nothing), and walks
+// the tree again if a rules file changed.
+func (w *Watcher) endBurst(ctx context.Context, b *burst) {
+	w.dropTransient(b.pending)
+	if _, anything := b.pending["."]; anything {
+		w.send(Batch{Paths: []string{"."}, At: b.last})
+	} else if len(b.pending) > 0 {
+		w.send(Batch{Paths: sortedKeys(b.pending), At: b.last})
+	} else if b.told {
+		w.send(Batch{At: b.last}) // what Early announced came to nothing
+	}
+	b.told = false
+	clear(b.pending)
+	if b.reload {
+		b.reload = false
+		w.resync(ctx)
 	}
 }
 
