@@ -1,6 +1,7 @@
 package action
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -73,14 +74,14 @@ func resolveApp(ctx context.Context, deps Deps, dir, environment, release string
 	if err != nil {
 		return nil, err
 	}
-	a := &appPods{env: env, release: firstNonEmpty(release, env.Name), cluster: cluster}
+	a := &appPods{env: env, release: cmp.Or(release, env.Name), cluster: cluster}
 	if a.release == "" {
 		return nil, fmt.Errorf("%s: environments.%s has no name: set name = \"my-app\"", cfg.Path, envName(environment))
 	}
 	a.selector = "app.kubernetes.io/instance=" + a.release
 	if a.cluster == nil {
-		ko.Context = firstNonEmpty(ko.Context, env.KubeContext)
-		ko.Namespace = firstNonEmpty(ko.Namespace, env.Namespace)
+		ko.Context = cmp.Or(ko.Context, env.KubeContext)
+		ko.Namespace = cmp.Or(ko.Namespace, env.Namespace)
 		allowed := append(append([]string{}, allow...), env.AllowContexts...)
 		ko.Check = func(c *kube.Cluster) error { return kube.CheckLocal(c, allowed) }
 		if a.cluster, err = deps.resolve(ctx, ko); err != nil {

@@ -75,7 +75,7 @@ func (c *Create) Run(ctx context.Context) (*CreateResult, error) {
 		in.Secrets = append(append([]string(nil), in.Secrets...), "!.env")
 		res.Notes = append(res.Notes, ".env goes into the image: it is committed (the root .gitignore does not list it), so it is the app's configuration, not a secret; keep secrets in .env.local, which stays out")
 	}
-	own := res.Pack.Name == pack.OwnDockerfile().Name
+	own := res.Pack.Name == pack.OwnDockerfileName
 	kept, keptNotes := c.keptDockerfile(abs, &in, own)
 	if res.Pack.Name == "java" && len(in.DepFiles) == 0 && !kept {
 		return res, fmt.Errorf("%s has Java sources but no pom.xml or build.gradle(.kts): the java pack builds with Maven or Gradle; add a build file, or a Dockerfile of your own (draft keeps it)", abs)

@@ -1,6 +1,7 @@
 package action
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -44,9 +45,9 @@ func (d *Delete) Run(ctx context.Context) (*DeleteResult, error) {
 		if err != nil {
 			return nil, err
 		}
-		release = firstNonEmpty(release, env.Name)
-		ko.Context = firstNonEmpty(ko.Context, env.KubeContext)
-		ko.Namespace = firstNonEmpty(ko.Namespace, env.Namespace)
+		release = cmp.Or(release, env.Name)
+		ko.Context = cmp.Or(ko.Context, env.KubeContext)
+		ko.Namespace = cmp.Or(ko.Namespace, env.Namespace)
 		allowed = append(append([]string{}, allowed...), env.AllowContexts...)
 		if tasks, err = config.LoadTasks(dir, cfg.Tasks); err != nil {
 			return nil, err

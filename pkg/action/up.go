@@ -1,6 +1,7 @@
 package action
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -422,7 +423,7 @@ func (u *Up) resolve(ctx context.Context) (*upEnv, error) {
 	if _, err := os.Stat(filepath.Join(dir, e.dockerfile)); err != nil {
 		return nil, fmt.Errorf("there is no %s in %s: run draft create, or set dockerfile in draft.toml", e.dockerfile, dir)
 	}
-	regHost := firstNonEmpty(u.Registry, env.Registry, os.Getenv("DRAFT_REGISTRY"))
+	regHost := cmp.Or(u.Registry, env.Registry, os.Getenv("DRAFT_REGISTRY"))
 	if regHost == "" {
 		return nil, errors.New("no registry to push to: set one with --registry, registry in draft.toml, or $DRAFT_REGISTRY (127.0.0.1:5000 for a local registry)")
 	}
@@ -500,7 +501,7 @@ func (u *Up) build(ctx context.Context, e *upEnv, tag name.Tag, deployed name.Re
 		Dir: e.dir, Dockerfile: e.dockerfile, BuildArgs: e.env.BuildArgs, Target: tag, Network: e.env.BuildNetwork,
 		Platform: e.platform, Log: log, Labels: map[string]string{build.DepsLabel: deps},
 	}
-	choice := firstNonEmpty(u.Builder, e.env.Builder, BuilderAuto)
+	choice := cmp.Or(u.Builder, e.env.Builder, BuilderAuto)
 	daemonless := build.NewDaemonless(e.reg.Image)
 	if choice == BuilderAuto || choice == BuilderDaemonless {
 		// The deployed image is only needed to replace its top layer.
@@ -558,15 +559,6 @@ func round(d time.Duration) time.Duration {
 	default:
 		return d.Round(time.Millisecond)
 	}
-}
-
-func firstNonEmpty(s ...string) string {
-	for _, v := range s {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }
 
 // secretsWarning says which files that look like secrets the build context

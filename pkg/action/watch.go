@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/draftk8s/draft/pkg/deploy"
+	"github.com/draftk8s/draft/pkg/detect"
 	"github.com/draftk8s/draft/pkg/watch"
 )
 
@@ -389,12 +389,7 @@ func DiagnosisLines(err error) []string {
 	return out
 }
 
-func summarize(paths []string) string {
-	if len(paths) <= 3 {
-		return strings.Join(paths, ", ")
-	}
-	return fmt.Sprintf("%s and %d more", strings.Join(paths[:3], ", "), len(paths)-3)
-}
+func summarize(paths []string) string { return detect.ListWords(paths, 3) }
 
 // UpSettings reads draft.toml's watch and auto-connect for the environment
 // (false when there is no draft.toml: up itself will say so).

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strings"
@@ -133,14 +134,14 @@ func printSources(s streams, res *action.CreateResult) {
 		}
 		from := f.StartFrom
 		if from == "" {
-			from = "the " + res.Pack.Name + " pack's start for " + or(f.Framework, "an app without a framework")
+			from = "the " + res.Pack.Name + " pack's start for " + cmp.Or(f.Framework, "an app without a framework")
 		}
 		if start != "" {
 			fmt.Fprintf(s.Err, "Start: %s (from %s)\n", start, from)
 		}
 	}
 	if f.BuildTool != "" {
-		fmt.Fprintf(s.Err, "Build tool: %s (from %s)\n", f.BuildTool, or(strings.Join(f.DepFiles, ", "), "no manifest: the pack's default"))
+		fmt.Fprintf(s.Err, "Build tool: %s (from %s)\n", f.BuildTool, cmp.Or(strings.Join(f.DepFiles, ", "), "no manifest: the pack's default"))
 	}
 	from := f.VersionFrom
 	if from == "" {
@@ -149,11 +150,4 @@ func printSources(s streams, res *action.CreateResult) {
 	if res.Version != "" {
 		fmt.Fprintf(s.Err, "Version: %s (from %s)\n", res.Version, from)
 	}
-}
-
-func or(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }

@@ -3,6 +3,7 @@ package detect
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"encoding/xml"
 	"errors"
@@ -161,8 +162,10 @@ func (f *Facts) exampleEnv(root string) {
 				continue
 			}
 			v := strings.TrimSpace(m[2])
-			if i := strings.Index(v, " #"); i >= 0 || strings.HasPrefix(v, "#") {
-				v = strings.TrimSpace(v[:max(i, 0)])
+			if strings.HasPrefix(v, "#") {
+				v = "" // all comment
+			} else if i := strings.Index(v, " #"); i >= 0 {
+				v = strings.TrimSpace(v[:i]) // a comment after the value
 			}
 			if v == "" || v == `""` || v == "''" {
 				empty = append(empty, m[1])
@@ -506,8 +509,8 @@ func nodeFacts(root string, f *Facts) {
 	if f.BuildTool == "pnpm" && p.PkgMgr == "" {
 		// without a packageManager field corepack runs its own default pnpm,
 		// which may not read this lockfile: the one its format belongs to
-		if m := pnpmLockRE.FindSubmatch(f.firstBytes(root, "pnpm-lock.yaml")); m != nil {
-			if f.Pnpm = pnpmOfLockfile[string(m[1])]; f.Pnpm != "" {
+		if m := pnpmLockRE.FindStringSubmatch(f.firstLine(root, "pnpm-lock.yaml")); m != nil {
+			if f.Pnpm = pnpmOfLockfile[m[1]]; f.Pnpm != "" {
 				f.note("package.json names no packageManager: the image uses pnpm %s, which writes pnpm-lock.yaml's format (lockfileVersion %s)", f.Pnpm, m[1])
 			}
 		}
@@ -597,12 +600,6 @@ var pnpmLockRE = regexp.MustCompile(`^lockfileVersion: '?([0-9.]+)'?`)
 
 // pnpmOfLockfile is the pnpm major version that writes each lockfile format.
 var pnpmOfLockfile = map[string]string{"9.0": "9", "6.0": "8", "6.1": "8", "5.4": "7", "5.3": "6"}
-
-// firstBytes is the start of a file (its first 200 bytes), or nothing.
-func (f *Facts) firstBytes(root, name string) []byte {
-	b, _ := f.read(root, name)
-	return b[:min(len(b), 200)]
-}
 
 // nodeStart chooses what starts the app, and says which package.json script
 // that is ("" when none): node itself on the start script's file where it
@@ -859,7 +856,7 @@ func pythonStart(root string, f *Facts, deps map[string]bool) {
 	switch f.Framework {
 	case "django":
 		f.Entry = djangoProject(root)
-		f.StartFrom = "the Django project's wsgi.py, served by " + or(f.Server, "runserver")
+		f.StartFrom = "the Django project's wsgi.py, served by " + cmp.Or(f.Server, "runserver")
 		if f.Entry == "" {
 			f.note("no <project>/wsgi.py found beside manage.py; edit the Dockerfile's CMD")
 		} else if b, err := os.ReadFile(filepath.Join(root, f.Entry, "settings.py")); err == nil &&
@@ -1207,10 +1204,12 @@ func rubyFacts(root string, f *Facts) {
 		if m := lockRailsRE.FindSubmatch(lock); m != nil {
 			major, _ := strconv.Atoi(string(m[2]))
 			minor, _ := strconv.Atoi(string(m[3]))
-			// Rails before 6.1 does not run on Ruby 3 (nor 4.x on 2.7)
-			bound := map[bool]string{true: "< 2.7", false: "< 3.0"}[major < 5]
-			if major < 6 || (major == 6 && minor == 0) {
-				f.bound(bound, "rails "+string(m[1])+" (Gemfile.lock)")
+			// Rails before 6.1 does not run on Ruby 3, nor 4.x on 2.7
+			switch {
+			case major < 5:
+				f.bound("< 2.7", "rails "+string(m[1])+" (Gemfile.lock)")
+			case major < 6 || (major == 6 && minor == 0):
+				f.bound("< 3.0", "rails "+string(m[1])+" (Gemfile.lock)")
 			}
 		}
 		for _, m := range lockGemRE.FindAllSubmatch(lock, -1) {
@@ -1456,12 +1455,4 @@ func FactsFor(root string, s Stack) Facts {
 		}
 	}
 	return readFacts(root, s, ms)
-}
-
-// or is a, or b when a is empty.
-func or(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }

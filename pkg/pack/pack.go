@@ -139,12 +139,15 @@ func loadPack(name, source string, fsys fs.FS) (*Pack, error) {
 	return p, nil
 }
 
+// OwnDockerfileName is the name of the OwnDockerfile pack.
+const OwnDockerfileName = "own Dockerfile"
+
 // OwnDockerfile is the pack for an app whose own Dockerfile builds the image
 // in a language draft has no pack for: its .dockerignore and chart values
 // (a Dockerfile it renders is never to be written).
 func OwnDockerfile() *Pack {
 	sub, _ := fs.Sub(packs.Own, "own")
-	p, err := loadPack("own Dockerfile", BuiltIn, sub)
+	p, err := loadPack(OwnDockerfileName, BuiltIn, sub)
 	if err != nil {
 		panic(err) // a built-in file: the tests load it
 	}
