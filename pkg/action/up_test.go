@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -82,15 +83,6 @@ func (f *upFixture) kinds() []string {
 	return k
 }
 
-func has(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
 // A Go app, built without Docker, pushed to a registry, deployed and rolled
 // out; then an up with nothing changed does nothing; then a change is a new
 // revision.
@@ -107,7 +99,7 @@ func TestUpBuildsPushesAndDeploys(t *testing.T) {
 	if !strings.HasPrefix(res.Image.String(), f.registry+"/go-plain@sha256:") {
 		t.Errorf("image %s is not in the fixture's registry", res.Image)
 	}
-	if k := f.kinds(); !has(k, "build") || !has(k, "push") || !has(k, "deploy") || !has(k, "ready") {
+	if k := f.kinds(); !slices.Contains(k, "build") || !slices.Contains(k, "push") || !slices.Contains(k, "deploy") || !slices.Contains(k, "ready") {
 		t.Errorf("first up's events: %v", k)
 	}
 	if got := f.sim.Statuses("go-plain"); got != "1:deployed" {
@@ -131,7 +123,7 @@ func TestUpBuildsPushesAndDeploys(t *testing.T) {
 	if s := UpSummary(res); !strings.HasPrefix(s, "nothing changed: release go-plain runs sha256:") || !strings.Contains(s, "(revision 1)") {
 		t.Errorf("summary: %s", s)
 	}
-	if k := f.kinds(); !has(k, "unchanged") || has(k, "build") || has(k, "deploy") {
+	if k := f.kinds(); !slices.Contains(k, "unchanged") || slices.Contains(k, "build") || slices.Contains(k, "deploy") {
 		t.Errorf("unchanged up's events: %v", k)
 	}
 
@@ -227,7 +219,7 @@ func TestUpPreUpTasks(t *testing.T) {
 	if got := f.sim.Statuses("go-plain"); got != "1:deployed" {
 		t.Errorf("a failed pre-up task deployed: %s", got)
 	}
-	if k := f.kinds(); has(k, "build") || has(k, "deploy") {
+	if k := f.kinds(); slices.Contains(k, "build") || slices.Contains(k, "deploy") {
 		t.Errorf("built or deployed after a failed pre-up task: %v", k)
 	}
 }
@@ -369,7 +361,7 @@ func TestUpErrors(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("err = %v, want %q", err, tt.want)
 			}
-			if k := f.kinds(); has(k, "build") || has(k, "deploy") {
+			if k := f.kinds(); slices.Contains(k, "build") || slices.Contains(k, "deploy") {
 				t.Errorf("events after the error: %v", k)
 			}
 		})
