@@ -1,7 +1,6 @@
 package action
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -19,19 +18,11 @@ import (
 //
 // An up loop starts it in the background with the cluster it resolved:
 //
-//	c := &action.Connect{Dir: dir, Environment: env, Cluster: cluster, UI: u,
-//		Logs: out, Tail: 10, OnReady: func(m []action.PortMapping) { ... }}
+//	c := &action.Connect{Target: up.Target, UI: u, Logs: out, Tail: 10,
+//		OnReady: func(m []action.PortMapping) { ... }}
 //	go func() { errc <- c.Run(ctx) }()
 type Connect struct {
-	Dir           string // the app's directory (holds draft.toml)
-	Environment   string // draft.toml environment, "" for development
-	Release       string // overrides draft.toml's name
-	Kube          kube.Options
-	AllowContexts []string
-	// Cluster, when set, is the cluster to use as it is (an up loop passes
-	// the one it resolved); Kube and AllowContexts are then not used.
-	Cluster *kube.Cluster
-	Deps    Deps // how the cluster is resolved when Cluster is nil (zero: kube.Resolve)
+	Target // an up loop passes its own, with the cluster it resolved
 
 	// OverridePorts are LOCAL:REMOTE mappings (--override-port); they win
 	// over draft.toml's override-ports for the same pod port.
@@ -67,28 +58,18 @@ type appPods struct {
 	selector string
 }
 
-// resolveApp reads draft.toml and resolves the cluster as up does, the
-// local-cluster guard included, unless cluster is given.
-func resolveApp(ctx context.Context, deps Deps, dir, environment, release string, ko kube.Options, allow []string, cluster *kube.Cluster) (*appPods, error) {
-	dir, cfg, env, err := loadApp(dir, environment)
+// pods reads draft.toml and resolves the cluster as up does, the
+// local-cluster guard included.
+func (t *Target) pods(ctx context.Context) (*appPods, error) {
+	a, err := t.load()
 	if err != nil {
 		return nil, err
 	}
-	a := &appPods{env: env, release: cmp.Or(release, env.Name), cluster: cluster}
-	if a.release == "" {
-		return nil, fmt.Errorf("%s: environments.%s has no name: set name = \"my-app\"", cfg.Path, envName(environment))
+	cluster, err := t.resolve(ctx, a.env)
+	if err != nil {
+		return nil, err
 	}
-	a.selector = "app.kubernetes.io/instance=" + a.release
-	if a.cluster == nil {
-		ko.Context = cmp.Or(ko.Context, env.KubeContext)
-		ko.Namespace = cmp.Or(ko.Namespace, env.Namespace)
-		allowed := append(append([]string{}, allow...), env.AllowContexts...)
-		ko.Check = func(c *kube.Cluster) error { return kube.CheckLocal(c, allowed) }
-		if a.cluster, err = deps.resolve(ctx, ko); err != nil {
-			return nil, err
-		}
-	}
-	return a, nil
+	return &appPods{env: a.env, release: a.release, cluster: cluster, selector: "app.kubernetes.io/instance=" + a.release}, nil
 }
 
 func (a *appPods) noPods() error {
@@ -102,7 +83,7 @@ func (c *Connect) say(format string, args ...any) {
 // Run connects until ctx ends, then returns nil. It fails when the release
 // has no pods or a local port asked for is taken.
 func (c *Connect) Run(ctx context.Context) error {
-	a, err := resolveApp(ctx, c.Deps, c.Dir, c.Environment, c.Release, c.Kube, c.AllowContexts, c.Cluster)
+	a, err := c.pods(ctx)
 	if err != nil {
 		return err
 	}

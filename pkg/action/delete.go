@@ -1,7 +1,6 @@
 package action
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -10,20 +9,15 @@ import (
 
 	"github.com/draftk8s/draft/pkg/config"
 	"github.com/draftk8s/draft/pkg/deploy"
-	"github.com/draftk8s/draft/pkg/kube"
 	"github.com/draftk8s/draft/pkg/ui"
 )
 
 // Delete uninstalls the app's release and waits until its pods are gone.
+// Without a draft.toml, Release names the release.
 type Delete struct {
-	Dir            string // the app's directory (holds draft.toml)
-	Environment    string
-	Release        string // overrides draft.toml's name
-	Kube           kube.Options
-	AllowContexts  []string
+	Target
 	IgnoreNotFound bool
 	UI             *ui.UI
-	Deps           Deps // the cluster and the deployer (zero: the real ones)
 }
 
 // DeleteResult says what Delete did.
@@ -38,23 +32,20 @@ func (d *Delete) Run(ctx context.Context) (*DeleteResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	release, ko, allowed := d.Release, d.Kube, d.AllowContexts
+	release := d.Release
+	var env *config.Environment
 	var tasks *config.Tasks
 	if _, err := os.Stat(filepath.Join(dir, config.FileName)); err == nil || d.Release == "" {
-		cfg, env, err := loadEnvironment(dir, d.Environment)
+		a, err := d.load()
 		if err != nil {
 			return nil, err
 		}
-		release = cmp.Or(release, env.Name)
-		ko.Context = cmp.Or(ko.Context, env.KubeContext)
-		ko.Namespace = cmp.Or(ko.Namespace, env.Namespace)
-		allowed = append(append([]string{}, allowed...), env.AllowContexts...)
-		if tasks, err = config.LoadTasks(dir, cfg.Tasks); err != nil {
+		release, env = a.release, a.env
+		if tasks, err = config.LoadTasks(dir, a.cfg.Tasks); err != nil {
 			return nil, err
 		}
 	}
-	ko.Check = func(c *kube.Cluster) error { return kube.CheckLocal(c, allowed) }
-	cluster, err := d.Deps.resolve(ctx, ko)
+	cluster, err := d.resolve(ctx, env)
 	if err != nil {
 		return nil, err
 	}

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/draftk8s/draft/pkg/connect"
-	"github.com/draftk8s/draft/pkg/kube"
 	"github.com/draftk8s/draft/pkg/ui"
 )
 
@@ -16,11 +15,7 @@ import (
 // [pod/container]; with Follow it streams them, new pods included, until
 // ctx ends.
 type Logs struct {
-	Dir           string // the app's directory (holds draft.toml)
-	Environment   string
-	Release       string // overrides draft.toml's name
-	Kube          kube.Options
-	AllowContexts []string
+	Target
 
 	Follow    bool
 	Tail      int64 // lines of history per container; -1 for all
@@ -31,12 +26,11 @@ type Logs struct {
 	Out   io.Writer // the log lines
 	Color bool      // colour the prefixes (Out is a terminal)
 	UI    *ui.UI    // draft's own messages (stderr)
-	Deps  Deps      // how the cluster is resolved (zero: kube.Resolve)
 }
 
 // Run writes the logs; with Follow it returns nil when ctx ends.
 func (l *Logs) Run(ctx context.Context) error {
-	a, err := resolveApp(ctx, l.Deps, l.Dir, l.Environment, l.Release, l.Kube, l.AllowContexts, nil)
+	a, err := l.pods(ctx)
 	if err != nil {
 		return err
 	}

@@ -30,15 +30,11 @@ const (
 
 // Up builds the app, pushes its image and deploys its chart.
 type Up struct {
-	Dir             string // the app's directory (holds draft.toml)
-	Environment     string // draft.toml environment, "" for development
-	Registry        string // --registry; else draft.toml; else $DRAFT_REGISTRY
-	Builder         string // auto, docker or daemonless; "" for draft.toml's, else auto
-	Kube            kube.Options
-	AllowContexts   []string
-	CreateNamespace bool
+	Target                        // the app, its release and the cluster
+	Registry        string        // --registry; else draft.toml; else $DRAFT_REGISTRY
+	Builder         string        // auto, docker or daemonless; "" for draft.toml's, else auto
+	CreateNamespace bool          // create the namespace when it does not exist
 	Timeout         time.Duration // for the rollout; 0 for deploy's default
-	Deps            Deps          // the cluster, deployer and Docker engine (zero: the real ones)
 
 	// UI receives progress and build output (stderr); Events, when set,
 	// receives one Event per step (--output json).
@@ -207,7 +203,7 @@ func (r *upRun) finish(ctx context.Context, err error) error {
 // for a release not installed yet, its namespace) and runs the pre-up tasks.
 func (r *upRun) prepare(ctx context.Context) error {
 	u := r.u
-	e, err := u.resolve(ctx)
+	e, err := u.resolveUp(ctx)
 	if err != nil {
 		return err
 	}
@@ -393,25 +389,18 @@ func (u *Up) postDeploy(ctx context.Context, e *upEnv) error {
 	return nil
 }
 
-// resolve reads draft.toml and finds the registry, the chart, the cluster.
-func (u *Up) resolve(ctx context.Context) (*upEnv, error) {
-	e := &upEnv{}
-	dir, cfg, env, err := loadApp(u.Dir, u.Environment)
+// resolveUp reads draft.toml and finds the registry, the chart, the cluster.
+func (u *Up) resolveUp(ctx context.Context) (*upEnv, error) {
+	a, err := u.load()
 	if err != nil {
 		return nil, err
 	}
-	e.dir, e.env = dir, env
-	if e.tasks, err = config.LoadTasks(dir, cfg.Tasks); err != nil {
+	dir, env := a.dir, a.env
+	e := &upEnv{dir: dir, env: env, release: a.release}
+	if e.tasks, err = config.LoadTasks(dir, a.cfg.Tasks); err != nil {
 		return nil, err
 	}
-	e.release = env.Name
-	if e.release == "" {
-		return nil, fmt.Errorf("%s: environments.%s has no name: set name = \"my-app\"", cfg.Path, envName(u.Environment))
-	}
-	chart := env.Chart
-	if chart == "" {
-		chart = filepath.Join("charts", e.release)
-	}
+	chart := cmp.Or(env.Chart, filepath.Join("charts", cmp.Or(env.Name, e.release)))
 	e.chartDir = filepath.Join(dir, chart)
 	if _, err := os.Stat(filepath.Join(e.chartDir, "Chart.yaml")); err != nil {
 		return nil, fmt.Errorf("there is no chart at %s: run draft create, or set chart in draft.toml", chart)
@@ -439,16 +428,7 @@ func (u *Up) resolve(ctx context.Context) (*upEnv, error) {
 	if e.repo, err = e.reg.ParseRepository(strings.TrimSuffix(regHost, "/") + "/" + e.release); err != nil {
 		return nil, err
 	}
-	ko := u.Kube
-	if ko.Context == "" {
-		ko.Context = env.KubeContext
-	}
-	if ko.Namespace == "" {
-		ko.Namespace = env.Namespace
-	}
-	allowed := append(append([]string{}, u.AllowContexts...), env.AllowContexts...)
-	ko.Check = func(c *kube.Cluster) error { return kube.CheckLocal(c, allowed) }
-	if e.cluster, err = u.Deps.resolve(ctx, ko); err != nil {
+	if e.cluster, err = u.resolve(ctx, env); err != nil {
 		return nil, err
 	}
 	if e.deployer, err = u.Deps.deployer(e.cluster); err != nil {

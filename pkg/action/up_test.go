@@ -1,6 +1,7 @@
 package action
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -56,8 +57,15 @@ func newUpFixture(t *testing.T, golden string) *upFixture {
 // up is an Up of the fixture's app, with its Deps on the simulated cluster.
 func (f *upFixture) up() *Up {
 	return &Up{
-		Dir: f.dir, Registry: f.registry, Kube: kube.Options{Namespace: upNS}, Timeout: 10 * time.Second,
+		Target: f.target(), Registry: f.registry, Timeout: 10 * time.Second,
 		Events: func(e Event) { f.mu.Lock(); f.events = append(f.events, e); f.mu.Unlock() },
+	}
+}
+
+// target is the fixture's app on the simulated cluster.
+func (f *upFixture) target() Target {
+	return Target{
+		Dir: f.dir, Kube: kube.Options{Namespace: upNS},
 		Deps: Deps{
 			Resolve: func(ctx context.Context, o kube.Options) (*kube.Cluster, error) {
 				f.resolved++
@@ -108,9 +116,6 @@ func TestUpBuildsPushesAndDeploys(t *testing.T) {
 	if s := UpSummary(res); !strings.HasPrefix(s, "go-plain is ready: revision 1 in namespace dev, in ") {
 		t.Errorf("summary: %s", s)
 	}
-	if watch, autoConnect := UpSettings(f.dir, ""); watch || autoConnect {
-		t.Errorf("draft.toml's watch and auto-connect read as %v, %v", watch, autoConnect)
-	}
 
 	// Nothing changed: nothing built, pushed or deployed.
 	res, err = f.up().Run(ctx)
@@ -159,8 +164,7 @@ func TestUpWithoutDocker(t *testing.T) {
 
 // deleteOf is a Delete of the fixture's app on its simulated cluster.
 func (f *upFixture) deleteOf() *Delete {
-	u := f.up()
-	return &Delete{Dir: f.dir, Kube: u.Kube, Deps: u.Deps}
+	return &Delete{Target: f.target()}
 }
 
 // Delete uninstalls the release once its pods are gone (the simulated
@@ -248,9 +252,8 @@ func TestUpInterrupted(t *testing.T) {
 // every pod's logs with "fake logs"), and says when the release has none.
 func TestLogs(t *testing.T) {
 	f := newUpFixture(t, "go-plain")
-	deps := f.up().Deps
 	var out strings.Builder
-	err := (&Logs{Dir: f.dir, Kube: kube.Options{Namespace: upNS}, Tail: 10, Out: &out, Deps: deps}).Run(context.Background())
+	err := (&Logs{Target: f.target(), Tail: 10, Out: &out}).Run(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "go-plain") {
 		t.Fatalf("logs of a release with no pods: %v", err)
 	}
@@ -258,7 +261,7 @@ func TestLogs(t *testing.T) {
 		t.Fatal(err)
 	}
 	out.Reset()
-	if err := (&Logs{Dir: f.dir, Kube: kube.Options{Namespace: upNS}, Tail: 10, Out: &out, Deps: deps}).Run(context.Background()); err != nil {
+	if err := (&Logs{Target: f.target(), Tail: 10, Out: &out}).Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(out.String(), "fake logs") || !strings.Contains(out.String(), "go-plain-") {
@@ -372,7 +375,7 @@ func TestUpErrors(t *testing.T) {
 // dialer seam in pkg/connect first: its dial is the API server's SPDY).
 func TestConnectNoPods(t *testing.T) {
 	f := newUpFixture(t, "go-plain")
-	err := (&Connect{Dir: f.dir, Kube: kube.Options{Namespace: upNS}, Hold: time.Second, Deps: f.up().Deps}).Run(context.Background())
+	err := (&Connect{Target: f.target(), Hold: time.Second}).Run(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "go-plain") {
 		t.Fatalf("connect with no pods: %v", err)
 	}
@@ -407,9 +410,9 @@ func TestConnect(t *testing.T) {
 	if _, err := f.up().Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	deps := f.up().Deps
+	target := f.target()
 	var dials atomic.Int32
-	deps.DialPod = func(ctx context.Context, pod *corev1.Pod) (httpstream.Connection, error) {
+	target.Deps.DialPod = func(ctx context.Context, pod *corev1.Pod) (httpstream.Connection, error) {
 		dials.Add(1)
 		return nil, errors.New("pod " + pod.Name + " does not answer")
 	}
@@ -417,7 +420,7 @@ func TestConnect(t *testing.T) {
 	defer cancel()
 	var logs, said testkit.LockedBuffer
 	ready := make(chan []PortMapping, 1)
-	c := &Connect{Dir: f.dir, Kube: kube.Options{Namespace: upNS}, Deps: deps, Logs: &logs, Tail: 5, UI: ui.New(&said),
+	c := &Connect{Target: target, Logs: &logs, Tail: 5, UI: ui.New(&said),
 		OnReady: func(m []PortMapping) { ready <- m }}
 	done := make(chan error, 1)
 	go func() { done <- c.Run(ctx) }()
@@ -448,4 +451,57 @@ func TestConnect(t *testing.T) {
 		t.Fatal("connect still runs 10 s after the interrupt")
 	}
 	t.Logf("dials: %d; said: %q", dials.Load(), said.String())
+}
+
+// A Session with draft.toml's auto-connect ups, then connects to the
+// cluster up resolved (resolved once, not a second time); a flag given
+// wins over draft.toml, and watch = true in draft.toml is overridden by
+// --watch=false.
+func TestSessionAutoConnect(t *testing.T) {
+	f := newUpFixture(t, "go-plain")
+	toml := filepath.Join(f.dir, config.FileName)
+	b, _ := os.ReadFile(toml)
+	b = bytes.Replace(b, []byte("auto-connect = false"), []byte("auto-connect = true"), 1)
+	b = bytes.Replace(b, []byte("watch = false"), []byte("watch = true"), 1)
+	if err := os.WriteFile(toml, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	u := f.up()
+	u.Deps.DialPod = func(ctx context.Context, pod *corev1.Pod) (httpstream.Connection, error) {
+		return nil, errors.New("not dialled in this test")
+	}
+	var done *UpResult
+	var forwards []PortMapping
+	no := false
+	s := &Session{Up: u, Watch: &no,
+		Connect: &Connect{OnReady: func(m []PortMapping) { forwards = m; cancel() }},
+		Done:    func(res *UpResult) { done = res },
+	}
+	if err := s.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if done == nil || done.Revision != 1 {
+		t.Errorf("Done told %+v, want revision 1", done)
+	}
+	if len(forwards) != 1 || forwards[0].Remote != 8080 {
+		t.Errorf("forwards: %+v", forwards)
+	}
+	if f.resolved != 1 {
+		t.Errorf("the cluster was resolved %d times, want once (connect reuses up's)", f.resolved)
+	}
+	if got := f.sim.Statuses("go-plain"); got != "1:deployed" {
+		t.Errorf("history: %s", got)
+	}
+
+	// --auto-connect=false: up only.
+	f.resolved = 0
+	s = &Session{Up: f.up(), Watch: &no, AutoConnect: &no, Connect: &Connect{OnReady: func([]PortMapping) { t.Error("connected with --auto-connect=false") }}}
+	if err := s.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if f.resolved != 1 {
+		t.Errorf("resolved %d times", f.resolved)
+	}
 }

@@ -43,10 +43,11 @@ const earlyAfter = 50 * time.Millisecond
 // Run watches until ctx is done; it returns nil then.
 func (w *Watch) Run(ctx context.Context) error {
 	u := w.Up
-	dir, _, env, err := loadApp(u.Dir, u.Environment)
+	a, err := u.load()
 	if err != nil {
 		return err
 	}
+	dir, env := a.dir, a.env
 	delay := w.Delay
 	if delay == 0 && env.WatchDelay > 0 {
 		delay = time.Duration(env.WatchDelay * float64(time.Second))
@@ -390,13 +391,3 @@ func DiagnosisLines(err error) []string {
 }
 
 func summarize(paths []string) string { return detect.ListWords(paths, 3) }
-
-// UpSettings reads draft.toml's watch and auto-connect for the environment
-// (false when there is no draft.toml: up itself will say so).
-func UpSettings(dir, environment string) (watch, autoConnect bool) {
-	_, _, env, err := loadApp(dir, environment)
-	if err != nil {
-		return false, false
-	}
-	return env.Watch, env.AutoConnect
-}

@@ -105,7 +105,7 @@ func runFakeWatch(t *testing.T, f *fakeUps) (_ *fakeUps, file string, stop func(
 		t.Fatal(err)
 	}
 	f.file = file
-	w := &Watch{Up: &Up{Dir: dir}, run: f.run, Redeployed: func(_ *UpResult, err error) {
+	w := &Watch{Up: &Up{Target: Target{Dir: dir}}, run: f.run, Redeployed: func(_ *UpResult, err error) {
 		if err != nil {
 			f.mu.Lock()
 			f.failed = append(f.failed, err.Error())

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"context"
 	"fmt"
 	"time"
 
@@ -30,9 +29,7 @@ messages go to stderr.`,
   draft connect -e staging --tail 50`,
 		Args: usageArgs(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if len(args) == 1 {
-				c.Dir = args[0]
-			}
+			setDir(&c.Target, args)
 			c.UI = ui.New(s.Err)
 			c.OnReady = func(ms []action.PortMapping) {
 				printURLs(s, ms)
@@ -45,11 +42,10 @@ messages go to stderr.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVarP(&c.Environment, "environment", "e", "", "the draft.toml environment (default: development)")
 	f.StringArrayVar(&c.OverridePorts, "override-port", nil, "LOCAL:REMOTE: forward pod port REMOTE to local port LOCAL (repeatable; adds to draft.toml's override-ports)")
 	f.Int64Var(&c.Tail, "tail", 10, "lines of each container's past log to show first (-1 for all)")
 	f.BoolVar(&noLogs, "no-logs", false, "forward the ports only; do not stream the logs")
-	addKubeFlags(f, &c.Kube, &c.AllowContexts)
+	addTargetFlags(f, &c.Target)
 	return cmd
 }
 
@@ -60,22 +56,20 @@ func printURLs(s streams, ms []action.PortMapping) {
 	}
 }
 
-// upConnect is what --auto-connect runs after up: connect, its URLs on
-// stdout, or as forward events with --output json (then stdout carries
-// nothing else: the app's logs are not streamed).
-func upConnect(s streams, u *action.Up) func(context.Context) error {
-	return func(ctx context.Context) error {
-		c := &action.Connect{Dir: u.Dir, Environment: u.Environment, Kube: u.Kube, AllowContexts: u.AllowContexts, UI: u.UI, Tail: 10}
-		c.OnReady = func(ms []action.PortMapping) { printURLs(s, ms) }
-		if u.Events != nil {
-			c.OnReady = func(ms []action.PortMapping) {
-				for _, m := range ms {
-					u.Events(action.Event{Event: action.EventForward, Time: time.Now(), URL: m.URL(), Port: m.Remote})
-				}
+// upConnect is how --auto-connect connects after up: its URLs on stdout,
+// or as forward events with --output json (then stdout carries nothing
+// else: the app's logs are not streamed).
+func upConnect(s streams, u *action.Up) *action.Connect {
+	c := &action.Connect{Tail: 10}
+	c.OnReady = func(ms []action.PortMapping) { printURLs(s, ms) }
+	if u.Events != nil {
+		c.OnReady = func(ms []action.PortMapping) {
+			for _, m := range ms {
+				u.Events(action.Event{Event: action.EventForward, Time: time.Now(), URL: m.URL(), Port: m.Remote})
 			}
-		} else {
-			c.Logs, c.Color = s.Out, ui.New(s.Out).Terminal()
 		}
-		return c.Run(ctx)
+	} else {
+		c.Logs, c.Color = s.Out, ui.New(s.Out).Terminal()
 	}
+	return c
 }

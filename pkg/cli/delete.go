@@ -16,9 +16,7 @@ func newDeleteCommand(s streams) *cobra.Command {
 		Short: "Uninstall the app's release and wait until its pods are gone",
 		Args:  usageArgs(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if len(args) == 1 {
-				d.Dir = args[0]
-			}
+			setDir(&d.Target, args)
 			d.UI = ui.New(s.Err)
 			res, err := d.Run(cmd.Context())
 			if err != nil {
@@ -34,9 +32,7 @@ func newDeleteCommand(s streams) *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringVarP(&d.Environment, "environment", "e", "", "the draft.toml environment (default: development)")
-	f.StringVar(&d.Release, "release", "", "the release to delete (default: draft.toml's name)")
 	f.BoolVar(&d.IgnoreNotFound, "ignore-not-found", false, "succeed when there is no such release")
-	addKubeFlags(f, &d.Kube, &d.AllowContexts)
+	addTargetFlags(f, &d.Target)
 	return cmd
 }

@@ -20,21 +20,18 @@ print what there is and exit.`,
   draft logs --previous --container web`,
 		Args: usageArgs(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if len(args) == 1 {
-				l.Dir = args[0]
-			}
+			setDir(&l.Target, args)
 			l.UI = ui.New(s.Err)
 			l.Out, l.Color = s.Out, ui.New(s.Out).Terminal()
 			return l.Run(cmd.Context())
 		},
 	}
 	f := cmd.Flags()
-	f.StringVarP(&l.Environment, "environment", "e", "", "the draft.toml environment (default: development)")
 	f.BoolVarP(&l.Follow, "follow", "f", true, "keep streaming, and follow new pods")
 	f.Int64Var(&l.Tail, "tail", -1, "lines of each container's past log to show (-1 for all)")
 	f.DurationVar(&l.Since, "since", 0, "only lines newer than this (5s, 2m, 3h)")
 	f.BoolVarP(&l.Previous, "previous", "p", false, "the logs of the previous instance of each container (one that crashed); implies --follow=false")
 	f.StringVarP(&l.Container, "container", "c", "", "only this container")
-	addKubeFlags(f, &l.Kube, &l.AllowContexts)
+	addTargetFlags(f, &l.Target)
 	return cmd
 }

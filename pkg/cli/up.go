@@ -1,11 +1,9 @@
 package cli
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"sync"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -15,9 +13,9 @@ import (
 
 func newUpCommand(s streams) *cobra.Command {
 	u := &action.Up{}
+	sess := &action.Session{Up: u}
 	var output string
 	var watching, autoConnect bool
-	var delay time.Duration
 	cmd := &cobra.Command{
 		Use:   "up [DIR]",
 		Short: "Build the app's image, push it and deploy its chart; wait until it is ready",
@@ -34,9 +32,7 @@ image's top layer is replaced (--builder auto, the default).`,
   draft up --builder docker --output json`,
 		Args: usageArgs(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if len(args) == 1 {
-				u.Dir = args[0]
-			}
+			setDir(&u.Target, args)
 			if u.Timeout < 0 {
 				return usageError{fmt.Errorf("--timeout %s: give a positive duration, such as 2m or 90s", u.Timeout)}
 			}
@@ -48,6 +44,7 @@ image's top layer is replaced (--builder auto, the default).`,
 			u.UI = ui.New(s.Err)
 			switch output {
 			case "":
+				sess.Done = func(res *action.UpResult) { fmt.Fprintln(s.Out, res.Image) }
 			case "json":
 				var mu sync.Mutex
 				enc := json.NewEncoder(s.Out)
@@ -59,53 +56,28 @@ image's top layer is replaced (--builder auto, the default).`,
 			default:
 				return usageError{fmt.Errorf("unknown output format %q: use --output json or leave it out", output)}
 			}
-			cfgWatch, cfgConnect := action.UpSettings(u.Dir, u.Environment)
-			if !cmd.Flags().Changed("watch") {
-				watching = cfgWatch
+			if cmd.Flags().Changed("watch") {
+				sess.Watch = &watching
 			}
-			if !cmd.Flags().Changed("auto-connect") {
-				autoConnect = cfgConnect
+			if cmd.Flags().Changed("auto-connect") {
+				sess.AutoConnect = &autoConnect
 			}
-			var connected func(context.Context) error
-			if autoConnect {
-				connected = upConnect(s, u)
-			}
-			if watching {
-				w := &action.Watch{Up: u, Delay: delay, Connected: connected}
-				err := w.Run(cmd.Context())
-				printDiagnosis(u.UI, err)
-				return err
-			}
-			res, err := u.Run(cmd.Context())
-			if err != nil {
-				printDiagnosis(u.UI, err)
-				return err
-			}
-			u.UI.Printf("%s", action.UpSummary(res))
-			if output == "" {
-				fmt.Fprintln(s.Out, res.Image)
-			}
-			if connected != nil {
-				u.UI.Printf("connecting: Ctrl-C to stop")
-				return connected(cmd.Context())
-			}
-			if !res.Unchanged {
-				u.UI.Printf("reach it with: draft connect")
-			}
-			return nil
+			sess.Connect = upConnect(s, u)
+			err := sess.Run(cmd.Context())
+			printDiagnosis(u.UI, err)
+			return err
 		},
 	}
 	f := cmd.Flags()
-	f.StringVarP(&u.Environment, "environment", "e", "", "the draft.toml environment (default: development)")
 	f.StringVar(&u.Registry, "registry", "", "where to push the image (default: draft.toml's registry, else $DRAFT_REGISTRY)")
 	f.StringVar(&u.Builder, "builder", "", "auto, docker or daemonless (default: draft.toml's builder, else auto)")
 	f.BoolVar(&u.CreateNamespace, "create-namespace", false, "create the namespace if it does not exist")
 	f.DurationVar(&u.Timeout, "timeout", 0, "how long to wait for the rollout (default 2m)")
 	f.BoolVarP(&watching, "watch", "w", false, "keep going: redeploy on every change (default: draft.toml's watch)")
 	f.BoolVar(&autoConnect, "auto-connect", false, "after up, connect: forward the ports and stream the logs (default: draft.toml's auto-connect)")
-	f.DurationVar(&delay, "watch-delay", 0, "quiet time after a change before a redeploy (default: draft.toml's watch-delay, else 200ms)")
+	f.DurationVar(&sess.Delay, "watch-delay", 0, "quiet time after a change before a redeploy (default: draft.toml's watch-delay, else 200ms)")
 	f.StringVarP(&output, "output", "o", "", "json: one JSON event per line on stdout (build, push, deploy, ready, error)")
-	addKubeFlags(f, &u.Kube, &u.AllowContexts)
+	addTargetFlags(f, &u.Target)
 	return cmd
 }
 

@@ -1,0 +1,72 @@
+package action
+
+import (
+	"context"
+	"time"
+)
+
+// Session is draft up as the command runs it: one up, or watch mode (an up
+// on every change), and then, with auto-connect, connect until ctx ends.
+// draft.toml's watch and auto-connect decide unless Watch or AutoConnect
+// is set (a flag given on the command line).
+type Session struct {
+	Up          *Up
+	Watch       *bool         // nil: draft.toml's watch
+	AutoConnect *bool         // nil: draft.toml's auto-connect
+	Delay       time.Duration // watch mode's quiet period; 0: draft.toml's watch-delay, else the default
+	// Connect is how to connect (its output, its OnReady); its Target is
+	// set to Up's, with the cluster up resolved.
+	Connect *Connect
+	// Done, when set, is told of the one up's result (not in watch mode),
+	// after the summary and before any connect.
+	Done func(*UpResult)
+}
+
+// Run does the session; it returns up's error, watch mode's or connect's.
+func (s *Session) Run(ctx context.Context) error {
+	u := s.Up
+	watching, connecting := s.Watch, s.AutoConnect
+	if watching == nil || connecting == nil {
+		var fromFile struct{ watch, connect bool }
+		// Without a draft.toml up itself says so.
+		if a, err := u.load(); err == nil {
+			fromFile.watch, fromFile.connect = a.env.Watch, a.env.AutoConnect
+		}
+		if watching == nil {
+			watching = &fromFile.watch
+		}
+		if connecting == nil {
+			connecting = &fromFile.connect
+		}
+	}
+	var connected func(context.Context) error
+	if *connecting && s.Connect != nil {
+		connected = func(ctx context.Context) error {
+			c := *s.Connect
+			c.Target = u.Target // the cluster up resolved
+			if c.UI == nil {
+				c.UI = u.UI
+			}
+			return c.Run(ctx)
+		}
+	}
+	if *watching {
+		return (&Watch{Up: u, Delay: s.Delay, Connected: connected}).Run(ctx)
+	}
+	res, err := u.Run(ctx)
+	if err != nil {
+		return err
+	}
+	u.say("%s", UpSummary(res))
+	if s.Done != nil {
+		s.Done(res)
+	}
+	switch {
+	case connected != nil:
+		u.say("connecting: Ctrl-C to stop")
+		return connected(ctx)
+	case !res.Unchanged:
+		u.say("reach it with: draft connect")
+	}
+	return nil
+}
