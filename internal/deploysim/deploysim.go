@@ -25,7 +25,6 @@ import (
 	"helm.sh/helm/v3/pkg/storage/driver"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -35,6 +34,8 @@ import (
 	k8stesting "k8s.io/client-go/testing"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/yaml"
+
+	"github.com/draftk8s/draft/pkg/kube"
 )
 
 // BehaveAnnotation on a pod template asks the simulator for its pods' fate
@@ -235,7 +236,7 @@ func (s *sim) apply(manifest string) error {
 		return err
 	case err != nil:
 		return err
-	case !sameTemplate(&live.Spec.Template, &dep.Spec.Template):
+	case !kube.SameTemplate(&live.Spec.Template, &dep.Spec.Template):
 		live.Spec = dep.Spec
 		live.Generation++
 		_, err = deps.Update(ctx, live, metav1.UpdateOptions{})
@@ -279,7 +280,7 @@ func (s *sim) rolloutOne(name string) error {
 	}
 	var newRS *appsv1.ReplicaSet
 	for i := range list.Items {
-		if sameTemplate(&list.Items[i].Spec.Template, &live.Spec.Template) {
+		if kube.SameTemplate(&list.Items[i].Spec.Template, &live.Spec.Template) {
 			newRS = &list.Items[i]
 		}
 	}
@@ -334,7 +335,7 @@ func (s *sim) rolloutOne(name string) error {
 	if err != nil {
 		return err
 	}
-	if !podReady(p) {
+	if !kube.PodReady(p) {
 		return nil
 	}
 	all, err := pods.List(ctx, metav1.ListOptions{})
@@ -486,24 +487,6 @@ func setReady(p *corev1.Pod) {
 		Name: "app", Image: p.Spec.Containers[0].Image, Ready: true,
 		State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: metav1.Now()}},
 	}}
-}
-
-// sameTemplate tells whether a ReplicaSet runs a Deployment's pod template,
-// as the deployment controller does: the copy only adds the pod-template-hash.
-func sameTemplate(rs, dep *corev1.PodTemplateSpec) bool {
-	a, b := rs.DeepCopy(), dep.DeepCopy()
-	delete(a.Labels, appsv1.DefaultDeploymentUniqueLabelKey)
-	delete(b.Labels, appsv1.DefaultDeploymentUniqueLabelKey)
-	return equality.Semantic.DeepEqual(a, b)
-}
-
-func podReady(p *corev1.Pod) bool {
-	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
 }
 
 var _ runtime.Object = (*corev1.Pod)(nil)

@@ -1,6 +1,7 @@
 // Package testkit holds what draft's tests share: a buffer that goroutines
 // may write to, a tree copier, and the skip-or-fail of the tests that need
-// the environment (e2e/env/up). It knows nothing of draft's own packages.
+// the environment (e2e/env/up), pods of a release for fake clientsets. It
+// knows nothing of draft's own packages.
 package testkit
 
 import (

@@ -40,14 +40,11 @@ func runHostTasks(ctx context.Context, u *ui.UI, dir, kind string, tasks map[str
 	return nil
 }
 
+// tail is the last lines of a task's output, for its error.
 func tail(s string) string {
-	s = strings.TrimSpace(s)
-	if s == "" {
+	lines := ui.LastLines(strings.TrimSpace(s), 5)
+	if len(lines) == 0 {
 		return ""
-	}
-	lines := strings.Split(s, "\n")
-	if len(lines) > 5 {
-		lines = lines[len(lines)-5:]
 	}
 	return ": " + strings.Join(lines, " | ")
 }

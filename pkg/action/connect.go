@@ -10,6 +10,7 @@ import (
 	"github.com/draftk8s/draft/pkg/config"
 	"github.com/draftk8s/draft/pkg/connect"
 	"github.com/draftk8s/draft/pkg/kube"
+	"github.com/draftk8s/draft/pkg/logs"
 	"github.com/draftk8s/draft/pkg/ui"
 )
 
@@ -130,20 +131,20 @@ func (c *Connect) Run(ctx context.Context) error {
 
 	logsErr := make(chan error, 1)
 	if c.Logs != nil {
-		logs := connect.NewLogs(a.cluster.Client, a.cluster.Namespace, a.selector, c.Logs,
-			connect.WithTail(c.Tail), connect.WithColor(c.Color),
-			connect.WithLogEvents(func(e connect.Event) {
+		stream := logs.New(a.cluster.Client, a.cluster.Namespace, a.selector, c.Logs,
+			logs.WithTail(c.Tail), logs.WithColor(c.Color),
+			logs.WithEvents(func(e logs.Event) {
 				if e.Kind != "vacant" { // the forwarder says it
 					c.say("%s", e.Message)
 				}
 			}))
-		go func() { logsErr <- logs.Run(ctx) }()
+		go func() { logsErr <- stream.Run(ctx) }()
 	} else {
 		logsErr <- nil
 	}
 	err = <-fwErr
 	cancel()
-	if lerr := <-logsErr; lerr != nil && !errors.Is(lerr, context.Canceled) && !errors.Is(lerr, connect.ErrNoPods) {
+	if lerr := <-logsErr; lerr != nil && !errors.Is(lerr, context.Canceled) && !errors.Is(lerr, kube.ErrNoPods) {
 		c.say("streaming the logs of %s: %v", a.release, lerr)
 	}
 	return c.fail(parent, a, err)
@@ -154,11 +155,11 @@ func (c *Connect) fail(ctx context.Context, a *appPods, err error) error {
 	switch {
 	case err == nil:
 		return nil
-	case errors.Is(err, connect.ErrNoPods):
+	case errors.Is(err, kube.ErrNoPods):
 		return a.noPods()
 	case ctx.Err() != nil:
 		return nil
-	case errors.Is(err, connect.ErrGone):
+	case errors.Is(err, kube.ErrGone):
 		return fmt.Errorf("release %s is gone: no pod and no workload of it are left in namespace %s (deleted with draft delete or helm uninstall?); draft up deploys it again", a.release, a.cluster.Namespace)
 	}
 	return fmt.Errorf("connecting to release %s: %w", a.release, err)

@@ -7,7 +7,8 @@ import (
 	"io"
 	"time"
 
-	"github.com/draftk8s/draft/pkg/connect"
+	"github.com/draftk8s/draft/pkg/kube"
+	"github.com/draftk8s/draft/pkg/logs"
 	"github.com/draftk8s/draft/pkg/ui"
 )
 
@@ -34,23 +35,23 @@ func (l *Logs) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	opts := []connect.LogOption{
-		connect.WithFollow(l.Follow), connect.WithTail(l.Tail), connect.WithSince(l.Since),
-		connect.WithPrevious(l.Previous), connect.WithContainer(l.Container), connect.WithColor(l.Color),
-		connect.WithLogEvents(func(e connect.Event) {
+	opts := []logs.Option{
+		logs.WithFollow(l.Follow), logs.WithTail(l.Tail), logs.WithSince(l.Since),
+		logs.WithPrevious(l.Previous), logs.WithContainer(l.Container), logs.WithColor(l.Color),
+		logs.WithEvents(func(e logs.Event) {
 			l.UI.Printf("%s", e.Message)
 		}),
-		connect.WithLogsStopWhenGone(), // a followed release that is deleted ends draft logs
+		logs.WithStopWhenGone(), // a followed release that is deleted ends draft logs
 	}
-	err = connect.NewLogs(a.cluster.Client, a.cluster.Namespace, a.selector, l.Out, opts...).Run(ctx)
+	err = logs.New(a.cluster.Client, a.cluster.Namespace, a.selector, l.Out, opts...).Run(ctx)
 	switch {
 	case err == nil:
 		return nil
-	case errors.Is(err, connect.ErrNoPods):
+	case errors.Is(err, kube.ErrNoPods):
 		return a.noPods()
 	case ctx.Err() != nil:
 		return ctx.Err()
-	case errors.Is(err, connect.ErrGone):
+	case errors.Is(err, kube.ErrGone):
 		return fmt.Errorf("release %s is gone: no pod and no workload of it are left in namespace %s (deleted with draft delete or helm uninstall?)", a.release, a.cluster.Namespace)
 	}
 	return fmt.Errorf("the logs of release %s: %w", a.release, err)

@@ -26,6 +26,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	kgzip "github.com/klauspost/compress/gzip"
+
+	"github.com/draftk8s/draft/pkg/ui"
 )
 
 // DepsLabel holds the digest of everything an image's dependency layers were
@@ -339,7 +341,7 @@ func (d *Daemonless) buildGo(ctx context.Context, req Request, p *Plan) (v1.Imag
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		return nil, fmt.Errorf("go build %s failed: %s", p.GoPackage, lastLines(out.String(), 20))
+		return nil, fmt.Errorf("go build %s failed: %s", p.GoPackage, strings.Join(ui.LastLines(out.String(), 20), "\n"))
 	}
 	if req.Log != nil && out.Len() > 0 {
 		req.Log.Write(out.Bytes())
@@ -565,12 +567,4 @@ func (l *fileLayer) Compressed() (io.ReadCloser, error) {
 }
 func (l *fileLayer) Uncompressed() (io.ReadCloser, error) {
 	return kgzip.NewReader(io.NewSectionReader(l.f, 0, l.size))
-}
-
-func lastLines(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }

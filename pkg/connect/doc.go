@@ -1,5 +1,5 @@
-// Package connect puts a release's pods on localhost and their logs on a
-// writer, and keeps both going while the pods are replaced.
+// Package connect puts a release's pods on localhost, and keeps the local
+// ports open while the pods are replaced.
 //
 // A Forwarder owns its local listeners for as long as it runs: every accepted
 // connection is sent, through the API server's portforward subresource, to the
@@ -8,8 +8,7 @@
 // pod and dies with it). A new pod counts as Ready as soon as its own readiness
 // probe passes when the Forwarder runs it (early.go), up to a second before
 // Kubernetes says so; a kept-alive HTTP connection's next request goes to the
-// new pod (relay.go). A Logs streams the logs of every container of the
-// release's pods, prefixed by pod and container, follows new pods as they
-// appear and resumes a dropped stream where it stopped. Both find the pods by
-// a label selector and take client-go types, nothing of draft's.
+// new pod (relay.go). It finds the pods by a label selector (kube's PodWatch,
+// which pkg/logs shares) and takes client-go types, nothing of draft's; the
+// logs are pkg/logs'.
 package connect

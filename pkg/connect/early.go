@@ -13,6 +13,8 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/httpstream"
 	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/draftk8s/draft/pkg/kube"
 )
 
 // Kubernetes marks a new pod Ready late. The kubelet learns that a container
@@ -145,7 +147,7 @@ func (f *Forwarder) setEarly(ctx context.Context, uid types.UID, ok bool) {
 	}
 	f.mu.Unlock()
 	if changed {
-		f.pods.notify()
+		f.pods.Notify()
 		f.retarget(ctx, f.pods)
 	}
 }
@@ -156,12 +158,12 @@ func (f *Forwarder) setEarly(ctx context.Context, uid types.UID, ok bool) {
 func (f *Forwarder) startChecks(ctx context.Context, all []*corev1.Pod) {
 	var newest *corev1.Pod
 	for _, p := range all {
-		if serving(p) && (newest == nil || newer(p, newest)) {
+		if serving(p) && (newest == nil || kube.Newer(p, newest)) {
 			newest = p
 		}
 	}
 	for _, p := range all {
-		if p.DeletionTimestamp != nil || serving(p) || (newest != nil && !newer(p, newest)) {
+		if p.DeletionTimestamp != nil || serving(p) || (newest != nil && !kube.Newer(p, newest)) {
 			continue
 		}
 		if readinessChecks(p) == nil {
@@ -199,7 +201,7 @@ func (f *Forwarder) checkUntilReady(ctx context.Context, uid types.UID) {
 	began := time.Now()
 	passed := 0 // rounds in a row that all checks passed
 	for {
-		all, changed := f.pods.pods()
+		all, changed := f.pods.Pods()
 		var p *corev1.Pod
 		for _, q := range all {
 			if q.UID == uid {

@@ -16,14 +16,16 @@ import (
 	"k8s.io/apimachinery/pkg/util/httpstream"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+
+	"github.com/draftk8s/draft/pkg/kube"
 )
 
-// Event is something a Forwarder or a Logs wants the user to know, for
-// stderr: which pod the forward goes to, a held or dropped connection, a log
-// stream that ended or resumed.
+// Event is something a Forwarder wants the user to know, for stderr: which
+// pod the forward goes to, a held or dropped connection, a release without
+// pods.
 type Event struct {
 	Time    time.Time
-	Kind    string // target, waiting, retry, error (Forwarder); retry, error (Logs)
+	Kind    string // target, waiting, retry, error, vacant
 	Pod     string
 	Message string
 }
@@ -41,7 +43,7 @@ type Forwarder struct {
 	mappings []Mapping
 	conns    map[types.UID]*podConn
 	target   map[int]string     // the pod each port went to last, for events
-	pods     *podWatch          // set by Run before anything listens
+	pods     *kube.PodWatch     // set by Run before anything listens
 	early    map[types.UID]bool // pods not Ready that passed their checks (early.go)
 	checking map[types.UID]bool // pods whose checks run
 
@@ -70,7 +72,7 @@ type Dialer func(ctx context.Context, pod *corev1.Pod) (httpstream.Connection, e
 // portforward subresource, with the config New is given); a nil d keeps it.
 func WithDialer(d Dialer) Option { return func(o *options) { o.dial = d } }
 
-// WithStopWhenGone makes Run return ErrGone when the release is deleted (no
+// WithStopWhenGone makes Run return kube.ErrGone when the release is deleted (no
 // pod and no workload left); without it Run waits for pods to come back, as
 // watch mode wants (its next redeploy makes them). Either way it says when
 // the workloads are scaled to zero.
@@ -101,7 +103,7 @@ func WithHosts(hosts ...string) Option { return func(o *options) { o.hosts = hos
 func New(cfg *rest.Config, client kubernetes.Interface, namespace, selector string, opts ...Option) *Forwarder {
 	f := &Forwarder{
 		client: client, namespace: namespace, selector: selector,
-		o:        options{hold: 30 * time.Second, hosts: []string{"127.0.0.1", "::1"}, dialWait: 10 * time.Second, vacancy: vacancyDelay},
+		o:        options{hold: 30 * time.Second, hosts: []string{"127.0.0.1", "::1"}, dialWait: 10 * time.Second, vacancy: kube.VacancyDelay},
 		conns:    map[types.UID]*podConn{},
 		target:   map[int]string{},
 		early:    map[types.UID]bool{},
@@ -154,28 +156,28 @@ func (f *Forwarder) undeclared(declared []Mapping) {
 
 // Run listens on the local ports and forwards until ctx ends, then closes
 // the listeners and every connection and returns nil. It fails at once when
-// the selector matches no pod (ErrNoPods) or a local port cannot be had.
+// the selector matches no pod (kube.ErrNoPods) or a local port cannot be had.
 // A Forwarder runs once.
 func (f *Forwarder) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	pods := newPodWatch(f.client, f.namespace, f.selector)
+	pods := kube.NewPodWatch(f.client, f.namespace, f.selector)
 	f.pods = pods
-	pods.on(handler{
-		add:    func(*corev1.Pod, bool) { f.retarget(ctx, pods) },
-		update: func(*corev1.Pod) { f.retarget(ctx, pods) },
-		remove: func(p *corev1.Pod) { f.forget(p.UID); f.retarget(ctx, pods) },
+	pods.On(kube.PodHandler{
+		Add:    func(*corev1.Pod, bool) { f.retarget(ctx, pods) },
+		Update: func(*corev1.Pod) { f.retarget(ctx, pods) },
+		Remove: func(p *corev1.Pod) { f.forget(p.UID); f.retarget(ctx, pods) },
 	})
-	informerDone, err := pods.start(ctx)
+	informerDone, err := pods.Start(ctx)
 	defer func() { cancel(); <-informerDone }()
 	if err != nil {
 		return err
 	}
-	all, _ := pods.pods()
+	all, _ := pods.Pods()
 	if len(all) == 0 {
-		return ErrNoPods
+		return kube.ErrNoPods
 	}
-	declared := podPorts(live(all))
+	declared := podPorts(kube.Live(all))
 	ports, fixed := plan(declared, f.o.overrides)
 	if len(ports) == 0 {
 		return errors.New("the pods declare no TCP container port: give the port to forward as an override (LOCAL:REMOTE)")
@@ -220,12 +222,12 @@ func (f *Forwarder) Run(ctx context.Context) error {
 		f.o.ready(f.Ports())
 	}
 	var runErr error
-	gone := watchVacancy(ctx, f.client, f.namespace, f.selector, pods, f.o.vacancy, func(msg string) { f.emit("vacant", "", "%s", msg) })
+	gone := kube.WatchVacancy(ctx, f.client, f.namespace, f.selector, pods, f.o.vacancy, func(msg string) { f.emit("vacant", "", "%s", msg) })
 	select {
 	case <-ctx.Done():
 	case <-gone:
 		if f.o.stopGone {
-			runErr = ErrGone
+			runErr = kube.ErrGone
 		} else {
 			f.emit("vacant", "", "no pod and no workload are left (the release was deleted?); waiting for the next deploy (Ctrl-C to stop)")
 			<-ctx.Done()
@@ -253,10 +255,10 @@ func (f *Forwarder) targetOf(all []*corev1.Pod, port int) *corev1.Pod {
 // retarget tells of a change of target, and dials the new target at once so
 // that the first connection to it does not wait for the dial; it checks the
 // pods that may be the next target (early.go).
-func (f *Forwarder) retarget(ctx context.Context, w *podWatch) {
+func (f *Forwarder) retarget(ctx context.Context, w *kube.PodWatch) {
 	f.retargetMu.Lock()
 	defer f.retargetMu.Unlock()
-	all, _ := w.pods()
+	all, _ := w.Pods()
 	f.mu.Lock()
 	ports := append([]Mapping(nil), f.mappings...)
 	f.mu.Unlock()
@@ -361,7 +363,7 @@ func (f *Forwarder) movedAway(ctx context.Context, pod *corev1.Pod, port int) <-
 	moved := make(chan struct{})
 	go func() {
 		for {
-			all, changed := f.pods.pods()
+			all, changed := f.pods.Pods()
 			if t := f.targetOf(all, port); t == nil || t.UID != pod.UID {
 				close(moved)
 				return
@@ -379,7 +381,7 @@ func (f *Forwarder) movedAway(ctx context.Context, pod *corev1.Pod, port int) <-
 // wait returns the target of port, waiting for one.
 func (f *Forwarder) wait(ctx context.Context, port int) (*corev1.Pod, error) {
 	for {
-		all, changed := f.pods.pods()
+		all, changed := f.pods.Pods()
 		if p := f.targetOf(all, port); p != nil {
 			return p, nil
 		}

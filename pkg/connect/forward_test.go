@@ -20,6 +20,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/httpstream"
 	"k8s.io/client-go/kubernetes/fake"
+
+	"github.com/draftk8s/draft/internal/testkit"
+	"github.com/draftk8s/draft/pkg/kube"
 )
 
 // The tests below run the Forwarder against client-go's fake clientset (pods
@@ -279,19 +282,9 @@ func eventually(t *testing.T, m Mapping, want string) time.Duration {
 	return 0
 }
 
-func update(t *testing.T, cs *fake.Clientset, p *corev1.Pod) {
-	t.Helper()
-	if _, err := cs.CoreV1().Pods(testNS).Update(context.Background(), p, metav1.UpdateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-}
+func update(t *testing.T, cs *fake.Clientset, p *corev1.Pod) { testkit.UpdatePod(t, cs, p) }
 
-func create(t *testing.T, cs *fake.Clientset, p *corev1.Pod) {
-	t.Helper()
-	if _, err := cs.CoreV1().Pods(testNS).Create(context.Background(), p, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-}
+func create(t *testing.T, cs *fake.Clientset, p *corev1.Pod) { testkit.CreatePod(t, cs, p) }
 
 // The same local port follows the pods as a rollout replaces them: new
 // connections go to the new pod as soon as it is Ready, never before.
@@ -575,8 +568,8 @@ func TestForwarderNoPods(t *testing.T) {
 	f := New(nil, fake.NewClientset(), testNS, "app.kubernetes.io/instance=web")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := f.Run(ctx); !errors.Is(err, ErrNoPods) {
-		t.Fatalf("Run = %v, want ErrNoPods", err)
+	if err := f.Run(ctx); !errors.Is(err, kube.ErrNoPods) {
+		t.Fatalf("Run = %v, want kube.ErrNoPods", err)
 	}
 }
 

@@ -2,42 +2,26 @@ package connect
 
 import (
 	"testing"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/draftk8s/draft/internal/testkit"
+	"github.com/draftk8s/draft/pkg/kube"
 )
 
 const testNS = "apps"
 
-var testLabels = map[string]string{"app.kubernetes.io/instance": "web", "app.kubernetes.io/name": "web"}
+var testLabels = testkit.PodLabels
 
-func port(name string, n int32) corev1.ContainerPort {
-	return corev1.ContainerPort{Name: name, ContainerPort: n, Protocol: corev1.ProtocolTCP}
-}
+func port(name string, n int32) corev1.ContainerPort { return testkit.Port(name, n) }
 
 // pod is a pod of the release created age seconds after a fixed time.
 func pod(name string, age int, ready bool, ports ...corev1.ContainerPort) *corev1.Pod {
-	p := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{
-			Name: name, Namespace: testNS, UID: types.UID("uid-" + name), Labels: testLabels,
-			CreationTimestamp: metav1.NewTime(time.Date(2025, 1, 1, 0, 0, age, 0, time.UTC)),
-		},
-		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "web", Ports: ports}}},
-	}
-	setReady(p, ready)
-	return p
+	return testkit.Pod(testNS, name, age, ready, ports...)
 }
 
-func setReady(p *corev1.Pod, ready bool) {
-	p.Status.Phase = corev1.PodRunning
-	status := corev1.ConditionFalse
-	if ready {
-		status = corev1.ConditionTrue
-	}
-	p.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: status}}
-}
+func setReady(p *corev1.Pod, ready bool) { testkit.SetReady(p, ready) }
 
 func deleting(p *corev1.Pod) *corev1.Pod {
 	now := metav1.Now()
@@ -81,11 +65,11 @@ func TestTarget(t *testing.T) {
 }
 
 func TestLive(t *testing.T) {
-	got := live([]*corev1.Pod{pod("a", 1, true), deleting(pod("b", 3, true)), pod("c", 2, false)})
+	got := kube.Live([]*corev1.Pod{pod("a", 1, true), deleting(pod("b", 3, true)), pod("c", 2, false)})
 	if len(got) != 2 || got[0].Name != "c" || got[1].Name != "a" {
 		t.Errorf("live = %v, want c, a", names(got))
 	}
-	if got := live([]*corev1.Pod{deleting(pod("b", 3, true))}); len(got) != 1 {
+	if got := kube.Live([]*corev1.Pod{deleting(pod("b", 3, true))}); len(got) != 1 {
 		t.Errorf("live of pods all being deleted = %v, want them all", names(got))
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"syscall"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/draftk8s/draft/pkg/kube"
 )
 
 // Mapping is one forwarded port: Local on this machine's loopback to Remote
@@ -79,7 +81,7 @@ func ParseMappings(specs []string) ([]Mapping, error) {
 func podPorts(pods []*corev1.Pod) []Mapping {
 	byPort := map[int]string{}
 	sorted := append([]*corev1.Pod(nil), pods...)
-	sort.SliceStable(sorted, func(i, j int) bool { return newer(sorted[j], sorted[i]) }) // oldest first
+	sort.SliceStable(sorted, func(i, j int) bool { return kube.Newer(sorted[j], sorted[i]) }) // oldest first
 	for _, p := range sorted {
 		for _, c := range p.Spec.Containers {
 			for _, cp := range c.Ports {

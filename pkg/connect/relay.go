@@ -199,7 +199,7 @@ func (f *Forwarder) handle(ctx context.Context, conn net.Conn, m Mapping) {
 		}
 		move := make(chan struct{})
 		moved := func() bool {
-			all, _ := f.pods.pods()
+			all, _ := f.pods.Pods()
 			t := f.targetOf(all, m.Remote)
 			return t != nil && t.UID != pc.uid
 		}
@@ -298,7 +298,7 @@ func (f *Forwarder) replayable(ctx context.Context, r *relay, pc *podConn, port 
 	timeout := time.NewTimer(apiLag)
 	defer timeout.Stop()
 	for {
-		all, changed := f.pods.pods()
+		all, changed := f.pods.Pods()
 		if t := f.targetOf(all, port); t == nil || t.UID != pc.uid {
 			return why
 		}

@@ -12,7 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
 
-	"github.com/draftk8s/draft/internal/testkit"
+	"github.com/draftk8s/draft/pkg/kube"
 )
 
 func deployment(replicas int32) *appsv1.Deployment {
@@ -42,7 +42,7 @@ func vacantEvents() (Option, func() []string) {
 }
 
 // The release deleted (its Deployment, then its pod): with WithStopWhenGone
-// Run returns ErrGone; a pod deleted while its Deployment stays does not.
+// Run returns kube.ErrGone; a pod deleted while its Deployment stays does not.
 func TestForwarderStopsWhenTheReleaseIsGone(t *testing.T) {
 	fp := newFakePods(t, "a")
 	cs := fake.NewClientset(pod("a", 1, true, port("http", testPort)), deployment(1))
@@ -66,8 +66,8 @@ func TestForwarderStopsWhenTheReleaseIsGone(t *testing.T) {
 	select {
 	case err := <-done:
 		done <- err // for startForwarder's cleanup
-		if !errors.Is(err, ErrGone) {
-			t.Fatalf("Run = %v, want ErrGone", err)
+		if !errors.Is(err, kube.ErrGone) {
+			t.Fatalf("Run = %v, want kube.ErrGone", err)
 		}
 	case <-time.After(3 * time.Second):
 		t.Fatal("Run did not notice that the release is gone")
@@ -115,26 +115,5 @@ func TestForwarderWaitsWhenGoneInWatchMode(t *testing.T) {
 	}
 	if got := said(); len(got) != 1 || !strings.Contains(got[0], "waiting for the next deploy") {
 		t.Errorf("said %q", got)
-	}
-}
-
-// draft logs -f of a release that is deleted returns ErrGone.
-func TestLogsStopWhenTheReleaseIsGone(t *testing.T) {
-	cs := fake.NewClientset(pod("a", 1, true, port("http", testPort)))
-	var out testkit.LockedBuffer
-	l := NewLogs(cs, testNS, "app.kubernetes.io/instance=web", &out, WithLogsStopWhenGone(), func(o *logOptions) { o.vacancy = 50 * time.Millisecond })
-	done := make(chan error, 1)
-	go func() { done <- l.Run(context.Background()) }()
-	time.Sleep(200 * time.Millisecond)
-	if err := cs.CoreV1().Pods(testNS).Delete(context.Background(), "a", metav1.DeleteOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-done:
-		if !errors.Is(err, ErrGone) {
-			t.Fatalf("Run = %v, want ErrGone", err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("Logs.Run did not notice that the release is gone")
 	}
 }

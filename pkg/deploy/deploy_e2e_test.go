@@ -197,7 +197,7 @@ func answer(t *testing.T, c *kube.Cluster, ns, release string) []string {
 	seen := map[string]bool{}
 	var out []string
 	for _, p := range pods.Items {
-		if p.DeletionTimestamp != nil || !podReady(&p) {
+		if p.DeletionTimestamp != nil || !kube.PodReady(&p) {
 			continue
 		}
 		raw, err := c.Client.CoreV1().Pods(ns).ProxyGet("http", p.Name, "8080", "/", nil).DoRaw(ctx)

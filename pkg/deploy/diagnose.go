@@ -11,6 +11,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/utils/ptr"
+
+	"github.com/draftk8s/draft/pkg/ui"
 )
 
 // Diagnosis says why the pods of a rollout did not become Ready.
@@ -202,21 +204,13 @@ func (d *Deployer) logTail(ctx context.Context, p *corev1.Pod, container string,
 	return lines
 }
 
+// tailLines are the last n lines of s, each cut at 400 characters.
 func tailLines(s string, n int) []string {
-	s = strings.TrimRight(s, "\n")
-	if s == "" {
-		return nil
-	}
-	lines := strings.Split(s, "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
+	lines := ui.LastLines(s, n)
 	for i, l := range lines {
-		l = strings.TrimRight(l, "\r")
 		if len(l) > 400 {
-			l = l[:400] + "…"
+			lines[i] = l[:400] + "…"
 		}
-		lines[i] = l
 	}
 	return lines
 }

@@ -9,9 +9,10 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/draftk8s/draft/pkg/kube"
 )
 
 // Progress is the live state of a rollout, reported on every change.
@@ -201,7 +202,7 @@ func (r *rollout) evaluate(ctx context.Context) state {
 				continue
 			}
 			owned[rs.UID] = true
-			if sameTemplate(&rs.Spec.Template, &dep.Spec.Template) {
+			if kube.SameTemplate(&rs.Spec.Template, &dep.Spec.Template) {
 				newRS = rs
 			}
 		}
@@ -213,7 +214,7 @@ func (r *rollout) evaluate(ctx context.Context) state {
 			}
 			isNew := newRS != nil && owner.UID == newRS.UID
 			terminating := p.DeletionTimestamp != nil
-			ready := podReady(p)
+			ready := kube.PodReady(p)
 			st.progress.Pods = append(st.progress.Pods, PodState{
 				Name: p.Name, New: isNew, Ready: ready && !terminating, State: podPhrase(p), Restarts: restarts(p),
 			})
@@ -423,24 +424,6 @@ func controllerOf(refs []metav1.OwnerReference) *metav1.OwnerReference {
 		return &refs[0]
 	}
 	return nil
-}
-
-// sameTemplate tells whether a ReplicaSet runs a Deployment's pod template:
-// the ReplicaSet's copy only adds the pod-template-hash label.
-func sameTemplate(rs, dep *corev1.PodTemplateSpec) bool {
-	a, b := rs.DeepCopy(), dep.DeepCopy()
-	delete(a.Labels, appsv1.DefaultDeploymentUniqueLabelKey)
-	delete(b.Labels, appsv1.DefaultDeploymentUniqueLabelKey)
-	return equality.Semantic.DeepEqual(a, b)
-}
-
-func podReady(p *corev1.Pod) bool {
-	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
 }
 
 func restarts(p *corev1.Pod) int32 {

@@ -20,13 +20,8 @@ func ReadyPod(ctx context.Context, c *Cluster, namespace, selector string) (*cor
 	}
 	var ready []corev1.Pod
 	for _, p := range pods.Items {
-		if p.DeletionTimestamp != nil {
-			continue
-		}
-		for _, cond := range p.Status.Conditions {
-			if cond.Type == corev1.PodReady && cond.Status == corev1.ConditionTrue {
-				ready = append(ready, p)
-			}
+		if p.DeletionTimestamp == nil && PodReady(&p) {
+			ready = append(ready, p)
 		}
 	}
 	if len(ready) == 0 {

@@ -1,4 +1,4 @@
-package connect
+package logs
 
 import (
 	"bytes"
@@ -16,10 +16,12 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/draftk8s/draft/internal/testkit"
+	"github.com/draftk8s/draft/pkg/kube"
 )
 
 func ts(sec int) string {
@@ -78,7 +80,7 @@ func TestCopyPrefixesAndSkipsSeenLines(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var out bytes.Buffer
-			l := NewLogs(fake.NewClientset(), testNS, "x=y", &out, WithColor(tt.color))
+			l := New(fake.NewClientset(), testNS, "x=y", &out, WithColor(tt.color))
 			var last time.Time
 			if _, err := l.copy(strings.NewReader(tt.in), "web-1", "app", tt.after, &last); err != nil {
 				t.Fatal(err)
@@ -114,7 +116,7 @@ func TestLogsFollow(t *testing.T) {
 		"web-2/web": {"notfound", "waiting", ts(4) + " new pod\n"},
 	}, calls: map[string][]corev1.PodLogOptions{}}
 	var out testkit.LockedBuffer
-	l := NewLogs(cs, testNS, "app.kubernetes.io/instance=web", &out, WithTail(10))
+	l := New(cs, testNS, "app.kubernetes.io/instance=web", &out, WithTail(10))
 	l.o.maxWait = 20 * time.Millisecond
 	l.open = fl.open
 	ctx, cancel := context.WithCancel(context.Background())
@@ -160,18 +162,18 @@ func TestLogsPrint(t *testing.T) {
 	tests := []struct {
 		name    string
 		pods    []*corev1.Pod
-		opts    []LogOption
+		opts    []Option
 		want    string
 		wantErr string
 	}{
-		{name: "oldest pod first", pods: []*corev1.Pod{b, a}, opts: []LogOption{WithFollow(false)},
+		{name: "oldest pod first", pods: []*corev1.Pod{b, a}, opts: []Option{WithFollow(false)},
 			want: "[web-a/web] a\n[web-b/web] b\n[web-b/sidecar] s\n"},
-		{name: "one container", pods: []*corev1.Pod{b, a}, opts: []LogOption{WithFollow(false), WithContainer("sidecar")},
+		{name: "one container", pods: []*corev1.Pod{b, a}, opts: []Option{WithFollow(false), WithContainer("sidecar")},
 			want: "[web-b/sidecar] s\n"},
-		{name: "no such container", pods: []*corev1.Pod{a}, opts: []LogOption{WithFollow(false), WithContainer("db")},
+		{name: "no such container", pods: []*corev1.Pod{a}, opts: []Option{WithFollow(false), WithContainer("db")},
 			wantErr: `the pods have no container "db": choose one of web`},
-		{name: "no pods", opts: []LogOption{WithFollow(false)}, wantErr: ErrNoPods.Error()},
-		{name: "previous does not follow", pods: []*corev1.Pod{a}, opts: []LogOption{WithPrevious(true)},
+		{name: "no pods", opts: []Option{WithFollow(false)}, wantErr: kube.ErrNoPods.Error()},
+		{name: "previous does not follow", pods: []*corev1.Pod{a}, opts: []Option{WithPrevious(true)},
 			want: "[web-a/web] a\n"},
 	}
 	for _, tt := range tests {
@@ -184,7 +186,7 @@ func TestLogsPrint(t *testing.T) {
 				"web-a/web": {ts(1) + " a\n"}, "web-b/web": {ts(2) + " b\n"}, "web-b/sidecar": {ts(3) + " s\n"},
 			}, calls: map[string][]corev1.PodLogOptions{}}
 			var out bytes.Buffer
-			l := NewLogs(cs, testNS, "app.kubernetes.io/instance=web", &out, tt.opts...)
+			l := New(cs, testNS, "app.kubernetes.io/instance=web", &out, tt.opts...)
 			l.open = fl.open
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
@@ -213,11 +215,11 @@ func TestLogsPrint(t *testing.T) {
 }
 
 func TestLogsFollowNoPods(t *testing.T) {
-	l := NewLogs(fake.NewClientset(), testNS, "app.kubernetes.io/instance=web", io.Discard)
+	l := New(fake.NewClientset(), testNS, "app.kubernetes.io/instance=web", io.Discard)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := l.Run(ctx); !errors.Is(err, ErrNoPods) {
-		t.Fatalf("Run = %v, want ErrNoPods", err)
+	if err := l.Run(ctx); !errors.Is(err, kube.ErrNoPods) {
+		t.Fatalf("Run = %v, want kube.ErrNoPods", err)
 	}
 }
 
@@ -231,3 +233,32 @@ func TestAPIMessageOfAnUnreachableServer(t *testing.T) {
 		t.Errorf("apiMessage = %q, want %q", got, want)
 	}
 }
+
+// draft logs -f of a release that is deleted returns kube.ErrGone.
+func TestLogsStopWhenTheReleaseIsGone(t *testing.T) {
+	cs := fake.NewClientset(pod("a", 1, true, testkit.Port("http", 8080)))
+	var out testkit.LockedBuffer
+	l := New(cs, testNS, "app.kubernetes.io/instance=web", &out, WithStopWhenGone(), func(o *options) { o.vacancy = 50 * time.Millisecond })
+	done := make(chan error, 1)
+	go func() { done <- l.Run(context.Background()) }()
+	time.Sleep(200 * time.Millisecond)
+	if err := cs.CoreV1().Pods(testNS).Delete(context.Background(), "a", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if !errors.Is(err, kube.ErrGone) {
+			t.Fatalf("Run = %v, want kube.ErrGone", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Stream.Run did not notice that the release is gone")
+	}
+}
+
+const testNS = "apps"
+
+func pod(name string, age int, ready bool, ports ...corev1.ContainerPort) *corev1.Pod {
+	return testkit.Pod(testNS, name, age, ready, ports...)
+}
+
+func create(t *testing.T, cs *fake.Clientset, p *corev1.Pod) { testkit.CreatePod(t, cs, p) }

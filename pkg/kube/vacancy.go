@@ -1,4 +1,4 @@
-package connect
+package kube
 
 import (
 	"context"
@@ -9,28 +9,28 @@ import (
 	"k8s.io/client-go/kubernetes"
 )
 
-// ErrGone is returned, with WithStopWhenGone or WithLogsStopWhenGone, when
-// the selector has no pod and no workload left that could make one: the
+// ErrGone is returned by those that follow a selector's pods (connect's
+// forwarding and the log stream, when asked to stop then) when the selector has no pod and no workload left that could make one: the
 // release was deleted (draft delete, helm uninstall).
 var ErrGone = errors.New("no pod and no workload match the selector any more")
 
-// vacancyDelay is how long the selector must have no pod before draft looks
+// VacancyDelay is how long the selector must have no pod before draft looks
 // for its workloads (a redeploy or a kubectl delete pod leaves it without a
 // pod for a moment; the workload is there all along).
-const vacancyDelay = 2 * time.Second
+const VacancyDelay = 2 * time.Second
 
-// watchVacancy follows w's pods. When there has been none for delay, it
+// WatchVacancy follows w's pods. When there has been none for delay, it
 // looks for the workloads that the selector matches (Deployments,
 // StatefulSets, DaemonSets, ReplicaSets that no controller owns; those being
 // deleted do not count): none left, it returns (closing the channel); all
 // scaled to zero, it says so once and goes on waiting. It looks again every
 // delay while there is no pod.
-func watchVacancy(ctx context.Context, client kubernetes.Interface, namespace, selector string, w *podWatch, delay time.Duration, say func(string)) <-chan struct{} {
+func WatchVacancy(ctx context.Context, client kubernetes.Interface, namespace, selector string, w *PodWatch, delay time.Duration, say func(string)) <-chan struct{} {
 	gone := make(chan struct{})
 	go func() {
 		said := ""
 		for {
-			all, changed := w.pods()
+			all, changed := w.Pods()
 			if len(all) > 0 {
 				said = ""
 				select {

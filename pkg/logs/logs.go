@@ -1,4 +1,4 @@
-package connect
+package logs
 
 import (
 	"bufio"
@@ -18,24 +18,35 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
+
+	"github.com/draftk8s/draft/pkg/kube"
 )
 
-// Logs writes the logs of the containers of a selector's pods to a writer,
-// one line at a time, each prefixed by [pod/container].
-type Logs struct {
+// Event is something the Stream wants the user to know, for stderr: a log
+// stream that ended, failed or resumed, a release without pods.
+type Event struct {
+	Time    time.Time
+	Kind    string // retry, error, vacant
+	Pod     string
+	Message string
+}
+
+// Stream writes the logs of the containers of a selector's pods to a
+// writer, one line at a time, each prefixed by [pod/container].
+type Stream struct {
 	client    kubernetes.Interface
 	namespace string
 	selector  string
-	o         logOptions
+	o         options
 	print     *printer
 	// open opens one container's log stream (the API server's, but for tests).
 	open func(ctx context.Context, pod string, o *corev1.PodLogOptions) (io.ReadCloser, error)
 }
 
-// LogOption configures a Logs.
-type LogOption func(*logOptions)
+// Option configures a Stream.
+type Option func(*options)
 
-type logOptions struct {
+type options struct {
 	tail      int64 // lines of history of the pods there at the start; -1 for all
 	since     time.Duration
 	follow    bool
@@ -49,41 +60,41 @@ type logOptions struct {
 	stopGone  bool
 }
 
-// WithLogsStopWhenGone makes a followed Run return ErrGone when the release
-// is deleted (see WithStopWhenGone).
-func WithLogsStopWhenGone() LogOption { return func(o *logOptions) { o.stopGone = true } }
+// WithStopWhenGone makes a followed Run return kube.ErrGone when the
+// release is deleted: no pod and no workload that could make one are left.
+func WithStopWhenGone() Option { return func(o *options) { o.stopGone = true } }
 
 // WithTail shows the last n lines of the pods already running (-1: all of
 // them, the default). Pods that start later are shown from their first line.
-func WithTail(n int64) LogOption { return func(o *logOptions) { o.tail = n } }
+func WithTail(n int64) Option { return func(o *options) { o.tail = n } }
 
 // WithSince shows only lines newer than d.
-func WithSince(d time.Duration) LogOption { return func(o *logOptions) { o.since = d } }
+func WithSince(d time.Duration) Option { return func(o *options) { o.since = d } }
 
 // WithFollow keeps streaming and follows new pods (the default); false
 // prints what there is and returns.
-func WithFollow(follow bool) LogOption { return func(o *logOptions) { o.follow = follow } }
+func WithFollow(follow bool) Option { return func(o *options) { o.follow = follow } }
 
 // WithPrevious prints the logs of the previous instance of each container
 // (one that crashed or restarted); it implies WithFollow(false).
-func WithPrevious(previous bool) LogOption { return func(o *logOptions) { o.previous = previous } }
+func WithPrevious(previous bool) Option { return func(o *options) { o.previous = previous } }
 
 // WithContainer limits the logs to the containers of that name.
-func WithContainer(name string) LogOption { return func(o *logOptions) { o.container = name } }
+func WithContainer(name string) Option { return func(o *options) { o.container = name } }
 
 // WithColor colours each pod's prefix (for a terminal).
-func WithColor(color bool) LogOption { return func(o *logOptions) { o.color = color } }
+func WithColor(color bool) Option { return func(o *options) { o.color = color } }
 
-// WithLogEvents receives what Logs has to say (for stderr): streams that
+// WithEvents receives what the Stream has to say (for stderr): streams that
 // end, fail and resume.
-func WithLogEvents(f func(Event)) LogOption { return func(o *logOptions) { o.events = f } }
+func WithEvents(f func(Event)) Option { return func(o *options) { o.events = f } }
 
-// NewLogs returns a Logs for the pods that selector matches in namespace,
+// New returns a Stream for the pods that selector matches in namespace,
 // writing to out.
-func NewLogs(client kubernetes.Interface, namespace, selector string, out io.Writer, opts ...LogOption) *Logs {
-	l := &Logs{
+func New(client kubernetes.Interface, namespace, selector string, out io.Writer, opts ...Option) *Stream {
+	l := &Stream{
 		client: client, namespace: namespace, selector: selector,
-		o: logOptions{tail: -1, follow: true, maxWait: 5 * time.Second, linger: 2 * time.Second, vacancy: vacancyDelay},
+		o: options{tail: -1, follow: true, maxWait: 5 * time.Second, linger: 2 * time.Second, vacancy: kube.VacancyDelay},
 	}
 	for _, opt := range opts {
 		opt(&l.o)
@@ -98,14 +109,14 @@ func NewLogs(client kubernetes.Interface, namespace, selector string, out io.Wri
 	return l
 }
 
-func (l *Logs) emit(kind, pod, format string, a ...any) {
+func (l *Stream) emit(kind, pod, format string, a ...any) {
 	if l.o.events != nil {
 		l.o.events(Event{Time: time.Now(), Kind: kind, Pod: pod, Message: fmt.Sprintf(format, a...)})
 	}
 }
 
 // containers are the containers of p that Logs shows.
-func (l *Logs) containers(p *corev1.Pod) []string {
+func (l *Stream) containers(p *corev1.Pod) []string {
 	var out []string
 	for _, c := range p.Spec.Containers {
 		if l.o.container == "" || c.Name == l.o.container {
@@ -117,9 +128,9 @@ func (l *Logs) containers(p *corev1.Pod) []string {
 
 // Run writes the logs. Without follow it returns when it has written them
 // all; with follow it runs until ctx ends and returns nil. It fails at once
-// when the selector matches no pod (ErrNoPods), or no pod has the container
+// when the selector matches no pod (kube.ErrNoPods), or no pod has the container
 // asked for.
-func (l *Logs) Run(ctx context.Context) error {
+func (l *Stream) Run(ctx context.Context) error {
 	if !l.o.follow {
 		return l.print1(ctx)
 	}
@@ -152,11 +163,11 @@ func (l *Logs) Run(ctx context.Context) error {
 			}()
 		}
 	}
-	w := newPodWatch(l.client, l.namespace, l.selector)
-	w.on(handler{
-		add:    start,
-		update: func(p *corev1.Pod) { start(p, false) },
-		remove: func(p *corev1.Pod) {
+	w := kube.NewPodWatch(l.client, l.namespace, l.selector)
+	w.On(kube.PodHandler{
+		Add:    start,
+		Update: func(p *corev1.Pod) { start(p, false) },
+		Remove: func(p *corev1.Pod) {
 			mu.Lock()
 			pl := pods[p.UID]
 			mu.Unlock()
@@ -165,7 +176,7 @@ func (l *Logs) Run(ctx context.Context) error {
 			}
 		},
 	})
-	informerDone, err := w.start(ctx)
+	informerDone, err := w.Start(ctx)
 	defer func() {
 		cancel()
 		<-informerDone
@@ -174,19 +185,19 @@ func (l *Logs) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	all, _ := w.pods()
+	all, _ := w.Pods()
 	if len(all) == 0 {
-		return ErrNoPods
+		return kube.ErrNoPods
 	}
 	if err := l.checkContainer(all); err != nil {
 		return err
 	}
-	gone := watchVacancy(ctx, l.client, l.namespace, l.selector, w, l.o.vacancy, func(msg string) { l.emit("vacant", "", "%s", msg) })
+	gone := kube.WatchVacancy(ctx, l.client, l.namespace, l.selector, w, l.o.vacancy, func(msg string) { l.emit("vacant", "", "%s", msg) })
 	select {
 	case <-ctx.Done():
 	case <-gone:
 		if l.o.stopGone {
-			return ErrGone
+			return kube.ErrGone
 		}
 		<-ctx.Done()
 	}
@@ -209,7 +220,7 @@ func (pl *podLogs) end(linger time.Duration) {
 	})
 }
 
-func (l *Logs) checkContainer(pods []*corev1.Pod) error {
+func (l *Stream) checkContainer(pods []*corev1.Pod) error {
 	if l.o.container == "" {
 		return nil
 	}
@@ -231,7 +242,7 @@ func (l *Logs) checkContainer(pods []*corev1.Pod) error {
 }
 
 // print1 prints the logs there are, pod after pod, oldest pod first.
-func (l *Logs) print1(ctx context.Context) error {
+func (l *Stream) print1(ctx context.Context) error {
 	list, err := l.client.CoreV1().Pods(l.namespace).List(ctx, metav1.ListOptions{LabelSelector: l.selector})
 	if err != nil {
 		return fmt.Errorf("listing the pods %s: %w", l.selector, err)
@@ -241,17 +252,17 @@ func (l *Logs) print1(ctx context.Context) error {
 		pods = append(pods, &list.Items[i])
 	}
 	if len(pods) == 0 {
-		return ErrNoPods
+		return kube.ErrNoPods
 	}
 	if err := l.checkContainer(pods); err != nil {
 		return err
 	}
-	sort.Slice(pods, func(i, j int) bool { return newer(pods[j], pods[i]) })
+	sort.Slice(pods, func(i, j int) bool { return kube.Newer(pods[j], pods[i]) })
 	var first error
 	printed := 0
 	for _, p := range pods {
 		for _, c := range l.containers(p) {
-			o := l.logOptions(c, l.o.tail, true)
+			o := l.options(c, l.o.tail, true)
 			o.Follow, o.Previous = false, l.o.previous
 			rc, err := l.open(ctx, p.Name, o)
 			if err != nil {
@@ -279,7 +290,7 @@ func (l *Logs) print1(ctx context.Context) error {
 	return nil
 }
 
-func (l *Logs) logOptions(container string, tail int64, initial bool) *corev1.PodLogOptions {
+func (l *Stream) options(container string, tail int64, initial bool) *corev1.PodLogOptions {
 	o := &corev1.PodLogOptions{Container: container, Follow: true, Timestamps: true}
 	if tail >= 0 {
 		o.TailLines = &tail
@@ -294,12 +305,12 @@ func (l *Logs) logOptions(container string, tail int64, initial bool) *corev1.Po
 // follow streams one container until ctx ends or its pod is gone, opening
 // the stream again when it ends (the container restarted, the connection
 // dropped) from the last line it saw, with a growing pause between attempts.
-func (l *Logs) follow(ctx context.Context, gone <-chan struct{}, pod, container string, tail int64, initial bool) {
+func (l *Stream) follow(ctx context.Context, gone <-chan struct{}, pod, container string, tail int64, initial bool) {
 	var last time.Time
 	wait := 250 * time.Millisecond
 	failing := false
 	for {
-		o := l.logOptions(container, tail, initial)
+		o := l.options(container, tail, initial)
 		if !last.IsZero() {
 			o.TailLines, o.SinceSeconds = nil, nil
 			t := metav1.NewTime(last)
@@ -380,7 +391,7 @@ func apiMessage(err error) string {
 // copy prints the lines of a log stream with timestamps; a line not newer
 // than after was shown before and is skipped. last, when given, is moved to
 // the newest line shown. It returns how many lines it printed.
-func (l *Logs) copy(r io.Reader, pod, container string, after time.Time, last ...*time.Time) (int, error) {
+func (l *Stream) copy(r io.Reader, pod, container string, after time.Time, last ...*time.Time) (int, error) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	n := 0
 	for {
