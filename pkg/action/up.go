@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -30,11 +31,12 @@ const (
 
 // Up builds the app, pushes its image and deploys its chart.
 type Up struct {
-	Target                        // the app, its release and the cluster
-	Registry        string        // --registry; else draft.toml; else $DRAFT_REGISTRY
-	Builder         string        // auto, docker or daemonless; "" for draft.toml's, else auto
-	CreateNamespace bool          // create the namespace when it does not exist
-	Timeout         time.Duration // for the rollout; 0 for deploy's default
+	Target                          // the app, its release and the cluster
+	Registry        string          // --registry; else draft.toml; else $DRAFT_REGISTRY
+	Builder         string          // auto, docker or daemonless; "" for draft.toml's, else auto
+	CreateNamespace bool            // create the namespace when it does not exist
+	Timeout         time.Duration   // for the rollout; 0 for deploy's default
+	Settings        config.Settings // draft's environment variables (the registry, its mirrors, its idle timeout)
 
 	// UI receives progress and build output (stderr); Events, when set,
 	// receives one Event per step (--output json).
@@ -412,15 +414,11 @@ func (u *Up) resolveUp(ctx context.Context) (*upEnv, error) {
 	if _, err := os.Stat(filepath.Join(dir, e.dockerfile)); err != nil {
 		return nil, fmt.Errorf("there is no %s in %s: run draft create, or set dockerfile in draft.toml", e.dockerfile, dir)
 	}
-	regHost := cmp.Or(u.Registry, env.Registry, os.Getenv("DRAFT_REGISTRY"))
+	regHost := cmp.Or(u.Registry, env.Registry, u.Settings.Registry)
 	if regHost == "" {
 		return nil, errors.New("no registry to push to: set one with --registry, registry in draft.toml, or $DRAFT_REGISTRY (127.0.0.1:5000 for a local registry)")
 	}
-	regOpts, err := u.registryOptions(env)
-	if err != nil {
-		return nil, err
-	}
-	e.reg = registry.New(append(regOpts, registry.WithProgress(func(p registry.Progress) {
+	e.reg = registry.New(append(u.registryOptions(env), registry.WithProgress(func(p registry.Progress) {
 		if e.bar != nil {
 			e.bar.Set(p.Complete, p.Total)
 		}
@@ -437,23 +435,13 @@ func (u *Up) resolveUp(ctx context.Context) (*upEnv, error) {
 	return e, nil
 }
 
-func (u *Up) registryOptions(env *config.Environment) ([]registry.Option, error) {
+func (u *Up) registryOptions(env *config.Environment) []registry.Option {
 	opts := []registry.Option{registry.WithInsecure(env.InsecureRegistries...)}
-	mirrors := append([]string{}, env.RegistryMirrors...)
-	if m := os.Getenv("DRAFT_REGISTRY_MIRROR"); m != "" {
-		mirrors = append(mirrors, strings.Split(m, ",")...)
-	}
-	mirrors = append(mirrors, registry.DockerDaemonMirrors()...)
-	// How long a registry connection may move nothing before it is given
-	// up (and tried again): for slow links, and for tests of a stall.
-	if s := os.Getenv("DRAFT_REGISTRY_IDLE_TIMEOUT"); s != "" {
-		d, err := time.ParseDuration(s)
-		if err != nil || d <= 0 {
-			return nil, fmt.Errorf("$DRAFT_REGISTRY_IDLE_TIMEOUT %q is not a duration above zero: give one such as 30s or 2m", s)
-		}
+	mirrors := slices.Concat(env.RegistryMirrors, u.Settings.RegistryMirrors, registry.DockerDaemonMirrors(u.Settings.DockerDaemonConfig))
+	if d := u.Settings.RegistryIdleTimeout; d > 0 {
 		opts = append(opts, registry.WithIdleTimeout(d))
 	}
-	return append(opts, registry.WithMirrors(mirrors...)), nil
+	return append(opts, registry.WithMirrors(mirrors...))
 }
 
 // build picks the builder and builds.

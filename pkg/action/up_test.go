@@ -344,7 +344,7 @@ func TestUpErrors(t *testing.T) {
 		setup func(f *upFixture, u *Up)
 		want  string
 	}{
-		{"no registry", func(f *upFixture, u *Up) { u.Registry = ""; t.Setenv("DRAFT_REGISTRY", "") }, "no registry to push to: set one with --registry"},
+		{"no registry", func(f *upFixture, u *Up) { u.Registry, u.Settings.Registry = "", "" }, "no registry to push to: set one with --registry"},
 		{"no chart", func(f *upFixture, u *Up) { os.RemoveAll(filepath.Join(f.dir, "charts")) }, "there is no chart at charts/go-plain: run draft create"},
 		{"no Dockerfile", func(f *upFixture, u *Up) { os.Remove(filepath.Join(f.dir, "Dockerfile")) }, "there is no Dockerfile in"},
 		{"no draft.toml", func(f *upFixture, u *Up) { os.Remove(filepath.Join(f.dir, config.FileName)) }, "draft create"},

@@ -9,7 +9,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/draftk8s/draft/pkg/action"
-	"github.com/draftk8s/draft/pkg/config"
 	"github.com/draftk8s/draft/pkg/pack"
 )
 
@@ -56,7 +55,7 @@ written are listed on stdout; everything else goes to stderr.`,
 	f.BoolVar(&c.Force, "force", false, "replace files that already exist")
 	f.BoolVar(&c.DryRun, "dry-run", false, "show what would be written, and write nothing")
 	f.BoolVar(&explain, "explain", false, "show the language ranking and why the pack was chosen")
-	f.StringVar(&c.PackDir, "pack-dir", config.PacksDir(), "a folder of your own packs, which add to or override the built-in ones")
+	f.StringVar(&c.PackDir, "pack-dir", s.Env.PacksDir(), "a folder of your own packs, which add to or override the built-in ones")
 	return cmd
 }
 

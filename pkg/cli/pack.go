@@ -6,7 +6,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/draftk8s/draft/pkg/config"
 	"github.com/draftk8s/draft/pkg/pack"
 )
 
@@ -41,7 +40,7 @@ func newPackCommand(s streams) *cobra.Command {
 			return tw.Flush()
 		},
 	}
-	list.Flags().StringVar(&dir, "pack-dir", config.PacksDir(), "a folder of your own packs")
+	list.Flags().StringVar(&dir, "pack-dir", s.Env.PacksDir(), "a folder of your own packs")
 	cmd.AddCommand(list)
 	return cmd
 }

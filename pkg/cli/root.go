@@ -5,10 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"regexp"
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/draftk8s/draft/pkg/config"
 )
 
 // Exit codes. 1 is any failure that has no more specific code.
@@ -19,20 +22,30 @@ const (
 	ExitCanceled = 130
 )
 
-// streams are the writers a command prints to: results on Out, everything else on Err.
+// streams are the writers a command prints to (results on Out, everything
+// else on Err), and draft's environment variables, read once.
 type streams struct {
 	In  io.Reader
 	Out io.Writer
 	Err io.Writer
+	Env config.Settings
 }
 
 // Execute runs draft with args and returns the process exit code. Errors are
 // printed on stderr as one line.
 func Execute(ctx context.Context, in io.Reader, out, errOut io.Writer, args []string) int {
-	s := streams{In: in, Out: out, Err: errOut}
+	env, err := config.ReadSettings(os.Getenv)
+	if err != nil {
+		fmt.Fprintf(errOut, "Error: %s\n", err)
+		return ExitFailure
+	}
+	if env.PprofAddr != "" {
+		servePprof(env.PprofAddr, errOut)
+	}
+	s := streams{In: in, Out: out, Err: errOut, Env: env}
 	root := NewRootCommand(s)
 	root.SetArgs(args)
-	err := root.ExecuteContext(ctx)
+	err = root.ExecuteContext(ctx)
 	if err == nil {
 		return ExitOK
 	}

@@ -42,6 +42,7 @@ image's top layer is replaced (--builder auto, the default).`,
 				return usageError{fmt.Errorf("--builder %q: choose auto, docker or daemonless", u.Builder)}
 			}
 			u.UI = ui.New(s.Err)
+			u.Settings = s.Env
 			switch output {
 			case "":
 				sess.Done = func(res *action.UpResult) { fmt.Fprintln(s.Out, res.Image) }

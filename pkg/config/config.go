@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
@@ -216,17 +215,3 @@ func (n NewFile) Render() []byte {
 	}{n, DefaultWatchDelay})
 	return buf.Bytes()
 }
-
-// Home is draft's home folder: $DRAFT_HOME, else ~/.draft.
-func Home() string {
-	if h := os.Getenv("DRAFT_HOME"); h != "" {
-		return h
-	}
-	if h, err := os.UserHomeDir(); err == nil {
-		return filepath.Join(h, ".draft")
-	}
-	return ".draft"
-}
-
-// PacksDir is where a user's own packs live by default.
-func PacksDir() string { return filepath.Join(Home(), "packs") }

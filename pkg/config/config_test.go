@@ -3,8 +3,10 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestNewFileLoadsBack(t *testing.T) {
@@ -119,5 +121,41 @@ func TestTasks(t *testing.T) {
 	}
 	if tasks, err := LoadTasks(t.TempDir(), nil); err != nil || len(tasks.PreUp) != 0 {
 		t.Errorf("no file: %v %+v", err, tasks)
+	}
+}
+
+// draft's environment variables are read once, each into its field; a bad
+// idle timeout names the variable.
+func TestReadSettings(t *testing.T) {
+	env := map[string]string{
+		"DRAFT_HOME": "/h", "DRAFT_REGISTRY": "127.0.0.1:5000", "DRAFT_REGISTRY_MIRROR": "a.example, b.example,",
+		"DRAFT_REGISTRY_IDLE_TIMEOUT": "2s", "DOCKER_DAEMON_CONFIG": "/d.json", "DRAFT_PPROF_ADDR": "127.0.0.1:6060",
+	}
+	s, err := ReadSettings(func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Settings{Home: "/h", Registry: "127.0.0.1:5000", RegistryMirrors: []string{"a.example", "b.example"},
+		RegistryIdleTimeout: 2 * time.Second, DockerDaemonConfig: "/d.json", PprofAddr: "127.0.0.1:6060"}
+	if !reflect.DeepEqual(s, want) {
+		t.Errorf("settings = %+v, want %+v", s, want)
+	}
+	if s.PacksDir() != "/h/packs" {
+		t.Errorf("packs dir = %s", s.PacksDir())
+	}
+	s, err = ReadSettings(func(string) string { return "" })
+	if err != nil || s.Registry != "" || s.RegistryMirrors != nil || !strings.HasSuffix(s.Home, ".draft") {
+		t.Errorf("without variables: %+v, %v", s, err)
+	}
+	for _, bad := range []string{"soon", "0s", "-1m"} {
+		_, err := ReadSettings(func(k string) string {
+			if k == "DRAFT_REGISTRY_IDLE_TIMEOUT" {
+				return bad
+			}
+			return ""
+		})
+		if err == nil || !strings.Contains(err.Error(), "$DRAFT_REGISTRY_IDLE_TIMEOUT") {
+			t.Errorf("idle timeout %q: %v", bad, err)
+		}
 	}
 }

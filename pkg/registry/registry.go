@@ -456,11 +456,10 @@ func (c *countingReader) Read(p []byte) (int, error) {
 
 func (c *countingReader) Close() error { return c.r.Close() }
 
-// DockerDaemonMirrors reads registry-mirrors from Docker's daemon.json
-// (/etc/docker/daemon.json, or $DOCKER_DAEMON_CONFIG), so that draft fetches
-// base images where docker build would.
-func DockerDaemonMirrors() []string {
-	path := os.Getenv("DOCKER_DAEMON_CONFIG")
+// DockerDaemonMirrors reads registry-mirrors from Docker's daemon.json at
+// path ("": /etc/docker/daemon.json), so that draft fetches base images
+// where docker build would.
+func DockerDaemonMirrors(path string) []string {
 	if path == "" {
 		path = "/etc/docker/daemon.json"
 	}
