@@ -131,7 +131,6 @@ type upEnv struct {
 	dockerfile string
 	repo       name.Repository
 	reg        *registry.Client
-	bar        *ui.Bar // the progress bar of the push in flight, if any
 	cluster    *kube.Cluster
 	deployer   *deploy.Deployer
 	platform   v1.Platform
@@ -280,13 +279,15 @@ func (r *upRun) buildAndPush(ctx context.Context) error {
 	t0 = time.Now()
 	if built.Image != nil {
 		r.step = "pushing " + tag.String() + " (the registry may hold some of its layers, not the tag)"
+		var opts []registry.PushOption
+		var bar *ui.Bar
 		if u.UI.Terminal() {
-			e.bar = u.UI.Bar("pushing "+tag.Context().String(), 0)
+			bar = u.UI.Bar("pushing "+tag.Context().String(), 0)
+			opts = append(opts, registry.WithProgress(func(p registry.Progress) { bar.Set(p.Complete, p.Total) }))
 		}
-		d, stats, err := e.reg.Push(ctx, built.Image, tag)
-		if e.bar != nil {
-			e.bar.Finish()
-			e.bar = nil
+		d, stats, err := e.reg.Push(ctx, built.Image, tag, opts...)
+		if bar != nil {
+			bar.Finish() // Push returns after the last progress
 		}
 		if err != nil {
 			return err
@@ -418,11 +419,7 @@ func (u *Up) resolveUp(ctx context.Context) (*upEnv, error) {
 	if regHost == "" {
 		return nil, errors.New("no registry to push to: set one with --registry, registry in draft.toml, or $DRAFT_REGISTRY (127.0.0.1:5000 for a local registry)")
 	}
-	e.reg = registry.New(append(u.registryOptions(env), registry.WithProgress(func(p registry.Progress) {
-		if e.bar != nil {
-			e.bar.Set(p.Complete, p.Total)
-		}
-	}))...)
+	e.reg = registry.New(u.registryOptions(env)...)
 	if e.repo, err = e.reg.ParseRepository(strings.TrimSuffix(regHost, "/") + "/" + e.release); err != nil {
 		return nil, err
 	}

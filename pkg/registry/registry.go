@@ -28,7 +28,6 @@ type Client struct {
 	keychain authn.Keychain
 	insecure map[string]bool // registries allowed over plain HTTP beyond loopback
 	mirrors  []string        // mirrors of Docker Hub, tried in order before it
-	progress func(Progress)
 	base     http.RoundTripper
 	retries  int
 	idle     time.Duration // how long a connection may make no progress
@@ -75,9 +74,6 @@ func WithMirrors(mirrors ...string) Option {
 		}
 	}
 }
-
-// WithProgress receives push progress.
-func WithProgress(f func(Progress)) Option { return func(c *Client) { c.progress = f } }
 
 // WithIdleTimeout replaces DefaultIdleTimeout.
 func WithIdleTimeout(d time.Duration) Option { return func(c *Client) { c.idle = d } }
@@ -234,18 +230,33 @@ func (c *Client) options(ctx context.Context, uploaded *atomic.Int64, progress c
 	return opts
 }
 
+// PushOption configures one push.
+type PushOption func(*pushOptions)
+
+type pushOptions struct {
+	progress func(Progress)
+}
+
+// WithProgress receives the push's progress (from one goroutine, in order;
+// Push returns after the last).
+func WithProgress(f func(Progress)) PushOption { return func(o *pushOptions) { o.progress = f } }
+
 // Push writes img to tag and returns its digest. Blobs the registry already
 // has are not uploaded.
-func (c *Client) Push(ctx context.Context, img v1.Image, tag name.Tag) (name.Digest, Stats, error) {
+func (c *Client) Push(ctx context.Context, img v1.Image, tag name.Tag, opts ...PushOption) (name.Digest, Stats, error) {
+	var o pushOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	var uploaded atomic.Int64
 	var updates chan v1.Update
 	done := make(chan struct{})
-	if c.progress != nil {
+	if o.progress != nil {
 		updates = make(chan v1.Update, 16)
 		go func() {
 			defer close(done)
 			for u := range updates {
-				c.progress(Progress{Complete: u.Complete, Total: u.Total})
+				o.progress(Progress{Complete: u.Complete, Total: u.Total})
 			}
 		}()
 	} else {

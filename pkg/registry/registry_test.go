@@ -323,3 +323,34 @@ func TestClientsShareConnections(t *testing.T) {
 		t.Errorf("the first client opened %d connections, the next two %d more: they reused none", first, later)
 	}
 }
+
+// Progress is told per push: each push's own callback, ending complete, and
+// none of it reaches another push of the same client.
+func TestPushProgressPerPush(t *testing.T) {
+	host := server(t, nil)
+	c := New(WithKeychain(authn.NewMultiKeychain()))
+	ctx := context.Background()
+	var seen [2][]Progress
+	for i := range seen {
+		img, err := random.Image(256<<10, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := c.Push(ctx, img, tag(t, c, host+"/app"), WithProgress(func(p Progress) { seen[i] = append(seen[i], p) })); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, s := range seen {
+		if len(s) == 0 {
+			t.Fatalf("push %d: no progress", i)
+		}
+		if last := s[len(s)-1]; last.Total == 0 || last.Complete != last.Total {
+			t.Errorf("push %d ended at %+v, want complete", i, last)
+		}
+	}
+	// Without the option: no callback, the push as before.
+	img, _ := random.Image(1024, 1)
+	if _, _, err := c.Push(ctx, img, tag(t, c, host+"/app")); err != nil {
+		t.Fatal(err)
+	}
+}
