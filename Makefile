@@ -12,7 +12,7 @@ ENV_UP := bash e2e/env/up
 ENV_UP_LAZY := DRAFT_ENV_IMAGES="$${DRAFT_ENV_IMAGES-}" bash e2e/env/up
 ENV_DOWN := bash e2e/env/down
 # the packages whose tests have golden files (and so an -update flag)
-GOLDEN_PKGS = $(sort $(dir $(shell grep -rl --include='*_test.go' 'flag\.Bool."update"' pkg)))
+GOLDEN_PKGS = $(sort $(dir $(shell grep -rlE --include='*_test.go' 'testkit\.(Golden|Update)\b' pkg)))
 
 .PHONY: build test unit e2e bench lint golden cluster cluster-down demo fresh clean
 

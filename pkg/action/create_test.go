@@ -4,7 +4,6 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
-	"flag"
 	"io"
 	"io/fs"
 	"os"
@@ -19,8 +18,6 @@ import (
 	"github.com/draftk8s/draft/internal/testkit"
 	"github.com/draftk8s/draft/pkg/build"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden trees under testdata/")
 
 // options for cases that need flags; the rest run with none.
 var caseOptions = map[string]Create{
@@ -49,7 +46,7 @@ func TestCreateGolden(t *testing.T) {
 				t.Fatal(err)
 			}
 			got := readTree(t, dir)
-			if *update {
+			if *testkit.Update {
 				os.RemoveAll(want)
 				testkit.CopyTree(t, dir, want)
 				return

@@ -2,11 +2,14 @@ package cli
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/draftk8s/draft/internal/testkit"
 )
 
 func run(t *testing.T, args ...string) (code int, stdout, stderr string) {
@@ -111,5 +114,22 @@ func TestPackListVersionCompletion(t *testing.T) {
 	}
 	if code, out, _ := run(t, "completion", "bash"); code != 0 || !strings.Contains(out, "__start_draft") {
 		t.Errorf("completion bash: exit %d", code)
+	}
+}
+
+// Every command's help is a golden file, so that a change of a flag or of
+// its words is seen in review (testdata/help/; -update rewrites them).
+func TestGoldenHelp(t *testing.T) {
+	t.Setenv("DRAFT_HOME", "/home/you/.draft") // the --pack-dir default shows it
+	for _, cmd := range []string{"", "create", "up", "connect", "logs", "delete", "pack", "version"} {
+		name := cmp.Or(cmd, "draft")
+		t.Run(name, func(t *testing.T) {
+			args := append(strings.Fields(cmd), "--help")
+			code, out, errOut := run(t, args...)
+			if code != 0 || errOut != "" {
+				t.Fatalf("exit %d, stderr %s", code, errOut)
+			}
+			testkit.Golden(t, filepath.Join("testdata", "help", name+".txt"), []byte(out))
+		})
 	}
 }
