@@ -17,6 +17,8 @@ import (
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/yaml"
+
+	"k8s.io/client-go/kubernetes"
 )
 
 // workload is a Deployment of a release, as its manifest declares it.
@@ -125,96 +127,127 @@ type informerSet struct {
 // unless podsOnly) and waits until they have listed what exists.
 func (d *Deployer) startInformers(ctx context.Context, ws []workload, podsOnly bool) (*informerSet, error) {
 	s := &informerSet{changed: make(chan struct{}, 1), failed: make(chan error, 1)}
-	kick := func() {
-		select {
-		case s.changed <- struct{}{}:
-		default:
-		}
-	}
-	handler := cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(any) { kick() },
-		UpdateFunc: func(any, any) { kick() },
-		DeleteFunc: func(any) { kick() },
-	}
-	onWatchError := func(_ *cache.Reflector, err error) {
-		if apierrors.IsForbidden(err) || apierrors.IsUnauthorized(err) {
-			select {
-			case s.failed <- err:
-			default:
-			}
-		}
-	}
-	stopCh := make(chan struct{})
-	var factories []informers.SharedInformerFactory
-	var checkers []cache.DoneChecker
-	add := func(inf cache.SharedIndexInformer) (cache.Store, error) {
-		if err := inf.SetWatchErrorHandler(onWatchError); err != nil {
-			return nil, err
-		}
-		if err := inf.SetTransform(stripManagedFields); err != nil {
-			return nil, err
-		}
-		if _, err := inf.AddEventHandler(handler); err != nil {
-			return nil, err
-		}
-		checkers = append(checkers, inf.HasSyncedChecker())
-		return inf.GetStore(), nil
-	}
-	var err error
+	st := &informerStart{s: s}
 	for _, w := range ws {
-		item := &observed{workload: w}
-		bySelector := informers.NewSharedInformerFactoryWithOptions(d.client, 0,
-			informers.WithNamespace(w.namespace),
-			informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = w.selector.String() }))
-		factories = append(factories, bySelector)
-		if item.pods, err = add(bySelector.Core().V1().Pods().Informer()); err != nil {
+		item, err := st.observe(d.client, w, podsOnly)
+		if err != nil {
 			return nil, err
-		}
-		if !podsOnly {
-			byName := informers.NewSharedInformerFactoryWithOptions(d.client, 0,
-				informers.WithNamespace(w.namespace),
-				informers.WithTweakListOptions(func(o *metav1.ListOptions) {
-					o.FieldSelector = fields.OneTermEqualSelector("metadata.name", w.name).String()
-				}))
-			factories = append(factories, byName)
-			if item.deployments, err = add(byName.Apps().V1().Deployments().Informer()); err != nil {
-				return nil, err
-			}
-			if item.replicaSets, err = add(bySelector.Apps().V1().ReplicaSets().Informer()); err != nil {
-				return nil, err
-			}
 		}
 		s.items = append(s.items, item)
 	}
+	if err := st.run(ctx, ws[0].namespace); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// kick signals a change (at most one waits: the rollout reads it all again).
+func (s *informerSet) kick() {
+	select {
+	case s.changed <- struct{}{}:
+	default:
+	}
+}
+
+// watchError ends the wait when a watch cannot work (forbidden,
+// unauthorized); other errors are retried by the reflector.
+func (s *informerSet) watchError(_ *cache.Reflector, err error) {
+	if apierrors.IsForbidden(err) || apierrors.IsUnauthorized(err) {
+		select {
+		case s.failed <- err:
+		default:
+		}
+	}
+}
+
+// informerStart is an informerSet being made: its factories, and what
+// tells when each informer has listed.
+type informerStart struct {
+	s         *informerSet
+	factories []informers.SharedInformerFactory
+	checkers  []cache.DoneChecker
+}
+
+// add hooks an informer to the set and returns its store.
+func (st *informerStart) add(inf cache.SharedIndexInformer) (cache.Store, error) {
+	if err := inf.SetWatchErrorHandler(st.s.watchError); err != nil {
+		return nil, err
+	}
+	if err := inf.SetTransform(stripManagedFields); err != nil {
+		return nil, err
+	}
+	handler := cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(any) { st.s.kick() },
+		UpdateFunc: func(any, any) { st.s.kick() },
+		DeleteFunc: func(any) { st.s.kick() },
+	}
+	if _, err := inf.AddEventHandler(handler); err != nil {
+		return nil, err
+	}
+	st.checkers = append(st.checkers, inf.HasSyncedChecker())
+	return inf.GetStore(), nil
+}
+
+// observe makes the informers of one workload: its pods (and ReplicaSets)
+// by its selector, the Deployment by its name.
+func (st *informerStart) observe(client kubernetes.Interface, w workload, podsOnly bool) (*observed, error) {
+	item := &observed{workload: w}
+	bySelector := informers.NewSharedInformerFactoryWithOptions(client, 0,
+		informers.WithNamespace(w.namespace),
+		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = w.selector.String() }))
+	st.factories = append(st.factories, bySelector)
+	var err error
+	if item.pods, err = st.add(bySelector.Core().V1().Pods().Informer()); err != nil || podsOnly {
+		return item, err
+	}
+	byName := informers.NewSharedInformerFactoryWithOptions(client, 0,
+		informers.WithNamespace(w.namespace),
+		informers.WithTweakListOptions(func(o *metav1.ListOptions) {
+			o.FieldSelector = fields.OneTermEqualSelector("metadata.name", w.name).String()
+		}))
+	st.factories = append(st.factories, byName)
+	if item.deployments, err = st.add(byName.Apps().V1().Deployments().Informer()); err != nil {
+		return nil, err
+	}
+	if item.replicaSets, err = st.add(bySelector.Apps().V1().ReplicaSets().Informer()); err != nil {
+		return nil, err
+	}
+	return item, nil
+}
+
+// run starts the factories and waits until every informer has listed, or a
+// watch cannot work (that error), or ctx ends; on an error they are stopped.
+func (st *informerStart) run(ctx context.Context, namespace string) error {
+	stopCh := make(chan struct{})
 	var once sync.Once
-	s.stop = func() {
+	st.s.stop = func() {
 		once.Do(func() {
 			close(stopCh)
-			for _, f := range factories {
+			for _, f := range st.factories {
 				f.Shutdown()
 			}
 		})
 	}
-	for _, f := range factories {
+	for _, f := range st.factories {
 		f.Start(stopCh)
 	}
 	syncCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	synced := make(chan bool, 1)
-	go func() { synced <- cache.WaitFor(syncCtx, "", checkers...) }()
+	go func() { synced <- cache.WaitFor(syncCtx, "", st.checkers...) }()
 	select {
 	case ok := <-synced:
 		if !ok {
-			s.stop()
-			return nil, ctx.Err()
+			st.s.stop()
+			return ctx.Err()
 		}
-	case err := <-s.failed:
+	case err := <-st.s.failed:
 		cancel()
 		<-synced
-		s.stop()
-		return nil, fmt.Errorf("watching the rollout in namespace %s: %w", ws[0].namespace, err)
+		st.s.stop()
+		return fmt.Errorf("watching the rollout in namespace %s: %w", namespace, err)
 	}
-	return s, nil
+	return nil
 }
 
 // stripManagedFields keeps the informers' caches small.

@@ -284,73 +284,92 @@ func (r *rollout) podFindings(ctx context.Context, workload string, p *corev1.Po
 	}
 	statuses := append(append([]corev1.ContainerStatus{}, p.Status.InitContainerStatuses...), p.Status.ContainerStatuses...)
 	for _, cs := range statuses {
-		init := isInit(p, cs.Name)
-		restartsKey := fmt.Sprint(cs.RestartCount)
-		switch {
-		case cs.State.Waiting != nil:
-			w := cs.State.Waiting
-			switch w.Reason {
-			case "ErrImagePull", "ImagePullBackOff":
-				msg := w.Message
-				key := string(p.UID) + "/" + cs.Name
-				if classifyPull(msg) == ReasonImagePull {
-					if info, ok := r.pullInfo[key]; ok {
-						msg = info
-					} else if info := r.d.pullErrorFromEvents(ctx, p, cs.Name); info != "" {
-						r.pullInfo[key] = info
-						msg = info
-					}
-				} else {
-					r.pullInfo[key] = msg
-				}
-				reason := classifyPull(msg)
-				grace := time.Duration(0)
-				if reason == ReasonImagePull {
-					grace = r.d.pullGrace // a registry that does not answer may come back, soon
-				}
-				add(finding{rank: 2, reason: reason, container: cs.Name, message: msg, grace: grace})
-			case "InvalidImageName":
-				add(finding{rank: 2, reason: ReasonImagePull, container: cs.Name, message: w.Message})
-			case "CrashLoopBackOff":
-				add(finding{rank: 1, reason: ReasonCrashLoop, container: cs.Name, message: w.Message})
-			case "CreateContainerConfigError":
-				add(finding{rank: 1, reason: ReasonConfig, container: cs.Name, message: w.Message})
-			case "CreateContainerError":
-				add(finding{rank: 1, reason: ReasonConfig, container: cs.Name, message: w.Message, grace: 5 * time.Second})
-			case "RunContainerError":
-				add(finding{rank: 1, reason: ReasonStart, container: cs.Name, message: w.Message})
-			default: // ContainerCreating, PodInitializing
-				add(finding{rank: 7, reason: ReasonPending, container: cs.Name, message: strings.TrimSpace(w.Reason + " " + w.Message), grace: -1})
-			}
-		case cs.State.Terminated != nil:
-			t := cs.State.Terminated
-			switch {
-			case t.Reason == "StartError" || t.Reason == "ContainerCannotRun":
-				add(finding{rank: 1, reason: ReasonStart, container: cs.Name, message: t.Message})
-			case t.ExitCode != 0 && cs.RestartCount >= 1:
-				add(finding{rank: 1, reason: ReasonCrashLoop, container: cs.Name, message: t.Reason})
-			case t.ExitCode != 0 || !init:
-				add(finding{key: restartsKey, rank: 4, reason: ReasonCrashLoop, container: cs.Name, message: t.Reason, grace: -1})
-			}
-		case cs.State.Running != nil && !cs.Ready && !init:
-			if cs.LastTerminationState.Terminated != nil && cs.LastTerminationState.Terminated.ExitCode != 0 && cs.RestartCount >= 2 {
-				add(finding{rank: 1, reason: ReasonCrashLoop, container: cs.Name})
-				continue
-			}
-			// A container that has never restarted is starting: however long
-			// its app takes, it has the whole timeout. One that restarted and
-			// runs unready again has the probe grace.
-			grace := time.Duration(-1)
-			if cs.RestartCount > 0 {
-				grace = r.d.probeGraceFor(p, cs.Name)
-			}
-			add(finding{key: restartsKey, rank: 5, reason: ReasonProbe, container: cs.Name, grace: grace})
+		if f, ok := r.containerFinding(ctx, p, cs); ok {
+			add(f)
 		}
 	}
 	if len(out) == 0 && p.Status.Phase == corev1.PodPending {
 		add(finding{rank: 7, reason: ReasonPending, message: "the pod is pending", grace: -1})
 	}
 	return out
+}
+
+// containerFinding is what one container's status says is wrong, or is
+// still to come; false when nothing is.
+func (r *rollout) containerFinding(ctx context.Context, p *corev1.Pod, cs corev1.ContainerStatus) (finding, bool) {
+	init := isInit(p, cs.Name)
+	restartsKey := fmt.Sprint(cs.RestartCount)
+	switch {
+	case cs.State.Waiting != nil:
+		return r.waitingFinding(ctx, p, cs), true
+	case cs.State.Terminated != nil:
+		t := cs.State.Terminated
+		switch {
+		case t.Reason == "StartError" || t.Reason == "ContainerCannotRun":
+			return finding{rank: 1, reason: ReasonStart, container: cs.Name, message: t.Message}, true
+		case t.ExitCode != 0 && cs.RestartCount >= 1:
+			return finding{rank: 1, reason: ReasonCrashLoop, container: cs.Name, message: t.Reason}, true
+		case t.ExitCode != 0 || !init:
+			return finding{key: restartsKey, rank: 4, reason: ReasonCrashLoop, container: cs.Name, message: t.Reason, grace: -1}, true
+		}
+	case cs.State.Running != nil && !cs.Ready && !init:
+		if last := cs.LastTerminationState.Terminated; last != nil && last.ExitCode != 0 && cs.RestartCount >= 2 {
+			return finding{rank: 1, reason: ReasonCrashLoop, container: cs.Name}, true
+		}
+		// A container that has never restarted is starting: however long
+		// its app takes, it has the whole timeout. One that restarted and
+		// runs unready again has the probe grace.
+		grace := time.Duration(-1)
+		if cs.RestartCount > 0 {
+			grace = r.d.probeGraceFor(p, cs.Name)
+		}
+		return finding{key: restartsKey, rank: 5, reason: ReasonProbe, container: cs.Name, grace: grace}, true
+	}
+	return finding{}, false
+}
+
+// waitingFinding is what a waiting container's reason says.
+func (r *rollout) waitingFinding(ctx context.Context, p *corev1.Pod, cs corev1.ContainerStatus) finding {
+	w := cs.State.Waiting
+	switch w.Reason {
+	case "ErrImagePull", "ImagePullBackOff":
+		return r.pullFinding(ctx, p, cs.Name, w.Message)
+	case "InvalidImageName":
+		return finding{rank: 2, reason: ReasonImagePull, container: cs.Name, message: w.Message}
+	case "CrashLoopBackOff":
+		return finding{rank: 1, reason: ReasonCrashLoop, container: cs.Name, message: w.Message}
+	case "CreateContainerConfigError":
+		return finding{rank: 1, reason: ReasonConfig, container: cs.Name, message: w.Message}
+	case "CreateContainerError":
+		return finding{rank: 1, reason: ReasonConfig, container: cs.Name, message: w.Message, grace: 5 * time.Second}
+	case "RunContainerError":
+		return finding{rank: 1, reason: ReasonStart, container: cs.Name, message: w.Message}
+	}
+	// ContainerCreating, PodInitializing
+	return finding{rank: 7, reason: ReasonPending, container: cs.Name, message: strings.TrimSpace(w.Reason + " " + w.Message), grace: -1}
+}
+
+// pullFinding is an image that cannot be pulled: the kubelet's own reason,
+// read once from the pod's events, for a registry that failed; the grace of
+// a registry that may come back for one that does not answer.
+func (r *rollout) pullFinding(ctx context.Context, p *corev1.Pod, container, msg string) finding {
+	key := string(p.UID) + "/" + container
+	if classifyPull(msg) == ReasonImagePull {
+		if info, ok := r.pullInfo[key]; ok {
+			msg = info
+		} else if info := r.d.pullErrorFromEvents(ctx, p, container); info != "" {
+			r.pullInfo[key] = info
+			msg = info
+		}
+	} else {
+		r.pullInfo[key] = msg
+	}
+	reason := classifyPull(msg)
+	grace := time.Duration(0)
+	if reason == ReasonImagePull {
+		grace = r.d.pullGrace // a registry that does not answer may come back, soon
+	}
+	return finding{rank: 2, reason: reason, container: container, message: msg, grace: grace}
 }
 
 // probeGraceFor is how long container c may run unready: the probe grace, or

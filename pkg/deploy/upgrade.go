@@ -71,43 +71,19 @@ const labelInputs = "draft-inputs"
 func (d *Deployer) Upgrade(ctx context.Context, req Request) (*Result, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if req.Namespace != "" && req.Namespace != d.namespace {
-		return nil, fmt.Errorf("deploying release %s: the request is for namespace %s but the deployer for namespace %s", req.Release, req.Namespace, d.namespace)
-	}
-	if err := chartutil.ValidateReleaseName(req.Release); err != nil {
-		return nil, fmt.Errorf("the release name %q is not valid: use at most 53 lowercase letters, digits and dashes, starting and ending with a letter or digit", req.Release)
-	}
-	timeout := req.Timeout
-	if timeout <= 0 {
-		timeout = d.timeout
-	}
-	ch, err := loader.Load(req.ChartDir)
+	in, err := d.readRequest(req)
 	if err != nil {
-		return nil, fmt.Errorf("loading the chart %s: %w", req.ChartDir, err)
+		return nil, err
 	}
-	vals, err := copyValues(req.Values)
-	if err != nil {
-		return nil, fmt.Errorf("deploying release %s: the values cannot be encoded: %w", req.Release, err)
-	}
-	fp := fingerprint(ch, vals)
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-
 	res := &Result{}
-	h, err := d.history(req.Release)
-	if err != nil && !errors.Is(err, ErrNotFound) {
+	h, err := d.settledHistory(req.Release, res)
+	if err != nil {
 		return nil, err
 	}
-	if h != nil && h.last.Info != nil && (h.last.Info.Status.IsPending() || h.last.Info.Status == release.StatusUninstalling) {
-		if res.Recovered, err = d.recover(h); err != nil {
-			return nil, err
-		}
-		if h, err = d.history(req.Release); err != nil && !errors.Is(err, ErrNotFound) {
-			return nil, err
-		}
-	}
-	if h != nil && h.deployed != nil && h.deployed == h.last && sameInputs(h.deployed, ch, vals, fp) && d.available(ctx, h.deployed) {
+	if h != nil && h.deployed != nil && h.deployed == h.last && sameInputs(h.deployed, in.chart, in.values, in.fingerprint) && d.available(ctx, h.deployed) {
 		res.Revision, res.Unchanged = h.deployed.Version, true
 		return res, nil
 	}
@@ -116,12 +92,69 @@ func (d *Deployer) Upgrade(ctx context.Context, req Request) (*Result, error) {
 			return nil, err
 		}
 	}
-	prev := lastGood(h)
+	return d.applyAndWait(ctx, h, in, req, res)
+}
 
+// upgradeInput is a Request read: the chart loaded, the values copied, the
+// fingerprint of both, the timeout.
+type upgradeInput struct {
+	chart       *chart.Chart
+	values      map[string]any
+	fingerprint string
+	timeout     time.Duration
+}
+
+// readRequest checks the request and loads what it names.
+func (d *Deployer) readRequest(req Request) (*upgradeInput, error) {
+	if req.Namespace != "" && req.Namespace != d.namespace {
+		return nil, fmt.Errorf("deploying release %s: the request is for namespace %s but the deployer for namespace %s", req.Release, req.Namespace, d.namespace)
+	}
+	if err := chartutil.ValidateReleaseName(req.Release); err != nil {
+		return nil, fmt.Errorf("the release name %q is not valid: use at most 53 lowercase letters, digits and dashes, starting and ending with a letter or digit", req.Release)
+	}
+	in := &upgradeInput{timeout: req.Timeout}
+	if in.timeout <= 0 {
+		in.timeout = d.timeout
+	}
+	var err error
+	if in.chart, err = loader.Load(req.ChartDir); err != nil {
+		return nil, fmt.Errorf("loading the chart %s: %w", req.ChartDir, err)
+	}
+	if in.values, err = copyValues(req.Values); err != nil {
+		return nil, fmt.Errorf("deploying release %s: the values cannot be encoded: %w", req.Release, err)
+	}
+	in.fingerprint = fingerprint(in.chart, in.values)
+	return in, nil
+}
+
+// settledHistory is the release's history (nil: not installed), after
+// recovering a revision that an interrupted draft or helm left pending or
+// uninstalling (said in res.Recovered).
+func (d *Deployer) settledHistory(name string, res *Result) (*releaseHistory, error) {
+	h, err := d.history(name)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return nil, err
+	}
+	if h == nil || h.last.Info == nil || !(h.last.Info.Status.IsPending() || h.last.Info.Status == release.StatusUninstalling) {
+		return h, nil
+	}
+	if res.Recovered, err = d.recover(h); err != nil {
+		return nil, err
+	}
+	if h, err = d.history(name); err != nil && !errors.Is(err, ErrNotFound) {
+		return nil, err
+	}
+	return h, nil
+}
+
+// applyAndWait applies the new revision and waits for its rollout; a
+// failure or an interrupt goes back to the last good revision.
+func (d *Deployer) applyAndWait(ctx context.Context, h *releaseHistory, in *upgradeInput, req Request, res *Result) (*Result, error) {
+	prev := lastGood(h)
 	start := d.now()
 	// Helm's apply is short and is not interrupted half-way: a cancel
 	// waits for it, then rolls it back.
-	rel, err := d.apply(context.WithoutCancel(ctx), h, ch, vals, req, fp, timeout)
+	rel, err := d.apply(context.WithoutCancel(ctx), h, in.chart, in.values, req, in.fingerprint, in.timeout)
 	res.Apply = d.now().Sub(start)
 	if err != nil {
 		return nil, d.undoApply(h, prev, req.Release, err)
@@ -135,7 +168,7 @@ func (d *Deployer) Upgrade(ctx context.Context, req Request) (*Result, error) {
 		return res, nil
 	}
 	waitStart := d.now()
-	diag, err := d.waitRollout(ctx, rel.Manifest, timeout, req.Progress)
+	diag, err := d.waitRollout(ctx, rel.Manifest, in.timeout, req.Progress)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, d.abandon(rel, prev, ctx.Err())
@@ -143,7 +176,7 @@ func (d *Deployer) Upgrade(ctx context.Context, req Request) (*Result, error) {
 		return nil, fmt.Errorf("deploying release %s revision %d: %w", req.Release, rel.Version, err)
 	}
 	if diag != nil {
-		return nil, d.fail(ctx, rel, prev, diag, timeout, req.Progress)
+		return nil, d.fail(ctx, rel, prev, diag, in.timeout, req.Progress)
 	}
 	res.Ready = d.now().Sub(waitStart)
 	return res, nil
