@@ -30,6 +30,20 @@ type Dockerfile struct {
 
 // ReadDockerfile reads the Dockerfile at path with BuildKit's parser.
 func ReadDockerfile(path string) (*Dockerfile, error) {
+	stages, err := parseStages(path)
+	if err != nil {
+		return nil, err
+	}
+	chain := finalChain(stages)
+	d := &Dockerfile{Base: stages[chain[0]].BaseName}
+	d.addSources(stages)
+	d.readFinal(stages, chain)
+	return d, nil
+}
+
+// parseStages reads the Dockerfile at path into its stages, of which there
+// is at least one.
+func parseStages(path string) ([]instructions.Stage, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
@@ -45,13 +59,18 @@ func ReadDockerfile(path string) (*Dockerfile, error) {
 	if len(stages) == 0 {
 		return nil, fmt.Errorf("%s has no FROM", path)
 	}
+	return stages, nil
+}
+
+// finalChain is the chain of stages the final one builds on, the final one
+// last (indexes into stages).
+func finalChain(stages []instructions.Stage) []int {
 	byName := map[string]int{}
 	for i, s := range stages {
 		if s.Name != "" {
 			byName[strings.ToLower(s.Name)] = i
 		}
 	}
-	// The chain of stages the final one builds on, the final one last.
 	chain := []int{len(stages) - 1}
 	for {
 		i, ok := byName[strings.ToLower(stages[chain[0]].BaseName)]
@@ -60,7 +79,12 @@ func ReadDockerfile(path string) (*Dockerfile, error) {
 		}
 		chain = append([]int{i}, chain...)
 	}
-	d := &Dockerfile{Base: stages[chain[0]].BaseName}
+	return chain
+}
+
+// addSources finds the build context's paths that the COPY (not --from
+// another stage) and ADD instructions of every stage name.
+func (d *Dockerfile) addSources(stages []instructions.Stage) {
 	for _, st := range stages {
 		for _, c := range st.Commands {
 			switch cmd := c.(type) {
@@ -73,15 +97,19 @@ func ReadDockerfile(path string) (*Dockerfile, error) {
 			}
 		}
 	}
+}
+
+// readFinal finds the TCP ports that the stages of chain EXPOSE, in order
+// and once each, and the last USER they set.
+func (d *Dockerfile) readFinal(stages []instructions.Stage, chain []int) {
 	seen := map[int]bool{}
 	for _, i := range chain {
 		for _, c := range stages[i].Commands {
 			switch cmd := c.(type) {
 			case *instructions.ExposeCommand:
 				for _, p := range cmd.Ports {
-					port, proto, _ := strings.Cut(p, "/")
-					n, err := strconv.Atoi(port)
-					if err != nil || n <= 0 || n > 65535 || (proto != "" && !strings.EqualFold(proto, "tcp")) || seen[n] {
+					n, ok := tcpPort(p)
+					if !ok || seen[n] {
 						continue // a variable, a range, UDP
 					}
 					seen[n] = true
@@ -92,7 +120,17 @@ func ReadDockerfile(path string) (*Dockerfile, error) {
 			}
 		}
 	}
-	return d, nil
+}
+
+// tcpPort is the TCP port that an EXPOSE argument ("8080", "8080/tcp")
+// names; not ok for a variable, a range or UDP.
+func tcpPort(p string) (int, bool) {
+	port, proto, _ := strings.Cut(p, "/")
+	n, err := strconv.Atoi(port)
+	if err != nil || n <= 0 || n > 65535 || (proto != "" && !strings.EqualFold(proto, "tcp")) {
+		return 0, false
+	}
+	return n, true
 }
 
 // wellKnownPorts are the ports that base images serve on when a Dockerfile

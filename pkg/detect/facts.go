@@ -506,22 +506,8 @@ func nodeFacts(root string, f *Facts) {
 		}
 	}
 	f.Module = p.Name
-	if f.BuildTool == "pnpm" && p.PkgMgr == "" {
-		// without a packageManager field corepack runs its own default pnpm,
-		// which may not read this lockfile: the one its format belongs to
-		if m := pnpmLockRE.FindStringSubmatch(f.firstLine(root, "pnpm-lock.yaml")); m != nil {
-			if f.Pnpm = pnpmOfLockfile[m[1]]; f.Pnpm != "" {
-				f.note("package.json names no packageManager: the image uses pnpm %s, which writes pnpm-lock.yaml's format (lockfileVersion %s)", f.Pnpm, m[1])
-			}
-		}
-	}
-	if v := p.Engines["node"]; v != "" {
-		f.Version, f.VersionFrom = v, "package.json engines.node"
-	} else if v := f.firstLine(root, ".nvmrc"); v != "" {
-		f.Version, f.VersionFrom = strings.TrimPrefix(v, "v"), ".nvmrc"
-	} else if v := f.firstLine(root, ".node-version"); v != "" {
-		f.Version, f.VersionFrom = strings.TrimPrefix(v, "v"), ".node-version"
-	}
+	nodePnpm(root, f, p)
+	nodeVersion(root, f, p)
 	for _, fw := range nodeFrameworks {
 		if _, ok := p.Deps[fw.dep]; ok {
 			f.Framework = fw.name
@@ -532,15 +518,7 @@ func nodeFacts(root string, f *Facts) {
 		f.BuildScript = "build"
 	}
 	f.Prepare = p.Scripts["prepare"] != ""
-	for _, n := range nodeNative {
-		if _, ok := p.Deps[n]; ok {
-			f.Native = append(f.Native, n)
-		}
-	}
-	if len(f.Native) > 0 {
-		f.NativePackages = []string{"python3", "make", "g++"}
-		f.note("packages with native parts (%s) may compile at install: the image has python3, make and g++ for node-gyp", strings.Join(f.Native, ", "))
-	}
+	nodeNativeDeps(f, p)
 	f.Static = staticOutput(p, f.Framework)
 	if f.Static == "angular" {
 		f.Static = angularOutput(root, f)
@@ -562,6 +540,46 @@ func nodeFacts(root string, f *Facts) {
 	}
 	if f.Prepare {
 		f.note("package.json's prepare script (%s) runs at npm ci; its tools are devDependencies, so the production install leaves it out", p.Scripts["prepare"])
+	}
+}
+
+// nodePnpm finds the pnpm that writes pnpm-lock.yaml's format, for an app
+// whose package.json names no packageManager.
+func nodePnpm(root string, f *Facts, p packageJSON) {
+	if f.BuildTool == "pnpm" && p.PkgMgr == "" {
+		// without a packageManager field corepack runs its own default pnpm,
+		// which may not read this lockfile: the one its format belongs to
+		if m := pnpmLockRE.FindStringSubmatch(f.firstLine(root, "pnpm-lock.yaml")); m != nil {
+			if f.Pnpm = pnpmOfLockfile[m[1]]; f.Pnpm != "" {
+				f.note("package.json names no packageManager: the image uses pnpm %s, which writes pnpm-lock.yaml's format (lockfileVersion %s)", f.Pnpm, m[1])
+			}
+		}
+	}
+}
+
+// nodeVersion finds the Node version: package.json's engines.node, else
+// .nvmrc, else .node-version.
+func nodeVersion(root string, f *Facts, p packageJSON) {
+	if v := p.Engines["node"]; v != "" {
+		f.Version, f.VersionFrom = v, "package.json engines.node"
+	} else if v := f.firstLine(root, ".nvmrc"); v != "" {
+		f.Version, f.VersionFrom = strings.TrimPrefix(v, "v"), ".nvmrc"
+	} else if v := f.firstLine(root, ".node-version"); v != "" {
+		f.Version, f.VersionFrom = strings.TrimPrefix(v, "v"), ".node-version"
+	}
+}
+
+// nodeNativeDeps finds the dependencies that may compile at install, and
+// the tools node-gyp needs for them.
+func nodeNativeDeps(f *Facts, p packageJSON) {
+	for _, n := range nodeNative {
+		if _, ok := p.Deps[n]; ok {
+			f.Native = append(f.Native, n)
+		}
+	}
+	if len(f.Native) > 0 {
+		f.NativePackages = []string{"python3", "make", "g++"}
+		f.note("packages with native parts (%s) may compile at install: the image has python3, make and g++ for node-gyp", strings.Join(f.Native, ", "))
 	}
 }
 
@@ -1060,78 +1078,9 @@ var (
 
 func javaFacts(root string, f *Facts) {
 	if b, ok := f.read(root, "pom.xml"); ok {
-		f.BuildTool = "maven"
-		f.addDeps(root, "pom.xml", ".mvn")
-		var p pom
-		if err := xml.Unmarshal(b, &p); err != nil {
-			f.note("pom.xml does not parse (%v)", err)
-		}
-		f.Module = p.ArtifactID
-		props := map[string]string{}
-		for _, e := range p.Properties.Entries {
-			props[e.XMLName.Local] = strings.TrimSpace(e.Value)
-		}
-		for _, k := range []string{"maven.compiler.release", "java.version", "maven.compiler.source", "maven.compiler.target"} {
-			if v := props[k]; v != "" && !strings.Contains(v, "${") {
-				f.Version, f.VersionFrom = v, "pom.xml "+k
-				break
-			}
-		}
-		if strings.HasPrefix(p.Parent.ArtifactID, "spring-boot") {
-			f.Framework = "spring-boot"
-		}
-		for _, d := range p.Deps {
-			if strings.HasPrefix(d.ArtifactID, "spring-boot-starter") {
-				f.Framework = "spring-boot"
-			}
-			if d.GroupID == "com.sparkjava" && f.Framework == "" {
-				f.Framework = "spark"
-			}
-		}
-		for _, pl := range p.Plugins {
-			c := pl.Config
-			if f.Version == "" && c.Release != "" && !strings.Contains(c.Release, "${") {
-				f.Version, f.VersionFrom = c.Release, "pom.xml maven-compiler-plugin release"
-			}
-			if pl.ArtifactID == "spring-boot-maven-plugin" {
-				f.Framework = "spring-boot"
-			}
-			for _, m := range []string{c.MainClass, c.Archive.Manifest.MainClass} {
-				if m != "" && f.Entry == "" && !strings.Contains(m, "${") {
-					f.Entry = m
-				}
-			}
-		}
+		mavenFacts(root, b, f)
 	} else {
-		name := firstExisting(root, "build.gradle.kts", "build.gradle")
-		b, _ := f.read(root, name)
-		f.BuildTool = "gradle"
-		f.addDeps(root, "settings.gradle", "settings.gradle.kts", name, "gradle.properties", "gradle")
-		if isFile(filepath.Join(root, "gradlew")) && isFile(filepath.Join(root, "gradle", "wrapper", "gradle-wrapper.properties")) {
-			f.Wrapper = true
-			f.addDeps(root, "gradlew")
-			f.note("the build runs the project's Gradle wrapper (gradlew), which downloads the Gradle it pins")
-		}
-		s := string(b)
-		if m := gradleToolchainRE.FindStringSubmatch(s); m != nil {
-			f.Version, f.VersionFrom = m[1], name+" toolchain"
-		} else if m := gradleCompatRE.FindStringSubmatch(s); m != nil {
-			f.Version, f.VersionFrom = m[1]+m[2], name+" sourceCompatibility"
-		}
-		if strings.Contains(s, "org.springframework.boot") {
-			f.Framework = "spring-boot"
-		} else if strings.Contains(s, "com.sparkjava") {
-			f.Framework = "spark"
-		}
-		if m := gradleMainRE.FindStringSubmatch(s); m != nil {
-			f.Entry = m[1]
-		}
-		f.Module = filepath.Base(root)
-		if st, ok := f.read(root, firstExisting(root, "settings.gradle.kts", "settings.gradle")); ok {
-			if m := regexp.MustCompile(`rootProject\.name\s*=\s*['"]([^'"]+)['"]`).FindSubmatch(st); m != nil {
-				f.Module = string(m[1])
-			}
-		}
+		gradleFacts(root, f)
 	}
 	if f.Framework != "spring-boot" && f.Entry == "" {
 		f.Entry = javaMainClass(filepath.Join(root, "src", "main", "java"))
@@ -1139,6 +1088,110 @@ func javaFacts(root string, f *Facts) {
 			f.note("no class with a main method under src/main/java; set the main class in the Dockerfile")
 		}
 	}
+}
+
+// mavenFacts reads pom.xml (b): the project's name, Java version, framework
+// and main class.
+func mavenFacts(root string, b []byte, f *Facts) {
+	f.BuildTool = "maven"
+	f.addDeps(root, "pom.xml", ".mvn")
+	var p pom
+	if err := xml.Unmarshal(b, &p); err != nil {
+		f.note("pom.xml does not parse (%v)", err)
+	}
+	f.Module = p.ArtifactID
+	pomVersion(&p, f)
+	pomFramework(&p, f)
+	pomPlugins(&p, f)
+}
+
+// pomVersion finds the Java version in the pom's properties.
+func pomVersion(p *pom, f *Facts) {
+	props := map[string]string{}
+	for _, e := range p.Properties.Entries {
+		props[e.XMLName.Local] = strings.TrimSpace(e.Value)
+	}
+	for _, k := range []string{"maven.compiler.release", "java.version", "maven.compiler.source", "maven.compiler.target"} {
+		if v := props[k]; v != "" && !strings.Contains(v, "${") {
+			f.Version, f.VersionFrom = v, "pom.xml "+k
+			break
+		}
+	}
+}
+
+// pomFramework finds the framework in the pom's parent and dependencies.
+func pomFramework(p *pom, f *Facts) {
+	if strings.HasPrefix(p.Parent.ArtifactID, "spring-boot") {
+		f.Framework = "spring-boot"
+	}
+	for _, d := range p.Deps {
+		if strings.HasPrefix(d.ArtifactID, "spring-boot-starter") {
+			f.Framework = "spring-boot"
+		}
+		if d.GroupID == "com.sparkjava" && f.Framework == "" {
+			f.Framework = "spark"
+		}
+	}
+}
+
+// pomPlugins finds what the pom's build plugins say: the compiler's release,
+// Spring Boot's plugin, a main class.
+func pomPlugins(p *pom, f *Facts) {
+	for _, pl := range p.Plugins {
+		c := pl.Config
+		if f.Version == "" && c.Release != "" && !strings.Contains(c.Release, "${") {
+			f.Version, f.VersionFrom = c.Release, "pom.xml maven-compiler-plugin release"
+		}
+		if pl.ArtifactID == "spring-boot-maven-plugin" {
+			f.Framework = "spring-boot"
+		}
+		for _, m := range []string{c.MainClass, c.Archive.Manifest.MainClass} {
+			if m != "" && f.Entry == "" && !strings.Contains(m, "${") {
+				f.Entry = m
+			}
+		}
+	}
+}
+
+// gradleFacts reads build.gradle(.kts): the wrapper, Java version,
+// framework and main class, and the project's name.
+func gradleFacts(root string, f *Facts) {
+	name := firstExisting(root, "build.gradle.kts", "build.gradle")
+	b, _ := f.read(root, name)
+	f.BuildTool = "gradle"
+	f.addDeps(root, "settings.gradle", "settings.gradle.kts", name, "gradle.properties", "gradle")
+	if isFile(filepath.Join(root, "gradlew")) && isFile(filepath.Join(root, "gradle", "wrapper", "gradle-wrapper.properties")) {
+		f.Wrapper = true
+		f.addDeps(root, "gradlew")
+		f.note("the build runs the project's Gradle wrapper (gradlew), which downloads the Gradle it pins")
+	}
+	s := string(b)
+	if m := gradleToolchainRE.FindStringSubmatch(s); m != nil {
+		f.Version, f.VersionFrom = m[1], name+" toolchain"
+	} else if m := gradleCompatRE.FindStringSubmatch(s); m != nil {
+		f.Version, f.VersionFrom = m[1]+m[2], name+" sourceCompatibility"
+	}
+	if strings.Contains(s, "org.springframework.boot") {
+		f.Framework = "spring-boot"
+	} else if strings.Contains(s, "com.sparkjava") {
+		f.Framework = "spark"
+	}
+	if m := gradleMainRE.FindStringSubmatch(s); m != nil {
+		f.Entry = m[1]
+	}
+	f.Module = gradleProject(root, f)
+}
+
+// gradleProject is the project's name: settings.gradle(.kts)'s
+// rootProject.name, else the root folder's.
+func gradleProject(root string, f *Facts) string {
+	module := filepath.Base(root)
+	if st, ok := f.read(root, firstExisting(root, "settings.gradle.kts", "settings.gradle")); ok {
+		if m := regexp.MustCompile(`rootProject\.name\s*=\s*['"]([^'"]+)['"]`).FindSubmatch(st); m != nil {
+			module = string(m[1])
+		}
+	}
+	return module
 }
 
 // javaMainClass finds the first class (in path order) that declares main.
@@ -1197,24 +1250,7 @@ func rubyFacts(root string, f *Facts) {
 		f.Version, f.VersionFrom = string(m[1]), "Gemfile ruby"
 	}
 	if lock, ok := f.read(root, "Gemfile.lock"); ok {
-		// Gemfile.lock's RUBY VERSION section: "   ruby 3.4.9p0".
-		if m := lockRubyRE.FindSubmatch(lock); m != nil && f.Version == "" {
-			f.Version, f.VersionFrom = string(m[1]), "Gemfile.lock RUBY VERSION"
-		}
-		if m := lockRailsRE.FindSubmatch(lock); m != nil {
-			major, _ := strconv.Atoi(string(m[2]))
-			minor, _ := strconv.Atoi(string(m[3]))
-			// Rails before 6.1 does not run on Ruby 3, nor 4.x on 2.7
-			switch {
-			case major < 5:
-				f.bound("< 2.7", "rails "+string(m[1])+" (Gemfile.lock)")
-			case major < 6 || (major == 6 && minor == 0):
-				f.bound("< 3.0", "rails "+string(m[1])+" (Gemfile.lock)")
-			}
-		}
-		for _, m := range lockGemRE.FindAllSubmatch(lock, -1) {
-			gems[string(m[1])] = true
-		}
+		gemfileLock(lock, gems, f)
 	}
 	f.nativeOf(nativeGems, gems)
 	if len(f.Native) > 0 {
@@ -1223,6 +1259,42 @@ func rubyFacts(root string, f *Facts) {
 	if gems["puma"] {
 		f.Server = "puma"
 	}
+	rubyFramework(root, gems, f)
+	// The Procfile's web process, when it runs with the gems alone.
+	if web := procfileWeb(root); strings.HasPrefix(web, "bundle exec ") && f.BuildTool == "bundler" {
+		f.Start, f.StartFrom = web, "Procfile web"
+		f.note("the app starts with the Procfile's web process: %s", web)
+	}
+	rubyEntry(root, f)
+	sinatraPort(root, f)
+}
+
+// gemfileLock reads Gemfile.lock: the Ruby version it records, the Rubies
+// its Rails runs on, and the gems it locks (added to gems).
+func gemfileLock(lock []byte, gems map[string]bool, f *Facts) {
+	// Gemfile.lock's RUBY VERSION section: "   ruby 3.4.9p0".
+	if m := lockRubyRE.FindSubmatch(lock); m != nil && f.Version == "" {
+		f.Version, f.VersionFrom = string(m[1]), "Gemfile.lock RUBY VERSION"
+	}
+	if m := lockRailsRE.FindSubmatch(lock); m != nil {
+		major, _ := strconv.Atoi(string(m[2]))
+		minor, _ := strconv.Atoi(string(m[3]))
+		// Rails before 6.1 does not run on Ruby 3, nor 4.x on 2.7
+		switch {
+		case major < 5:
+			f.bound("< 2.7", "rails "+string(m[1])+" (Gemfile.lock)")
+		case major < 6 || (major == 6 && minor == 0):
+			f.bound("< 3.0", "rails "+string(m[1])+" (Gemfile.lock)")
+		}
+	}
+	for _, m := range lockGemRE.FindAllSubmatch(lock, -1) {
+		gems[string(m[1])] = true
+	}
+}
+
+// rubyFramework finds the framework among the gems (rails, sinatra), else
+// rack for a config.ru, which is then the entry.
+func rubyFramework(root string, gems map[string]bool, f *Facts) {
 	switch {
 	case gems["rails"] || gems["railties"]:
 		f.Framework = "rails"
@@ -1234,11 +1306,10 @@ func rubyFacts(root string, f *Facts) {
 	if isFile(filepath.Join(root, "config.ru")) {
 		f.Entry = "config.ru"
 	}
-	// The Procfile's web process, when it runs with the gems alone.
-	if web := procfileWeb(root); strings.HasPrefix(web, "bundle exec ") && f.BuildTool == "bundler" {
-		f.Start, f.StartFrom = web, "Procfile web"
-		f.note("the app starts with the Procfile's web process: %s", web)
-	}
+}
+
+// rubyEntry finds the Ruby file that starts an app other than Rails.
+func rubyEntry(root string, f *Facts) {
 	if f.Framework != "rails" && f.Entry == "" {
 		f.Entry = firstExisting(root, "app.rb", "main.rb", "server.rb", "config.ru")
 		if f.Entry == "" {
@@ -1246,6 +1317,10 @@ func rubyFacts(root string, f *Facts) {
 			f.note("no app.rb, main.rb or config.ru at the root; edit the Dockerfile's CMD to start your app")
 		}
 	}
+}
+
+// sinatraPort finds the port a Sinatra app's entry sets for itself.
+func sinatraPort(root string, f *Facts) {
 	if f.Framework == "sinatra" && f.Entry != "" {
 		if b, ok := f.read(root, f.Entry); ok {
 			if m := sinatraPortRE.FindSubmatch(b); m != nil {
