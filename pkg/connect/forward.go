@@ -183,22 +183,9 @@ func (f *Forwarder) Run(ctx context.Context) error {
 		return errors.New("the pods declare no TCP container port: give the port to forward as an override (LOCAL:REMOTE)")
 	}
 	f.undeclared(declared)
-
-	var listeners []net.Listener
-	closeAll := func() {
-		for _, l := range listeners {
-			l.Close()
-		}
-	}
-	taken := map[int]bool{}
-	for i := range ports {
-		ls, err := listen(f.o.hosts, &ports[i], fixed[i], taken)
-		if err != nil {
-			closeAll()
-			return err
-		}
-		taken[ports[i].Local] = true
-		listeners = append(listeners, ls...)
+	listeners, err := f.listenAll(ports, fixed)
+	if err != nil {
+		return err
 	}
 	f.mu.Lock()
 	f.mappings = ports
@@ -221,21 +208,56 @@ func (f *Forwarder) Run(ctx context.Context) error {
 	if f.o.ready != nil {
 		f.o.ready(f.Ports())
 	}
-	var runErr error
+	runErr := f.untilDone(ctx, pods)
+	cancel() // the connections end with ctx
+	closeListeners(listeners)
+	wg.Wait()
+	f.closeConns()
+	return runErr
+}
+
+// listenAll listens on the local port of each mapping (on every host),
+// choosing a free one where the port is not fixed; all or none.
+func (f *Forwarder) listenAll(ports []Mapping, fixed []bool) ([]net.Listener, error) {
+	var listeners []net.Listener
+	taken := map[int]bool{}
+	for i := range ports {
+		ls, err := listen(f.o.hosts, &ports[i], fixed[i], taken)
+		if err != nil {
+			closeListeners(listeners)
+			return nil, err
+		}
+		taken[ports[i].Local] = true
+		listeners = append(listeners, ls...)
+	}
+	return listeners, nil
+}
+
+func closeListeners(ls []net.Listener) {
+	for _, l := range ls {
+		l.Close()
+	}
+}
+
+// untilDone waits for ctx to end, or, with WithStopWhenGone, for the
+// release to be gone (kube.ErrGone); without it a release that is gone is
+// said, and waited for.
+func (f *Forwarder) untilDone(ctx context.Context, pods *kube.PodWatch) error {
 	gone := kube.WatchVacancy(ctx, f.client, f.namespace, f.selector, pods, f.o.vacancy, func(msg string) { f.emit("vacant", "", "%s", msg) })
 	select {
 	case <-ctx.Done():
 	case <-gone:
 		if f.o.stopGone {
-			runErr = kube.ErrGone
-		} else {
-			f.emit("vacant", "", "no pod and no workload are left (the release was deleted?); waiting for the next deploy (Ctrl-C to stop)")
-			<-ctx.Done()
+			return kube.ErrGone
 		}
+		f.emit("vacant", "", "no pod and no workload are left (the release was deleted?); waiting for the next deploy (Ctrl-C to stop)")
+		<-ctx.Done()
 	}
-	cancel() // the connections end with ctx
-	closeAll()
-	wg.Wait()
+	return nil
+}
+
+// closeConns closes the connections to the pods, once each is dialled.
+func (f *Forwarder) closeConns() {
 	f.mu.Lock()
 	conns := f.conns
 	f.conns = map[types.UID]*podConn{}
@@ -244,7 +266,6 @@ func (f *Forwarder) Run(ctx context.Context) error {
 		<-c.ready
 		c.close()
 	}
-	return runErr
 }
 
 // targetOf is the pod a new connection to port goes to now.
