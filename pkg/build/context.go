@@ -9,8 +9,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
@@ -152,52 +154,13 @@ func Inspect(dir, dockerfile string, buildArgs map[string]string) (*Context, err
 	}
 	defer src.close()
 	out := &Context{}
-
-	h := sha256.New()
-	var scratch []byte
-	field := func(s string) {
-		scratch = binary.AppendUvarint(scratch[:0], uint64(len(s)))
-		scratch = append(scratch, s...)
-		h.Write(scratch)
-	}
-	number := func(n int64) {
-		scratch = binary.AppendVarint(scratch[:0], n)
-		h.Write(scratch)
-	}
-	buf := make([]byte, 32<<10)
-	field("draft build context v1")
+	h := &contextHash{h: sha256.New(), buf: make([]byte, 32<<10)}
+	h.field("draft build context v1")
 	err = src.walk(context.Background(), func(e ctxEntry) error {
 		if !src.ignored[e.path] && !src.chosen[e.path] && secretPath(e.path) {
 			out.Secrets = append(out.Secrets, e.path)
 		}
-		switch {
-		case e.mode.IsDir():
-			field("d")
-			field(e.path)
-			number(tarMode(e.mode))
-		case e.mode&fs.ModeSymlink != 0:
-			field("l")
-			field(e.path)
-			field(e.link)
-		default:
-			f, size, err := src.openFile(e.path)
-			if err != nil {
-				return err
-			}
-			defer f.Close()
-			field("f")
-			field(e.path)
-			number(tarMode(e.mode))
-			number(size)
-			n, err := io.CopyBuffer(h, io.LimitReader(f, size), buf)
-			if err != nil {
-				return fmt.Errorf("reading %s: %w", src.show(e.path), err)
-			}
-			if n != size {
-				return fmt.Errorf("reading %s: it changed while draft read it", src.show(e.path))
-			}
-		}
-		return nil
+		return h.entry(src, e)
 	})
 	if err != nil {
 		return nil, err
@@ -207,23 +170,72 @@ func Inspect(dir, dockerfile string, buildArgs map[string]string) (*Context, err
 	if err != nil {
 		return nil, fmt.Errorf("reading the Dockerfile %s: %w", src.show(src.dockerfile), err)
 	}
-	field("dockerfile")
-	field(src.dockerfile)
-	field(string(df))
-	keys := make([]string, 0, len(buildArgs))
-	for k := range buildArgs {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	field("build args")
-	number(int64(len(keys)))
+	h.field("dockerfile")
+	h.field(src.dockerfile)
+	h.field(string(df))
+	keys := slices.Sorted(maps.Keys(buildArgs))
+	h.field("build args")
+	h.number(int64(len(keys)))
 	for _, k := range keys {
-		field(k)
-		field(buildArgs[k])
+		h.field(k)
+		h.field(buildArgs[k])
 	}
-	out.Digest = hex.EncodeToString(h.Sum(nil))
+	out.Digest = hex.EncodeToString(h.h.Sum(nil))
 	out.Secrets = sortedUnique(out.Secrets)
 	return out, nil
+}
+
+// contextHash hashes a build context: each field length-prefixed, so that
+// no two contexts give the same stream.
+type contextHash struct {
+	h       hash.Hash
+	scratch []byte
+	buf     []byte // for copying files
+}
+
+func (c *contextHash) field(s string) {
+	c.scratch = binary.AppendUvarint(c.scratch[:0], uint64(len(s)))
+	c.scratch = append(c.scratch, s...)
+	c.h.Write(c.scratch)
+}
+
+func (c *contextHash) number(n int64) {
+	c.scratch = binary.AppendVarint(c.scratch[:0], n)
+	c.h.Write(c.scratch)
+}
+
+// entry hashes one entry of the context: a folder or a symlink by its
+// name, mode or target; a file with its content, which must not change
+// while it is read.
+func (c *contextHash) entry(src *contextSource, e ctxEntry) error {
+	switch {
+	case e.mode.IsDir():
+		c.field("d")
+		c.field(e.path)
+		c.number(tarMode(e.mode))
+	case e.mode&fs.ModeSymlink != 0:
+		c.field("l")
+		c.field(e.path)
+		c.field(e.link)
+	default:
+		f, size, err := src.openFile(e.path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		c.field("f")
+		c.field(e.path)
+		c.number(tarMode(e.mode))
+		c.number(size)
+		n, err := io.CopyBuffer(c.h, io.LimitReader(f, size), c.buf)
+		if err != nil {
+			return fmt.Errorf("reading %s: %w", src.show(e.path), err)
+		}
+		if n != size {
+			return fmt.Errorf("reading %s: it changed while draft read it", src.show(e.path))
+		}
+	}
+	return nil
 }
 
 // contextSource is an app directory opened as a build context.
