@@ -26,6 +26,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/draftk8s/draft/internal/testkit"
+	"github.com/draftk8s/draft/pkg/kube"
 )
 
 // connectRun is draft connect running in the background.
@@ -115,14 +116,12 @@ func watchReady(t *testing.T, cs *kubernetes.Clientset, ns, release string) *rea
 			if !ok || ev.Type == watch.Deleted {
 				continue
 			}
-			for _, c := range p.Status.Conditions {
-				if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
-					rw.mu.Lock()
-					if _, seen := rw.ready[p.Name]; !seen {
-						rw.ready[p.Name] = time.Now()
-					}
-					rw.mu.Unlock()
+			if kube.PodReady(p) {
+				rw.mu.Lock()
+				if _, seen := rw.ready[p.Name]; !seen {
+					rw.ready[p.Name] = time.Now()
 				}
+				rw.mu.Unlock()
 			}
 		}
 	}()

@@ -36,6 +36,7 @@ import (
 
 	"github.com/draftk8s/draft/internal/testenv"
 	"github.com/draftk8s/draft/internal/testkit"
+	"github.com/draftk8s/draft/pkg/kube"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/client-go/tools/portforward"
 	"k8s.io/client-go/transport/spdy"
@@ -136,10 +137,8 @@ func waitPod(t *testing.T, cs *kubernetes.Clientset, ns, pod string, succeeded b
 			if p.Status.Phase == corev1.PodFailed {
 				t.Fatalf("pod %s failed: %s", pod, describe(p))
 			}
-			for _, c := range p.Status.Conditions {
-				if !succeeded && c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
-					return time.Since(start)
-				}
+			if !succeeded && kube.PodReady(p) {
+				return time.Since(start)
 			}
 		}
 		select {

@@ -32,6 +32,7 @@ import (
 
 	"github.com/draftk8s/draft/bench/internal/benchutil"
 	"github.com/draftk8s/draft/internal/testkit"
+	"github.com/draftk8s/draft/pkg/kube"
 )
 
 const (
@@ -245,7 +246,7 @@ func watchPods(ctx context.Context, cs kubernetes.Interface) *podTimes {
 					delete(pt.present, p.Name)
 				default:
 					pt.present[p.Name] = true
-					if isReady(p) && pt.ready[p.Name].IsZero() {
+					if kube.PodReady(p) && pt.ready[p.Name].IsZero() {
 						pt.ready[p.Name] = now
 					}
 				}
@@ -255,15 +256,6 @@ func watchPods(ctx context.Context, cs kubernetes.Interface) *podTimes {
 	}()
 	<-started
 	return pt
-}
-
-func isReady(p *corev1.Pod) bool {
-	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
 }
 
 // readySince is the pod that became Ready after t, and when.
