@@ -2,6 +2,7 @@ package ui
 
 import (
 	"bytes"
+	"slices"
 	"testing"
 )
 
@@ -46,4 +47,21 @@ func TestNilUI(t *testing.T) {
 	b := u.Bar("push", 100)
 	b.Set(50, 100)
 	b.Finish()
+}
+
+func TestLastLines(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		n    int
+		want []string
+	}{
+		{"", 3, nil},
+		{" \n\n", 3, nil},
+		{"a\nb\r\nc\n", 2, []string{"b", "c"}},
+		{"a\nb", 5, []string{"a", "b"}},
+	} {
+		if got := LastLines(tt.in, tt.n); !slices.Equal(got, tt.want) {
+			t.Errorf("LastLines(%q, %d) = %q, want %q", tt.in, tt.n, got, tt.want)
+		}
+	}
 }
