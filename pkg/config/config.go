@@ -26,6 +26,11 @@ const DefaultWatchDelay = 0.2
 // Config is a draft.toml.
 type Config struct {
 	Environments map[string]*Environment `toml:"environments"`
+	// Apps and Services make a project: a root draft.toml for a repository
+	// of several apps, each with its own draft.toml in its folder, and the
+	// databases they need (project.go).
+	Apps     map[string]*App     `toml:"apps"`
+	Services map[string]*Service `toml:"services"`
 	// Tasks may also live here as [tasks.pre-up] and so on.
 	Tasks *Tasks `toml:"tasks"`
 	// Path is the file it was read from.
@@ -85,6 +90,9 @@ func Parse(path string, b []byte) (*Config, error) {
 	}
 	if len(c.Environments) == 0 {
 		return nil, fmt.Errorf("%s: no environment: add an [environments.%s] table (draft create writes one)", path, DefaultEnvironment)
+	}
+	if err := c.checkProject(); err != nil {
+		return nil, err
 	}
 	for _, name := range c.EnvironmentNames() {
 		e := c.Environments[name]
