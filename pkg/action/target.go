@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/draftk8s/draft/pkg/config"
 	"github.com/draftk8s/draft/pkg/kube"
@@ -49,6 +51,22 @@ type app struct {
 // load reads the app's draft.toml and picks the environment; there must be
 // a release name.
 func (t *Target) load() (*app, error) {
+	a, err := t.read()
+	if err != nil {
+		return nil, err
+	}
+	if a.cfg.IsProject() {
+		return nil, fmt.Errorf("%s is a project of several apps (%s): run this in an app's folder, or use a command that acts on a project (draft up, draft delete)", a.cfg.Path, strings.Join(slices.Sorted(maps.Keys(a.cfg.Apps)), ", "))
+	}
+	if a.release == "" {
+		return nil, fmt.Errorf("%s: environments.%s has no name: set name = \"my-app\"", a.cfg.Path, cmp.Or(t.Environment, config.DefaultEnvironment))
+	}
+	return a, nil
+}
+
+// read reads the draft.toml in the target's folder, an app's or a
+// project's, and picks the environment.
+func (t *Target) read() (*app, error) {
 	dir, err := appDir(t.Dir)
 	if err != nil {
 		return nil, err
@@ -65,11 +83,7 @@ func (t *Target) load() (*app, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &app{dir: dir, cfg: cfg, env: env, release: cmp.Or(t.Release, env.Name)}
-	if a.release == "" {
-		return nil, fmt.Errorf("%s: environments.%s has no name: set name = \"my-app\"", cfg.Path, cmp.Or(t.Environment, config.DefaultEnvironment))
-	}
-	return a, nil
+	return &app{dir: dir, cfg: cfg, env: env, release: cmp.Or(t.Release, env.Name)}, nil
 }
 
 // resolve finds the cluster for the app (env nil: without a draft.toml) and

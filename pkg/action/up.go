@@ -37,6 +37,9 @@ type Up struct {
 	CreateNamespace bool            // create the namespace when it does not exist
 	Timeout         time.Duration   // for the rollout; 0 for deploy's default
 	Settings        config.Settings // draft's environment variables (the registry, its mirrors, its idle timeout)
+	// EnvFrom are Secrets whose keys the app gets as environment variables
+	// (a project's services' connections), after the chart's own envFrom.
+	EnvFrom []string
 
 	// UI receives progress and build output (stderr); Events, when set,
 	// receives one Event per step (--output json).
@@ -211,6 +214,13 @@ func (r *upRun) prepare(ctx context.Context) error {
 	r.e, r.res = e, &UpResult{Release: e.release, Namespace: e.cluster.Namespace}
 	if r.values, err = deploy.MergeValues(deploy.ValueSources{Dir: e.dir, Files: e.env.Values, Set: e.env.Set}); err != nil {
 		return err
+	}
+	if len(u.EnvFrom) > 0 {
+		chartValues, err := deploy.ChartValues(e.chartDir)
+		if err != nil {
+			return err
+		}
+		r.values = withEnvFrom(r.values, chartValues, u.EnvFrom)
 	}
 	r.current, err = e.deployer.Current(ctx, e.release)
 	switch {
@@ -535,4 +545,18 @@ func secretsWarning(dockerfile string, paths []string) string {
 	}
 	return fmt.Sprintf("the build context holds files that look like keys or credentials, and an image whose %s copies the context gets them: %s%s; leave them out in .dockerignore (the one draft create writes lists the usual names at every depth)",
 		dockerfile, strings.Join(shown, ", "), more)
+}
+
+// withEnvFrom adds secretRefs of the Secrets to the values' envFrom, after
+// those draft.toml's values list, else the chart's.
+func withEnvFrom(values, chartValues map[string]any, secrets []string) map[string]any {
+	list, ok := values["envFrom"].([]any)
+	if !ok {
+		list, _ = chartValues["envFrom"].([]any)
+	}
+	list = slices.Clone(list)
+	for _, s := range secrets {
+		list = append(list, map[string]any{"secretRef": map[string]any{"name": s}})
+	}
+	return deploy.Overlay(values, map[string]any{"envFrom": list})
 }

@@ -8,6 +8,8 @@ import (
 
 	"helm.sh/helm/v3/pkg/cli/values"
 	"helm.sh/helm/v3/pkg/getter"
+
+	"helm.sh/helm/v3/pkg/chartutil"
 )
 
 // ValueSources are the values given to a release on top of the chart's own
@@ -62,4 +64,16 @@ func Overlay(dst, src map[string]any) map[string]any {
 		dst[k] = v
 	}
 	return dst
+}
+
+// ChartValues reads the chart's own values.yaml (none: empty).
+func ChartValues(chartDir string) (map[string]any, error) {
+	v, err := chartutil.ReadValuesFile(filepath.Join(chartDir, "values.yaml"))
+	if errors.Is(err, os.ErrNotExist) {
+		return map[string]any{}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading the values of the chart %s: %w", chartDir, err)
+	}
+	return v.AsMap(), nil
 }

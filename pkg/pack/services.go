@@ -99,8 +99,8 @@ func RenderService(name, kind, image, storage string) ([]File, error) {
 	type env struct{ Name, Value string }
 	data := struct {
 		Name, Kind, Repository, Tag, Storage, DataDir, AppEnv, Args string
-		Port                                                         int
-		Env                                                          []env
+		Port                                                        int
+		Env                                                         []env
 	}{Name: name, Kind: k.Kind, Repository: repo, Tag: cmp.Or(tag, "latest"), Storage: cmp.Or(storage, "1Gi"), DataDir: k.DataDir, Port: k.Port}
 	var appEnv []string
 	for key := range k.Connection("h", 1, "p") {
