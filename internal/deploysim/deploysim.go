@@ -67,10 +67,10 @@ func New(t testing.TB, namespace string) *Cluster {
 		return false, nil, nil
 	})
 	ctx, cancel := context.WithCancel(context.Background())
-	c.sim = &sim{t: t, ns: namespace, cs: c.Clientset, watches: wc, handled: map[int]bool{}, readyAfter: 50 * time.Millisecond, ctx: ctx}
+	c.sim = &sim{t: t, ns: namespace, cs: c.Clientset, watches: wc, handled: map[string]bool{}, readyAfter: 50 * time.Millisecond, gcAfter: 100 * time.Millisecond, ctx: ctx}
 	c.Memory = driver.NewMemory()
 	c.Memory.SetNamespace(namespace)
-	hd := &hookDriver{Memory: c.Memory, onDeployed: c.sim.deployed}
+	hd := &hookDriver{Memory: c.Memory, onDeployed: c.sim.deployed, onGone: c.sim.uninstalled}
 	c.Config = &action.Configuration{
 		Releases:     storage.Init(hd),
 		KubeClient:   &kubefake.PrintingKubeClient{Out: io.Discard},
@@ -79,6 +79,14 @@ func New(t testing.TB, namespace string) *Cluster {
 	}
 	t.Cleanup(func() { cancel(); c.sim.wg.Wait() })
 	return c
+}
+
+// SetGCAfter sets how long after an uninstall the release's Deployment,
+// ReplicaSets and pods go, as the garbage collector takes them (100 ms).
+func (c *Cluster) SetGCAfter(d time.Duration) {
+	c.sim.mu.Lock()
+	defer c.sim.mu.Unlock()
+	c.sim.gcAfter = d
 }
 
 // SetReadyAfter sets how long a new pod takes to become Ready (50 ms).
@@ -120,10 +128,22 @@ func (c *Cluster) Statuses(release string) string {
 	return strings.Join(s, " ")
 }
 
-// hookDriver is Helm's memory driver that tells when a revision is deployed.
+// hookDriver is Helm's memory driver that tells when a revision is
+// deployed, and when a release's last revision is deleted (uninstalled).
 type hookDriver struct {
 	*driver.Memory
 	onDeployed func(*release.Release)
+	onGone     func(name string)
+}
+
+func (h *hookDriver) Delete(key string) (*release.Release, error) {
+	rls, err := h.Memory.Delete(key)
+	if err == nil && rls != nil && h.onGone != nil {
+		if left, _ := h.Memory.Query(map[string]string{"name": rls.Name, "owner": "helm"}); len(left) == 0 {
+			h.onGone(rls.Name)
+		}
+	}
+	return rls, err
 }
 
 func (h *hookDriver) Update(key string, rls *release.Release) error {
@@ -158,8 +178,9 @@ type sim struct {
 
 	busy    sync.Mutex // one change at a time, as the API server orders them
 	mu      sync.Mutex
-	handled map[int]bool
-	readyAt time.Time // when a pod was last made Ready
+	handled map[string]bool // release/revision
+	gcAfter time.Duration   // how long after an uninstall its objects go
+	readyAt time.Time       // when a pod was last made Ready
 }
 
 func (s *sim) lastReady() time.Time {
@@ -171,8 +192,9 @@ func (s *sim) lastReady() time.Time {
 // deployed is called when Helm records rel as deployed.
 func (s *sim) deployed(rel *release.Release) {
 	s.mu.Lock()
-	done := s.handled[rel.Version]
-	s.handled[rel.Version] = true
+	key := fmt.Sprintf("%s/%d", rel.Name, rel.Version)
+	done := s.handled[key]
+	s.handled[key] = true
 	s.mu.Unlock()
 	if done {
 		return
@@ -206,6 +228,34 @@ func (s *sim) deployed(rel *release.Release) {
 		// goes on ends the rollout, as it ends a controller's.
 		if err := s.rollout(); err != nil && s.ctx.Err() == nil && !apierrors.IsNotFound(err) {
 			s.t.Errorf("sim: %v", err)
+		}
+	}()
+}
+
+// uninstalled plays the garbage collector a moment after a release is
+// uninstalled: its Deployment, ReplicaSets and pods (by its instance label)
+// go.
+func (s *sim) uninstalled(name string) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.mu.Lock()
+		after := s.gcAfter
+		s.mu.Unlock()
+		select {
+		case <-time.After(after):
+		case <-s.ctx.Done():
+			return
+		}
+		s.busy.Lock()
+		defer s.busy.Unlock()
+		ctx := context.Background()
+		sel := metav1.ListOptions{LabelSelector: "app.kubernetes.io/instance=" + name}
+		_ = s.cs.AppsV1().Deployments(s.ns).DeleteCollection(ctx, metav1.DeleteOptions{}, sel)
+		_ = s.cs.AppsV1().ReplicaSets(s.ns).DeleteCollection(ctx, metav1.DeleteOptions{}, sel)
+		pods, _ := s.cs.CoreV1().Pods(s.ns).List(ctx, sel)
+		for _, p := range pods.Items {
+			_ = s.cs.CoreV1().Pods(s.ns).Delete(ctx, p.Name, metav1.DeleteOptions{})
 		}
 	}()
 }
@@ -279,18 +329,24 @@ func (s *sim) rolloutOne(name string) error {
 		return err
 	}
 	var newRS *appsv1.ReplicaSet
+	owned := map[string]bool{} // the ReplicaSets of this Deployment
 	for i := range list.Items {
-		if kube.SameTemplate(&list.Items[i].Spec.Template, &live.Spec.Template) {
-			newRS = &list.Items[i]
+		rs := &list.Items[i]
+		if ref := metav1.GetControllerOf(rs); ref == nil || ref.Name != live.Name {
+			continue
+		}
+		owned[rs.Name] = true
+		if kube.SameTemplate(&rs.Spec.Template, &live.Spec.Template) {
+			newRS = rs
 		}
 	}
 	if newRS == nil {
-		hash := fmt.Sprintf("h%d", len(list.Items)+1)
+		hash := fmt.Sprintf("h%d", len(owned)+1)
 		tpl := live.Spec.Template.DeepCopy()
 		tpl.Labels[appsv1.DefaultDeploymentUniqueLabelKey] = hash
 		newRS = &appsv1.ReplicaSet{
 			ObjectMeta: metav1.ObjectMeta{
-				Name: live.Name + "-" + hash, Namespace: s.ns, UID: types.UID("uid-rs-" + hash), Labels: tpl.Labels,
+				Name: live.Name + "-" + hash, Namespace: s.ns, UID: types.UID("uid-rs-" + live.Name + "-" + hash), Labels: tpl.Labels,
 				OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "Deployment", Name: live.Name, UID: live.UID, Controller: ptr.To(true)}},
 			},
 			Spec: appsv1.ReplicaSetSpec{Replicas: live.Spec.Replicas, Selector: live.Spec.Selector, Template: *tpl},
@@ -343,7 +399,9 @@ func (s *sim) rolloutOne(name string) error {
 		return err
 	}
 	for _, o := range all.Items {
-		if o.Name != podName {
+		ref := metav1.GetControllerOf(&o)
+		mine := ref != nil && (owned[ref.Name] || ref.Name == newRS.Name)
+		if o.Name != podName && mine {
 			if err := pods.Delete(ctx, o.Name, metav1.DeleteOptions{}); err != nil {
 				return err
 			}

@@ -25,6 +25,9 @@ type Create struct {
 	Force   bool   // replace files that exist
 	DryRun  bool   // write nothing
 	PackDir string // the user's own packs, "" for none
+	// With and Without add and leave out services of a project (postgres,
+	// mysql, redis, mongodb), whatever the apps' dependencies say.
+	With, Without []string
 }
 
 // CreateResult is what Create did, or would do under DryRun.
@@ -38,6 +41,10 @@ type CreateResult struct {
 	Files     []pack.File // every file the pack renders, in order
 	Written   pack.Written
 	Notes     []string
+	// Project is set when the folder is a project's root (several apps):
+	// then the files are the root's (the services' charts, draft.toml), and
+	// each app's create is in it.
+	Project *ProjectCreate
 }
 
 // Run detects, renders and writes.
@@ -61,8 +68,24 @@ func (c *Create) Run(ctx context.Context) (*CreateResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	if c.Pack == "" && c.App == "" {
+		pc, err := composeProject(abs)
+		if err != nil {
+			return nil, err
+		}
+		if pc != nil {
+			return c.createProject(ctx, abs, pc)
+		}
+	}
 	res := &CreateResult{App: app}
 	if partial, err := c.choosePack(ctx, dir, abs, packs, res); err != nil {
+		var nr *detect.NoRootAppError
+		switch {
+		case errors.As(err, &nr) && c.App == "":
+			return c.createProject(ctx, abs, projectFromApps(nr))
+		case errors.As(err, &nr):
+			return partial, noRootAppError(abs, nr)
+		}
 		return partial, err
 	}
 	if err := refusal(abs, res); err != nil {
@@ -147,7 +170,7 @@ func (c *Create) choosePack(ctx context.Context, dir, abs string, packs []*pack.
 	case errors.Is(err, detect.ErrNoStack):
 		return &CreateResult{App: res.App, Detection: d}, noStackError(dir, d, packs)
 	case errors.As(err, &nr):
-		return &CreateResult{App: res.App, Detection: d}, noRootAppError(abs, nr)
+		return &CreateResult{App: res.App, Detection: d}, nr
 	}
 	return nil, err
 }

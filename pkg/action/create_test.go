@@ -130,7 +130,7 @@ func TestCreateErrors(t *testing.T) {
 		want string
 	}{
 		{"java without a build file", Create{Dir: javaSrc}, "has Java sources but no pom.xml or build.gradle(.kts)"},
-		{"a root of several apps", Create{Dir: mono}, "has no app of its own (no manifest at its root), but apps in api (go), web (node)"},
+		{"a root of several apps, one app named", Create{Dir: mono, App: "one"}, "has no app of its own (no manifest at its root), but apps in api (go), web (node)"},
 		{"go folder of a parent module", Create{Dir: filepath.Join(mod, "basic")}, "basic is a folder of the Go module at " + mod + " (its go.mod is there, not here), and an image of it must be built from the module's root"},
 		{"go module of several programs", Create{Dir: mod}, "holds 2 Go programs (main packages in basic, chat) and none at its root or in cmd/"},
 		{"empty tree", Create{Dir: empty}, "has no source code that draft recognises: draft has packs for go, java, node, php, python, ruby; if this is one of them, choose it with --pack NAME"},

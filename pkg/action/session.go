@@ -1,7 +1,9 @@
 package action
 
 import (
+	"cmp"
 	"context"
+	"fmt"
 	"time"
 )
 
@@ -18,13 +20,20 @@ type Session struct {
 	// set to Up's, with the cluster up resolved.
 	Connect *Connect
 	// Done, when set, is told of the one up's result (not in watch mode),
-	// after the summary and before any connect.
+	// after the summary and before any connect; at a project's root, of
+	// each app's.
 	Done func(*UpResult)
+	// Names, at a project's root, are the apps and services to up (with
+	// what they need); none for all.
+	Names []string
 }
 
 // Run does the session; it returns up's error, watch mode's or connect's.
 func (s *Session) Run(ctx context.Context) error {
 	u := s.Up
+	if u.IsProject() {
+		return s.runProject(ctx)
+	}
 	watching, connecting := s.Watch, s.AutoConnect
 	if watching == nil || connecting == nil {
 		var fromFile struct{ watch, connect bool }
@@ -69,4 +78,25 @@ func (s *Session) Run(ctx context.Context) error {
 		u.say("reach it with: draft connect")
 	}
 	return nil
+}
+
+// runProject ups a project's apps and services (watch mode and connect at
+// a project's root are not there yet: said, not ignored).
+func (s *Session) runProject(ctx context.Context) error {
+	u := s.Up
+	if (s.Watch != nil && *s.Watch) || (s.AutoConnect != nil && *s.AutoConnect) {
+		return fmt.Errorf("%s is a project's root: draft up --watch and --auto-connect work in an app's folder for now (draft up NAME ups one app of the project and what it needs)", cmp.Or(u.Dir, "."))
+	}
+	res, err := (&ProjectUp{Up: *u, Only: s.Names}).Run(ctx)
+	if res != nil {
+		for _, line := range ProjectSummary(res) {
+			u.say("%s", line)
+		}
+		for _, n := range res.Order {
+			if r := res.Apps[n]; r != nil && s.Done != nil {
+				s.Done(r)
+			}
+		}
+	}
+	return err
 }

@@ -120,3 +120,33 @@ func appDir(dir string) (string, error) {
 	}
 	return abs, nil
 }
+
+// Args sets the target from a command's arguments: one folder (DIR), or,
+// where the target's folder is a project's root, the names of its apps and
+// services (returned). A name wins over a folder of the same name: at a
+// project's root, draft up api ups the app api and what it needs.
+func (t *Target) Args(args []string) ([]string, error) {
+	if len(args) == 0 {
+		return nil, nil
+	}
+	if a, err := t.loadProject(); err == nil && a != nil {
+		all := true
+		for _, n := range args {
+			_, isApp := a.cfg.Apps[n]
+			_, isService := a.cfg.Services[n]
+			all = all && (isApp || isService)
+		}
+		if all {
+			return args, nil
+		}
+		if len(args) > 1 {
+			_, err := a.cfg.Closure(args...) // says which name is unknown
+			return nil, err
+		}
+	}
+	if len(args) > 1 {
+		return nil, fmt.Errorf("%s: give one folder, or, at a project's root, the names of its apps", strings.Join(args, " "))
+	}
+	t.Dir = args[0]
+	return nil, nil
+}

@@ -46,16 +46,27 @@ func TestCreateCommand(t *testing.T) {
 		!strings.Contains(errOut, "Start: your Dockerfile's (kept") {
 		t.Errorf("second create: exit %d, stdout %q, stderr %s", code, out, errOut)
 	}
-	// A refusal still shows the ranking it came from.
+	// A root of several apps is a project: each app's files in its folder,
+	// a draft.toml at the root that lists them, each app explained.
 	mono := t.TempDir()
 	for _, d := range []string{"api", "web"} {
 		os.MkdirAll(filepath.Join(mono, d), 0o755)
 		os.WriteFile(filepath.Join(mono, d, "go.mod"), []byte("module example.com/"+d+"\n\ngo 1.24\n"), 0o644)
 		os.WriteFile(filepath.Join(mono, d, "main.go"), []byte("package main\n\nfunc main() {}\n"), 0o644)
 	}
-	code, _, errOut = run(t, "create", "--explain", mono)
-	if code == 0 || !strings.Contains(errOut, "Languages by bytes:") || !strings.Contains(errOut, "run draft create in each") {
-		t.Errorf("a refused create: exit %d, stderr %s", code, errOut)
+	code, out, errOut = run(t, "create", "--explain", mono)
+	if code != 0 || !strings.Contains(out, "api/Dockerfile\n") || !strings.Contains(out, "web/charts/web/Chart.yaml\n") || !strings.HasSuffix(out, "draft.toml\n") {
+		t.Errorf("create at a project's root: exit %d, stdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	for _, want := range []string{"Chose go: go.mod at the root settles it.", "api: detected go", "api (api) needs: nothing", "next: draft up (here: every app"} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errOut)
+		}
+	}
+	// --app names one app: at such a root it is still refused, with the folders.
+	code, _, errOut = run(t, "create", "--app", "x", mono)
+	if code == 0 || !strings.Contains(errOut, "run draft create in each") {
+		t.Errorf("create --app at a project's root: exit %d, stderr %s", code, errOut)
 	}
 }
 

@@ -22,7 +22,13 @@ func newCreateCommand(s streams) *cobra.Command {
 the pack's files: Dockerfile, .dockerignore, charts/<app>/ and draft.toml.
 
 A file that already exists is kept as it is unless --force is given. The files
-written are listed on stdout; everything else goes to stderr.`,
+written are listed on stdout; everything else goes to stderr.
+
+At the root of a repository of several apps (folders with a manifest and none at
+the root, or a Compose file that builds them), create writes each app's files in
+its folder, the charts of the databases their dependencies use (PostgreSQL, MySQL,
+Redis, MongoDB; --with and --without to choose) and a draft.toml at the root that
+lists the apps, the services and what each needs.`,
 		Example: `  draft create                 # detect and write
   draft create --dry-run --explain
   draft create --pack node --port 3000 --app web ./frontend`,
@@ -41,6 +47,10 @@ written are listed on stdout; everything else goes to stderr.`,
 			if err != nil {
 				return err
 			}
+			if res.Project != nil {
+				printProject(s, res, c.DryRun, explain)
+				return nil
+			}
 			if explain {
 				printSources(s, res)
 			}
@@ -56,10 +66,29 @@ written are listed on stdout; everything else goes to stderr.`,
 	f.BoolVar(&c.DryRun, "dry-run", false, "show what would be written, and write nothing")
 	f.BoolVar(&explain, "explain", false, "show the language ranking and why the pack was chosen")
 	f.StringVar(&c.PackDir, "pack-dir", s.Env.PacksDir(), "a folder of your own packs, which add to or override the built-in ones")
+	f.StringSliceVar(&c.With, "with", nil, "at a project's root: add this service for every app (postgres, mysql, redis, mongodb)")
+	f.StringSliceVar(&c.Without, "without", nil, "at a project's root: leave out this service, whatever the apps' dependencies say")
 	return cmd
 }
 
 func printCreate(s streams, res *action.CreateResult, dryRun bool) {
+	printHeading(s, res)
+	for _, n := range res.Notes {
+		fmt.Fprintf(s.Err, "note: %s\n", n)
+	}
+	printWritten(s, res, dryRun)
+	switch {
+	case dryRun:
+		fmt.Fprintln(s.Err, "dry run: nothing was written")
+	case len(res.Written.Wrote) == 0:
+		fmt.Fprintln(s.Err, "nothing written: every file exists (use --force to replace them)")
+	default:
+		fmt.Fprintln(s.Err, "next: draft up")
+	}
+}
+
+// printHeading is create's line of what it found, and the close call.
+func printHeading(s streams, res *action.CreateResult) {
 	detail := "pack " + res.Pack.Name
 	if res.Detection != nil {
 		detail = fmt.Sprintf("detected %s (%s)", res.Detection.Stack, res.Detection.Reason)
@@ -87,9 +116,31 @@ func printCreate(s streams, res *action.CreateResult, dryRun bool) {
 	if res.Detection != nil && res.Detection.Close != "" {
 		fmt.Fprintf(s.Err, "note: %s\n", res.Detection.Close)
 	}
-	for _, n := range res.Notes {
-		fmt.Fprintf(s.Err, "note: %s\n", n)
+}
+
+// printFiles prints an app of a project as printCreate does, but the last
+// line once, for the whole project (last).
+func printFiles(s streams, res *action.CreateResult, dryRun, last bool) {
+	if !last {
+		printHeading(s, res)
+		for _, n := range res.Notes {
+			fmt.Fprintf(s.Err, "note: %s\n", n)
+		}
 	}
+	printWritten(s, res, dryRun)
+	if !last {
+		return
+	}
+	switch {
+	case dryRun:
+		fmt.Fprintln(s.Err, "dry run: nothing was written")
+	default:
+		fmt.Fprintln(s.Err, "next: draft up (here: every app; draft up NAME: one)")
+	}
+}
+
+// printWritten lists the files written (stdout) and kept (stderr).
+func printWritten(s streams, res *action.CreateResult, dryRun bool) {
 	verb := ""
 	if dryRun {
 		verb = "would write "
@@ -99,14 +150,6 @@ func printCreate(s streams, res *action.CreateResult, dryRun bool) {
 	}
 	for _, p := range res.Written.Kept {
 		fmt.Fprintf(s.Err, "kept %s (it exists; --force replaces it)\n", p)
-	}
-	switch {
-	case dryRun:
-		fmt.Fprintln(s.Err, "dry run: nothing was written")
-	case len(res.Written.Wrote) == 0:
-		fmt.Fprintln(s.Err, "nothing written: every file exists (use --force to replace them)")
-	default:
-		fmt.Fprintln(s.Err, "next: draft up")
 	}
 }
 
@@ -149,4 +192,38 @@ func printSources(s streams, res *action.CreateResult) {
 	if res.Version != "" {
 		fmt.Fprintf(s.Err, "Version: %s (from %s)\n", res.Version, from)
 	}
+}
+
+// printProject prints what create did at a project's root: each app as
+// create in its folder would, its files by their path from the root, then
+// the services and the root's files.
+func printProject(s streams, res *action.CreateResult, dryRun, explain bool) {
+	pc := res.Project
+	if pc.Compose != "" {
+		fmt.Fprintf(s.Err, "%s: read %s\n", res.App, pc.Compose)
+	}
+	for _, a := range pc.Apps {
+		r := *a.Result
+		for i, p := range r.Written.Wrote {
+			r.Written.Wrote[i] = a.Dir + "/" + p
+		}
+		for i, p := range r.Written.Kept {
+			r.Written.Kept[i] = a.Dir + "/" + p
+		}
+		if explain {
+			if r.Detection != nil {
+				fmt.Fprint(s.Err, r.Detection.String())
+			}
+			printSources(s, &r)
+		}
+		printFiles(s, &r, dryRun, false)
+		fmt.Fprintf(s.Err, "  %s (%s) needs: %s\n", a.Name, a.Dir, cmp.Or(strings.Join(a.Needs, ", "), "nothing"))
+	}
+	for _, sv := range pc.Services {
+		fmt.Fprintf(s.Err, "service %s: %s (%s)\n", sv.Name, sv.Kind, sv.Why)
+	}
+	for _, n := range res.Notes {
+		fmt.Fprintf(s.Err, "note: %s\n", n)
+	}
+	printFiles(s, res, dryRun, true)
 }

@@ -17,7 +17,7 @@ func newUpCommand(s streams) *cobra.Command {
 	var output string
 	var watching, autoConnect bool
 	cmd := &cobra.Command{
-		Use:   "up [DIR]",
+		Use:   "up [DIR | NAME...]",
 		Short: "Build the app's image, push it and deploy its chart; wait until it is ready",
 		Long: `Build the image of the app in DIR (default: the current directory), push it to the
 registry, and install or upgrade its Helm release with the image pinned by digest. up
@@ -26,13 +26,22 @@ back to the previous revision, which keeps serving.
 
 With nothing changed, up does nothing and says so. Where it can, up builds without
 Docker: a Go app is compiled here, and when only the source of an app changed, only the
-image's top layer is replaced (--builder auto, the default).`,
+image's top layer is replaced (--builder auto, the default).
+
+At a project's root (a draft.toml that lists [apps] and [services], which draft
+create writes for a repository of several apps), up builds the apps (two at once)
+and deploys each as its own release after what it needs, the services first; NAME
+ups only those apps and what they need. An app that fails is rolled back alone.`,
 		Example: `  draft up
   draft up -e staging --registry registry.example.com/team
   draft up --builder docker --output json`,
-		Args: usageArgs(cobra.MaximumNArgs(1)),
+		Args: usageArgs(cobra.ArbitraryArgs),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			setDir(&u.Target, args)
+			names, err := u.Target.Args(args)
+			if err != nil {
+				return usageError{err}
+			}
+			sess.Names = names
 			if u.Timeout < 0 {
 				return usageError{fmt.Errorf("--timeout %s: give a positive duration, such as 2m or 90s", u.Timeout)}
 			}
@@ -64,7 +73,7 @@ image's top layer is replaced (--builder auto, the default).`,
 				sess.AutoConnect = &autoConnect
 			}
 			sess.Connect = upConnect(s, u)
-			err := sess.Run(cmd.Context())
+			err = sess.Run(cmd.Context())
 			printDiagnosis(u.UI, err)
 			return err
 		},

@@ -192,8 +192,10 @@ var newProjectTemplate = template.Must(template.New(FileName).Funcs(template.Fun
 # {{ .Why }}
 [services.{{ .Name }}]
   kind = "{{ .Kind }}"
-  # image = ""      (default: the kind's official image)
-  # storage = "1Gi" (its volume; draft delete keeps it, draft delete --purge removes it)
+  # The image (default: the kind's official one) and the size of its volume
+  # (draft delete keeps the volume; draft delete --purge removes it).
+  # image = ""
+  # storage = "1Gi"
 {{ end }}`))
 
 func quoteList(items []string) string {

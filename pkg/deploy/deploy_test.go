@@ -372,13 +372,7 @@ func TestUninstall(t *testing.T) {
 		t.Fatal(err)
 	}
 	// the garbage collector takes the pods away a while after the uninstall
-	go func() {
-		time.Sleep(300 * time.Millisecond)
-		pods, _ := f.cs.CoreV1().Pods(testNS).List(ctx, metav1.ListOptions{})
-		for _, p := range pods.Items {
-			_ = f.cs.CoreV1().Pods(testNS).Delete(ctx, p.Name, metav1.DeleteOptions{})
-		}
-	}()
+	f.sim.SetGCAfter(300 * time.Millisecond)
 	start := time.Now()
 	if err := f.d.Uninstall(ctx, "app", true); err != nil {
 		t.Fatal(err)

@@ -1,0 +1,248 @@
+package action
+
+import (
+	"context"
+	"fmt"
+	"path"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/draftk8s/draft/pkg/config"
+	"github.com/draftk8s/draft/pkg/detect"
+	"github.com/draftk8s/draft/pkg/pack"
+)
+
+// ProjectCreate is what create found and wrote at a project's root: each
+// app's own create, and the services they need.
+type ProjectCreate struct {
+	Apps     []ProjectApp
+	Services []ProjectService
+	Compose  string // the Compose file read, if any
+}
+
+// ProjectApp is one app of a project: its name, its folder (relative to
+// the root, slash-separated), what it needs, how it was found, and its
+// create (Err when create refused it: the project goes on without it).
+type ProjectApp struct {
+	Name, Dir string
+	Port      int // the port Compose gives it (0: the pack's choice)
+	Needs     []string
+	Why       string
+	Result    *CreateResult
+	Err       error
+}
+
+// ProjectService is a backing service of a project: its name (its host
+// name for the apps), its kind, and why it is there.
+type ProjectService struct {
+	Name, Kind string
+	Why        string
+}
+
+// composeProject is the project a Compose file at abs describes, when it
+// builds more than one app from folders below it; else nil.
+func composeProject(abs string) (*ProjectCreate, error) {
+	compose, err := detect.ReadCompose(abs)
+	if err != nil || compose == nil || composeApps(compose) < 2 {
+		return nil, err
+	}
+	return projectFromCompose(compose), nil
+}
+
+// projectFromApps is the project of the folders with a manifest below a
+// root that has none of its own.
+func projectFromApps(nr *detect.NoRootAppError) *ProjectCreate {
+	pc := &ProjectCreate{}
+	taken := map[string]bool{}
+	for _, a := range nr.Apps {
+		name := projectAppName(a.Dir, taken)
+		pc.Apps = append(pc.Apps, ProjectApp{Name: name, Dir: a.Dir, Why: fmt.Sprintf("%s: %s (its manifest)", a.Dir, a.Stack)})
+	}
+	return pc
+}
+
+// composeApps counts the services built from a folder below the root.
+func composeApps(c *detect.Compose) int {
+	n := 0
+	for _, s := range c.Services {
+		if s.Build != "" && s.Build != "." {
+			n++
+		}
+	}
+	return n
+}
+
+// projectFromCompose takes the apps (built from a folder), the services of
+// known kinds (run from a database's image) and depends_on from Compose.
+func projectFromCompose(c *detect.Compose) *ProjectCreate {
+	pc := &ProjectCreate{Compose: c.File}
+	names := map[string]string{} // compose's name -> the project's
+	taken := map[string]bool{}
+	for _, s := range c.Services {
+		switch {
+		case s.Build != "" && s.Build != "." && !strings.HasPrefix(s.Build, ".."):
+			name := projectAppName(s.Name, taken)
+			names[s.Name] = name
+			a := ProjectApp{Name: name, Dir: s.Build, Why: fmt.Sprintf("%s: service %s of %s, built from %s", s.Build, s.Name, c.File, s.Build)}
+			if len(s.Ports) > 0 {
+				a.Port = s.Ports[0]
+			}
+			pc.Apps = append(pc.Apps, a)
+		case s.Kind != "":
+			name := projectAppName(s.Name, taken)
+			names[s.Name] = name
+			pc.Services = append(pc.Services, ProjectService{Name: name, Kind: s.Kind, Why: fmt.Sprintf("service %s of %s runs %s", s.Name, c.File, s.Image)})
+		}
+	}
+	for i, a := range pc.Apps {
+		for _, s := range c.Services {
+			if names[s.Name] != a.Name {
+				continue
+			}
+			for _, dep := range s.DependsOn {
+				if n, ok := names[dep]; ok {
+					pc.Apps[i].Needs = append(pc.Apps[i].Needs, n)
+				}
+			}
+		}
+	}
+	return pc
+}
+
+// projectAppName is a DNS-safe name for an app or service, unique in the
+// project (a folder's last part; its path when that is taken).
+func projectAppName(p string, taken map[string]bool) string {
+	base := path.Base(p)
+	name, err := appName("", base)
+	if err != nil || taken[name] {
+		name, _ = appName("", strings.ReplaceAll(p, "/", "-"))
+	}
+	for i := 2; taken[name] || name == ""; i++ {
+		name = fmt.Sprintf("app-%d", i)
+	}
+	taken[name] = true
+	return name
+}
+
+// createProject creates each app in its folder, adds the services their
+// dependencies (and --with) ask for, and writes the services' charts and
+// the project's draft.toml at the root.
+func (c *Create) createProject(ctx context.Context, abs string, pc *ProjectCreate) (*CreateResult, error) {
+	res := &CreateResult{App: filepath.Base(abs), Project: pc}
+	ok := 0
+	for i := range pc.Apps {
+		a := &pc.Apps[i]
+		sub := &Create{Dir: filepath.Join(abs, filepath.FromSlash(a.Dir)), App: a.Name, Port: a.Port, Force: c.Force, DryRun: c.DryRun, PackDir: c.PackDir}
+		a.Result, a.Err = sub.Run(ctx)
+		if a.Err != nil {
+			continue
+		}
+		ok++
+		for _, need := range detect.ServicesOf(sub.Dir, detect.Stack(a.Result.Pack.Name)) {
+			name := pc.serviceOf(need.Kind, fmt.Sprintf("%s needs it: %s in %s", a.Name, need.Package, path.Join(a.Dir, need.File)))
+			a.Needs = appendNew(a.Needs, name)
+		}
+	}
+	if ok == 0 {
+		var why []string
+		for _, a := range pc.Apps {
+			why = append(why, a.Name+": "+a.Err.Error())
+		}
+		return res, fmt.Errorf("%s holds apps in folders, but draft can create none of them: %s", abs, strings.Join(why, "; "))
+	}
+	if err := c.chooseServices(pc); err != nil {
+		return res, err
+	}
+	// The project leaves out the apps create refused, and what only they needed.
+	pc.Apps = slices.DeleteFunc(pc.Apps, func(a ProjectApp) bool {
+		if a.Err != nil {
+			res.Notes = append(res.Notes, fmt.Sprintf("%s (%s) is left out of the project: %v", a.Name, a.Dir, a.Err))
+		}
+		return a.Err != nil
+	})
+	pc.Services = slices.DeleteFunc(pc.Services, func(s ProjectService) bool {
+		return !slices.ContainsFunc(pc.Apps, func(a ProjectApp) bool { return slices.Contains(a.Needs, s.Name) })
+	})
+	for i := range pc.Apps { // needs of apps left out go too
+		pc.Apps[i].Needs = slices.DeleteFunc(pc.Apps[i].Needs, func(n string) bool { return !pc.has(n) })
+	}
+	return res, c.writeProject(ctx, abs, res)
+}
+
+// serviceOf is the project's service of kind (added, named by the kind,
+// when there is none yet).
+func (pc *ProjectCreate) serviceOf(kind, why string) string {
+	for _, s := range pc.Services {
+		if s.Kind == kind {
+			return s.Name
+		}
+	}
+	pc.Services = append(pc.Services, ProjectService{Name: kind, Kind: kind, Why: why})
+	return kind
+}
+
+func (pc *ProjectCreate) has(name string) bool {
+	return slices.ContainsFunc(pc.Apps, func(a ProjectApp) bool { return a.Name == name }) ||
+		slices.ContainsFunc(pc.Services, func(s ProjectService) bool { return s.Name == name })
+}
+
+// chooseServices applies --with (a service every app needs) and --without
+// (none of that kind).
+func (c *Create) chooseServices(pc *ProjectCreate) error {
+	for _, k := range append(slices.Clone(c.With), c.Without...) {
+		if _, ok := pack.ServiceKinds[k]; !ok {
+			return fmt.Errorf("there is no service %q: draft has %s", k, strings.Join(config.ServiceKinds, ", "))
+		}
+	}
+	for _, k := range c.With {
+		name := pc.serviceOf(k, "asked for with --with "+k)
+		for i := range pc.Apps {
+			pc.Apps[i].Needs = appendNew(pc.Apps[i].Needs, name)
+		}
+	}
+	for _, k := range c.Without {
+		var gone []string
+		pc.Services = slices.DeleteFunc(pc.Services, func(s ProjectService) bool {
+			if s.Kind == k {
+				gone = append(gone, s.Name)
+			}
+			return s.Kind == k
+		})
+		for i := range pc.Apps {
+			pc.Apps[i].Needs = slices.DeleteFunc(pc.Apps[i].Needs, func(n string) bool { return slices.Contains(gone, n) })
+		}
+	}
+	return nil
+}
+
+// writeProject writes the services' charts and the project's draft.toml.
+func (c *Create) writeProject(ctx context.Context, abs string, res *CreateResult) error {
+	pc := res.Project
+	np := config.NewProject{Name: res.App}
+	for _, a := range pc.Apps {
+		sort.Strings(a.Needs)
+		np.Apps = append(np.Apps, config.NewProjectApp{Name: a.Name, Path: a.Dir, Needs: a.Needs, Why: a.Why})
+	}
+	for _, s := range pc.Services {
+		np.Services = append(np.Services, config.NewProjectService{Name: s.Name, Kind: s.Kind, Why: s.Why})
+		files, err := pack.RenderService(s.Name, s.Kind, "", "")
+		if err != nil {
+			return err
+		}
+		res.Files = append(res.Files, files...)
+	}
+	res.Files = append(res.Files, pack.File{Path: config.FileName, Mode: 0o644, Data: np.Render()})
+	if _, err := config.Parse(filepath.Join(abs, config.FileName), np.Render()); err != nil {
+		return fmt.Errorf("the project's draft.toml would not read back (a bug of draft's): %w", err)
+	}
+	return c.write(ctx, abs, res)
+}
+
+func appendNew(list []string, s string) []string {
+	if slices.Contains(list, s) {
+		return list
+	}
+	return append(list, s)
+}

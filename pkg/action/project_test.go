@@ -1,0 +1,187 @@
+package action
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/draftk8s/draft/internal/testkit"
+	"github.com/draftk8s/draft/pkg/config"
+)
+
+// newProjectFixture is testdata/project (a Compose file: api and web built
+// from folders, db and cache from images) created at its root, its
+// services' images those the simulator starts, on the upFixture's registry
+// and simulated cluster.
+func newProjectFixture(t *testing.T) (*upFixture, *ProjectUp) {
+	t.Helper()
+	f := newUpFixture(t, "go-plain")
+	root := filepath.Join(t.TempDir(), "shop")
+	testkit.CopyTree(t, filepath.Join("testdata", "project"), root)
+	res, err := (&Create{Dir: root}).Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Project == nil || len(res.Project.Apps) != 2 || len(res.Project.Services) != 2 {
+		t.Fatalf("create at the root: %+v", res.Project)
+	}
+	toml := filepath.Join(root, config.FileName)
+	b, _ := os.ReadFile(toml)
+	b = []byte(strings.ReplaceAll(string(b), `# image = ""`, `image = "sim:good"`))
+	if err := os.WriteFile(toml, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	u := f.up()
+	u.Target.Dir = root
+	return f, &ProjectUp{Up: *u}
+}
+
+// create at a project's root: each app in its folder, the services of the
+// Compose file by their names there, and needs from depends_on.
+func TestCreateProjectFromCompose(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "shop")
+	testkit.CopyTree(t, filepath.Join("testdata", "project"), root)
+	res, err := (&Create{Dir: root, With: []string{"mongodb"}, Without: []string{"redis"}}).Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"api/Dockerfile", "api/charts/api/Chart.yaml", "web/draft.toml", "charts/db/templates/pvc.yaml", "charts/mongodb/Chart.yaml", "draft.toml"} {
+		if _, err := os.Stat(filepath.Join(root, p)); err != nil {
+			t.Errorf("%s was not written", p)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(root, "charts", "cache")); err == nil {
+		t.Error("--without redis wrote the cache's chart")
+	}
+	cfg, err := config.Load(filepath.Join(root, config.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(cfg.Apps["api"].Needs, []string{"db", "mongodb"}) || !slices.Equal(cfg.Apps["web"].Needs, []string{"api", "mongodb"}) {
+		t.Errorf("needs: api %v, web %v", cfg.Apps["api"].Needs, cfg.Apps["web"].Needs)
+	}
+	if cfg.Services["db"].Kind != "postgres" || cfg.Services["mongodb"].Kind != "mongodb" || cfg.Services["cache"] != nil {
+		t.Errorf("services: %+v", cfg.Services)
+	}
+	web := res.Project.Apps[slices.IndexFunc(res.Project.Apps, func(a ProjectApp) bool { return a.Name == "web" })]
+	if web.Result.Port != 8080 || res.Project.Compose != "compose.yaml" {
+		t.Errorf("web's port %d (compose gives 8080), compose %q", web.Result.Port, res.Project.Compose)
+	}
+	if _, err := (&Create{Dir: root, With: []string{"oracle"}}).Run(context.Background()); err == nil || !strings.Contains(err.Error(), `there is no service "oracle"`) {
+		t.Errorf("--with oracle: %v", err)
+	}
+}
+
+// up at a project's root: the services first with their Secrets, each app
+// its own release after what it needs, with its services' connections; a
+// second up changes nothing; an edit of one app redeploys it alone; a
+// failing app is rolled back alone and named; delete removes every release
+// and keeps the data unless purged.
+func TestProjectUp(t *testing.T) {
+	f, p := newProjectFixture(t)
+	ctx := context.Background()
+	res, err := p.Run(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(res.Order, []string{"cache", "db", "api", "web"}) {
+		t.Errorf("order %v", res.Order)
+	}
+	for _, n := range []string{"cache", "db", "api", "web"} {
+		if got := f.sim.Statuses(n); got != "1:deployed" {
+			t.Errorf("%s: %s", n, got)
+		}
+	}
+	if s := res.Services["db"]; s == nil || !slices.Equal(s.Created, []string{"db-credentials", "db-connection"}) {
+		t.Errorf("db: %+v", s)
+	}
+	conn, err := f.sim.Clientset.CoreV1().Secrets(upNS).Get(ctx, "db-connection", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u := string(conn.Data["DATABASE_URL"]); !strings.HasPrefix(u, "postgres://app:") || !strings.HasSuffix(u, "@db:5432/app") {
+		t.Errorf("DATABASE_URL %q", u)
+	}
+	rel, err := f.sim.Config.Releases.Last("api")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ef, _ := rel.Config["envFrom"].([]any); len(ef) != 2 || !strings.Contains(fmt.Sprint(ef), "db-connection") || !strings.Contains(fmt.Sprint(ef), "cache-connection") {
+		t.Errorf("api's envFrom: %v", ef)
+	}
+	lines := strings.Join(ProjectSummary(res), "\n")
+	if !strings.Contains(lines, "db is ready: revision 1 (made its password: Secrets db-credentials, db-connection)") || !strings.Contains(lines, "api is ready: revision 1") {
+		t.Errorf("summary:\n%s", lines)
+	}
+
+	// Nothing changed: no new revision anywhere, nothing pushed.
+	res, err = p.Run(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{"api", "web"} {
+		if r := res.Apps[n]; r == nil || !r.Unchanged {
+			t.Errorf("%s on the second up: %+v", n, r)
+		}
+	}
+	if s := res.Services["db"]; !s.Unchanged || len(s.Created) != 0 {
+		t.Errorf("db on the second up: %+v", s)
+	}
+
+	// An edit of the API: it alone gets a new revision.
+	main := filepath.Join(p.Up.Dir, "api", "main.go")
+	b, _ := os.ReadFile(main)
+	os.WriteFile(main, append(b, "\n// changed\n"...), 0o644)
+	if _, err := p.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.sim.Statuses("api") + " " + f.sim.Statuses("web") + " " + f.sim.Statuses("db"); got != "1:superseded 2:deployed 1:deployed 1:deployed" {
+		t.Errorf("after an edit of api: %s", got)
+	}
+
+	// The front-end broken: it alone fails, is rolled back, and is named.
+	wtoml := filepath.Join(p.Up.Dir, "web", config.FileName)
+	b, _ = os.ReadFile(wtoml)
+	os.WriteFile(wtoml, []byte(strings.Replace(string(b), "set = []", `set = ["podAnnotations.deploysim/behave=crash"]`, 1)), 0o644)
+	b, _ = os.ReadFile(main)
+	os.WriteFile(main, append(b, "\n// changed again\n"...), 0o644)
+	res, err = p.Run(ctx)
+	var pe *ProjectError
+	if !errors.As(err, &pe) || !slices.Equal(pe.Failed, []string{"web"}) || !strings.Contains(err.Error(), "1 of 4 failed (web), 3 deployed") {
+		t.Fatalf("up with a broken front-end: %v", err)
+	}
+	if len(DiagnosisLines(err)) == 0 {
+		t.Error("no diagnosis for the failed app")
+	}
+	if got := f.sim.Statuses("api"); !strings.HasSuffix(got, "3:deployed") {
+		t.Errorf("api did not keep its new version: %s", got)
+	}
+
+	// delete at the root: every release, the data kept; then purged.
+	d := &ProjectDelete{Target: p.Up.Target}
+	dres, err := d.Run(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(dres.Deleted, []string{"web", "api", "db", "cache"}) || !slices.Contains(dres.Kept, "secret/db-credentials") {
+		t.Errorf("delete: %+v", dres)
+	}
+	if _, err := f.sim.Clientset.CoreV1().Secrets(upNS).Get(ctx, "db-credentials", metav1.GetOptions{}); err != nil {
+		t.Errorf("the password went with the release: %v", err)
+	}
+	d.Purge = true
+	dres, err = d.Run(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(dres.Deleted) != 0 || !slices.Contains(dres.Purged, "secret/db-credentials") {
+		t.Errorf("delete --purge: %+v", dres)
+	}
+}
