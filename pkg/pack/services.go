@@ -36,7 +36,7 @@ const serviceDB, serviceUser = "app", "app"
 // ServiceKinds are the kinds draft deploys, by name.
 var ServiceKinds = map[string]ServiceKind{
 	"postgres": {
-		Kind: "postgres", Image: "postgres:16", Port: 5432, DataDir: "/var/lib/postgresql/data",
+		Kind: "postgres", Image: "postgres:17", Port: 5432, DataDir: "/var/lib/postgresql/data",
 		Env: map[string]string{"PGDATA": "/var/lib/postgresql/data/pgdata"}, // a folder of the volume: its root may hold lost+found
 		Server: func(pw string) map[string]string {
 			return map[string]string{"POSTGRES_USER": serviceUser, "POSTGRES_PASSWORD": pw, "POSTGRES_DB": serviceDB}
