@@ -21,12 +21,15 @@ CONTAINERD_SOCK=/run/containerd/containerd.sock           # the kubelet's contai
 POD_CIDR="${DRAFT_ENV_POD_CIDR:-10.244.0.0/24}"
 SERVICE_CIDR="${DRAFT_ENV_SERVICE_CIDR:-10.96.0.0/16}"
 BRIDGE="${DRAFT_ENV_BRIDGE:-draft0}"
+# the pod bridge's own address (the pods' gateway), where the cluster's DNS server listens
+POD_GATEWAY="$(python3 -c 'import ipaddress,sys; print(ipaddress.ip_network(sys.argv[1], strict=False)[1])' "$POD_CIDR")"
+STORAGE_CLASS=standard                                     # the default StorageClass (hostPath volumes under $STATE/volumes)
 PAUSE_IMAGE="$REGISTRY_ADDR/pause:3.10"
 KUBECONFIG_ADMIN="$STATE/admin.kubeconfig"
 KUBE_PROXY="${DRAFT_ENV_KUBE_PROXY:-1}"                   # 0: no kube-proxy (no ClusterIP/NodePort routing)
 WITH_HELM="${DRAFT_ENV_HELM:-0}"                          # 1: also build the helm CLI into $BIN
 WITH_DOCKER="${DRAFT_ENV_DOCKER:-1}"                      # 0: no Docker engine
-IMAGES="${DRAFT_ENV_IMAGES-debian python node golang ruby php java}"   # base image families; "" for none
+IMAGES="${DRAFT_ENV_IMAGES-debian python node golang ruby php java postgres redis}"   # base image families; "" for none
 DEBIAN_MIRROR="${DRAFT_ENV_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 # Docker engine: its own containerd, never the kubelet's.
 DOCKER_CONTAINERD_SOCK="$RUN_DIR/docker-containerd/containerd.sock"

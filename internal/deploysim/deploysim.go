@@ -518,6 +518,18 @@ func (s *sim) behave(ctx context.Context, name, image string) error {
 		return update(setReady)
 	case tag == "config":
 		return update(func(p *corev1.Pod) { SetWaiting(p, "CreateContainerConfigError", `secret "db" not found`) })
+	case tag == "secretsync": // the kubelet's Secret cache syncs late, then the pod starts
+		if err := update(func(p *corev1.Pod) {
+			SetWaiting(p, "CreateContainerConfigError", "failed to sync secret cache: timed out waiting for the condition")
+		}); err != nil {
+			return err
+		}
+		select {
+		case <-time.After(600 * time.Millisecond):
+		case <-s.ctx.Done():
+			return nil
+		}
+		return update(setReady)
 	case tag == "noexec":
 		return update(func(p *corev1.Pod) {
 			SetWaiting(p, "RunContainerError", `failed to create containerd task: failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: exec: "/app": exec format error: unknown`)

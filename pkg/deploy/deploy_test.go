@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/release"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -531,5 +532,31 @@ func TestNoWaitReturnsOnceApplied(t *testing.T) {
 	}
 	if h := f.history(); len(h) != 1 || h[0].Info.Status.String() != "deployed" {
 		t.Errorf("history %v, want one deployed revision", h)
+	}
+}
+
+// A pod whose Secret the kubelet has not synced yet (the node authorizer
+// learns of a new pod's Secrets a moment late) is waited for: the kubelet
+// tries again. A Secret that does not exist fails at once (TestDiagnosis).
+func TestSecretCacheSyncIsWaitedFor(t *testing.T) {
+	f := newFixture(t)
+	req := f.request("secretsync")
+	req.Timeout = 5 * time.Second
+	if _, err := f.d.Upgrade(context.Background(), req); err != nil {
+		t.Fatalf("a pod Ready 0.6 s after a late Secret sync was failed: %v", err)
+	}
+}
+
+// A release deployed without values reads back from Helm's storage with
+// none (nil): the same inputs as the empty values of the next up.
+func TestSameInputsEmptyValues(t *testing.T) {
+	ch := &chart.Chart{Metadata: &chart.Metadata{Name: "svc", Version: "0.1.0"}}
+	fp := fingerprint(ch, map[string]any{})
+	rel := &release.Release{Chart: ch, Config: nil, Labels: map[string]string{labelInputs: fp}}
+	if !sameInputs(rel, ch, map[string]any{}, fp) {
+		t.Error("nil stored values differ from empty ones")
+	}
+	if sameInputs(rel, ch, map[string]any{"a": 1}, fp) {
+		t.Error("stored nil values equal {a: 1}")
 	}
 }

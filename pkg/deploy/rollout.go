@@ -339,6 +339,12 @@ func (r *rollout) waitingFinding(ctx context.Context, p *corev1.Pod, cs corev1.C
 	case "CrashLoopBackOff":
 		return finding{rank: 1, reason: ReasonCrashLoop, container: cs.Name, message: w.Message}
 	case "CreateContainerConfigError":
+		if strings.Contains(w.Message, "failed to sync") {
+			// the kubelet's cache of a Secret or ConfigMap the pod reads has
+			// not synced yet (the API server's node authorizer learns of a
+			// new pod's Secrets a moment after the pod): it tries again
+			return finding{rank: 1, reason: ReasonConfig, container: cs.Name, message: w.Message, grace: 20 * time.Second}
+		}
 		return finding{rank: 1, reason: ReasonConfig, container: cs.Name, message: w.Message}
 	case "CreateContainerError":
 		return finding{rank: 1, reason: ReasonConfig, container: cs.Name, message: w.Message, grace: 5 * time.Second}

@@ -457,7 +457,10 @@ func sameInputs(rel *release.Release, ch *chart.Chart, vals map[string]any, fp s
 	if rel.Labels[labelInputs] != fp || rel.Chart == nil {
 		return false
 	}
-	return jsonEqual(rel.Config, vals) && jsonEqual(rel.Chart, ch)
+	// Helm stores no values at all for empty ones (the secrets driver's
+	// JSON leaves the field out): nil and {} are the same values.
+	sameValues := len(rel.Config) == 0 && len(vals) == 0 || jsonEqual(rel.Config, vals)
+	return sameValues && jsonEqual(rel.Chart, ch)
 }
 
 func jsonEqual(a, b any) bool {

@@ -4,7 +4,7 @@
 # the names of the official images that draft's packs use (library/python:3.12-slim...).
 #
 #   mkbase.sh ensure FAMILY...   build what is missing or stale, then push every tag the
-#                                registry lacks (families: debian python node golang ruby php java)
+#                                registry lacks (families: debian python node golang ruby php java postgres redis)
 #   mkbase.sh ensure-ref REF...  the same for the flavors that provide these references, as a
 #                                Dockerfile's FROM names them (python:3.12-slim, docker.io/library/
 #                                node:20-slim ...): first use builds only what is used; a
@@ -31,7 +31,8 @@ LIB=$REGISTRY_ADDR/library
 
 # Order matters: a cold run builds the flavors in this order.
 FLAVORS=(debian-bookworm debian-trixie python-bookworm python-trixie node-bookworm node-trixie golang
-  ruby-bookworm ruby-trixie php-bookworm php-trixie jre17 jre21 jre25 maven17 maven21 maven25 gradle17 gradle21)
+  ruby-bookworm ruby-trixie php-bookworm php-trixie jre17 jre21 jre25 maven17 maven21 maven25 gradle17 gradle21
+  postgres-trixie redis-bookworm)
 
 family_of() {
   case $1 in
@@ -109,6 +110,18 @@ flavor() {
       # Gradle 4.4 runs on neither 11 nor 25 as asked: the nearest JDK stands in (Gradle builds do not work here anyway)
       [[ $v == 17 ]] && TAGS+=" gradle:8-jdk11 gradle:jdk11"
       [[ $v == 21 ]] && TAGS+=" gradle:8-jdk25 gradle:jdk25" ;;
+    postgres-trixie)
+      # the backing services of draft's projects: PostgreSQL 17 (Debian 13's)
+      SUITE=trixie PKGS="postgresql-17 ca-certificates"
+      POST=post_postgres FILES=postgres-entrypoint.sh VERSION_CMD="/usr/lib/postgresql/17/bin/postgres --version"
+      ENVS=("PATH=/usr/lib/postgresql/17/bin:$DEFAULT_PATH" PGDATA=/var/lib/postgresql/data LANG=C.UTF-8)
+      CMD='["docker-entrypoint.sh", "postgres"]'
+      TAGS="postgres:17 postgres:17-trixie" ;;
+    redis-bookworm)
+      # Redis 7 (Debian 12's)
+      PKGS="redis-server"
+      POST=post_redis CMD='["redis-server"]' WORKDIR=/data VERSION_CMD="redis-server --version"
+      TAGS="redis:7 redis:7-bookworm" ;;
     *) die "unknown image flavor '$1' (known: ${FLAVORS[*]})" ;;
   esac
   PKGS=$(echo $PKGS)
@@ -164,6 +177,20 @@ post_php() {
   done
   rm -f /tmp/mkphar.php
   composer --version >/dev/null
+}
+post_postgres() {
+  # Debian's package makes a cluster of its own at install: the image's is made at start
+  rm -rf /var/lib/postgresql/17 /etc/postgresql/17
+  mkdir -p /var/lib/postgresql/data /run/postgresql
+  chown -R postgres:postgres /var/lib/postgresql /run/postgresql
+  install -m 755 /tmp/postgres-entrypoint.sh /usr/local/bin/docker-entrypoint.sh
+  rm -f /tmp/postgres-entrypoint.sh
+  command -v setpriv >/dev/null && /usr/lib/postgresql/17/bin/initdb --version >/dev/null
+}
+post_redis() {
+  # the official image serves on every address, in the foreground, its data in /data
+  mkdir -p /data
+  redis-server --version >/dev/null
 }
 post_java() {
   mkdir -p /opt/java
@@ -384,7 +411,7 @@ ensure_flavors() {
 cmd_ensure() {
   local fam f want=()
   for fam in "$@"; do
-    case $fam in debian | python | node | golang | ruby | php | java) ;; *) die "unknown image family '$fam' (known: debian python node golang ruby php java)" ;; esac
+    case $fam in debian | python | node | golang | ruby | php | java | postgres | redis) ;; *) die "unknown image family '$fam' (known: debian python node golang ruby php java postgres redis)" ;; esac
   done
   for f in "${FLAVORS[@]}"; do
     for fam in "$@"; do [[ $(family_of "$f") == "$fam" ]] && want+=("$f"); done
