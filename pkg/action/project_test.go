@@ -10,7 +10,9 @@ import (
 	"strings"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/httpstream"
 
 	"github.com/draftk8s/draft/internal/testkit"
 	"github.com/draftk8s/draft/pkg/config"
@@ -183,5 +185,42 @@ func TestProjectUp(t *testing.T) {
 	}
 	if len(dres.Deleted) != 0 || !slices.Contains(dres.Purged, "secret/db-credentials") {
 		t.Errorf("delete --purge: %+v", dres)
+	}
+}
+
+// connect at a project's root: every app's port, on local ports chosen the
+// same way every time (api keeps 8080; web, whose port is 8080 too, gets
+// 8081), each app's pods followed.
+func TestProjectConnect(t *testing.T) {
+	_, p := newProjectFixture(t)
+	if _, err := p.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	target := p.Up.Target
+	target.Deps.DialPod = func(ctx context.Context, pod *corev1.Pod) (httpstream.Connection, error) {
+		return nil, errors.New("not dialled in this test")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var got map[string][]PortMapping
+	var apps []string
+	pc := &ProjectConnect{Connect: Connect{Target: target}, OnReady: func(a []string, ports map[string][]PortMapping) {
+		apps, got = a, ports
+		cancel()
+	}}
+	if err := pc.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(apps, []string{"api", "web"}) {
+		t.Fatalf("apps %v", apps)
+	}
+	if m := got["api"]; len(m) != 1 || m[0].Local != 8080 || m[0].Remote != 8080 {
+		t.Errorf("api's ports %+v, want 8080 -> 8080", m)
+	}
+	if m := got["web"]; len(m) != 1 || m[0].Local != 8081 || m[0].Remote != 8080 {
+		t.Errorf("web's ports %+v, want 8081 -> 8080 (8080 is api's)", m)
+	}
+	if err := (&ProjectConnect{Connect: Connect{Target: target}, Only: []string{"db"}}).Run(context.Background()); err == nil || !strings.Contains(err.Error(), "none of db is an app") {
+		t.Errorf("connect to a service: %v", err)
 	}
 }

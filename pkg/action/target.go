@@ -56,7 +56,7 @@ func (t *Target) load() (*app, error) {
 		return nil, err
 	}
 	if a.cfg.IsProject() {
-		return nil, fmt.Errorf("%s is a project of several apps (%s): run this in an app's folder, or use a command that acts on a project (draft up, draft delete)", a.cfg.Path, strings.Join(slices.Sorted(maps.Keys(a.cfg.Apps)), ", "))
+		return nil, fmt.Errorf("%s is a project of several apps (%s): run this in an app's folder, or one that acts on a project (draft up, draft connect, draft delete)", a.cfg.Path, strings.Join(slices.Sorted(maps.Keys(a.cfg.Apps)), ", "))
 	}
 	if a.release == "" {
 		return nil, fmt.Errorf("%s: environments.%s has no name: set name = \"my-app\"", a.cfg.Path, cmp.Or(t.Environment, config.DefaultEnvironment))

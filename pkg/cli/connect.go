@@ -14,7 +14,7 @@ func newConnectCommand(s streams) *cobra.Command {
 	c := &action.Connect{StopWhenGone: true} // a deleted release ends draft connect
 	var noLogs bool
 	cmd := &cobra.Command{
-		Use:   "connect [DIR]",
+		Use:   "connect [DIR | NAME...]",
 		Short: "Forward the app's ports to localhost and stream its logs, following its pods",
 		Long: `Forward every container port of the app's pods to localhost (the same port when it
 is free, else a free one) and stream the logs of their containers, until Ctrl-C.
@@ -23,13 +23,20 @@ The local ports stay open while the pods are replaced (draft up, a crash, kubect
 delete pod): each new connection goes to the newest Ready pod, and waits for one when
 there is none. connect runs a new pod's readiness probe itself, so a new pod takes
 connections as soon as its app answers, before Kubernetes marks it Ready. The local URLs, then the app's log lines, go to stdout; draft's own
-messages go to stderr.`,
+messages go to stderr.
+
+At a project's root, connect forwards every app's port (NAME: those apps'), each on a
+local port that is the same on every run: the app's own number, or, when an app
+before it by name has that one, the next free number. The logs of every app follow.`,
 		Example: `  draft connect
   draft connect --override-port 9000:8080 --no-logs
   draft connect -e staging --tail 50`,
-		Args: usageArgs(cobra.MaximumNArgs(1)),
+		Args: usageArgs(cobra.ArbitraryArgs),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			setDir(&c.Target, args)
+			names, err := c.Target.Args(args)
+			if err != nil {
+				return usageError{err}
+			}
 			c.UI = ui.New(s.Err)
 			c.OnReady = func(ms []action.PortMapping) {
 				printURLs(s, ms)
@@ -37,6 +44,17 @@ messages go to stderr.`,
 			}
 			if !noLogs {
 				c.Logs, c.Color = s.Out, ui.New(s.Out).Terminal()
+			}
+			if c.IsProject() {
+				pc := &action.ProjectConnect{Connect: *c, Only: names, OnReady: func(apps []string, ports map[string][]action.PortMapping) {
+					for _, app := range apps {
+						for _, m := range ports[app] {
+							fmt.Fprintf(s.Out, "%s: %s\n", app, m)
+						}
+					}
+					c.UI.Printf("connected to %d apps: Ctrl-C to stop", len(apps))
+				}}
+				return pc.Run(cmd.Context())
 			}
 			return c.Run(cmd.Context())
 		},

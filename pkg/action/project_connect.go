@@ -1,0 +1,135 @@
+package action
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/draftk8s/draft/pkg/deploy"
+	"github.com/draftk8s/draft/pkg/pack"
+)
+
+// ProjectConnect connects to every app of a project (or those Only names):
+// each app's port on a local port that is the same on every run (its own
+// number, unless an app before it in name order has it: then the next
+// free number, and the same clash resolved the same way every time), and
+// the logs of all of them, each line prefixed by [pod/container] (a pod's
+// name starts with its app's).
+type ProjectConnect struct {
+	// Connect is what every app's connect takes: the root's Target (Dir is
+	// the project's root), Logs, Tail, Color, UI, Hold.
+	Connect Connect
+	Only    []string
+	// OnReady is told once, when every app's ports listen: the apps in
+	// name order, and each one's ports.
+	OnReady func(apps []string, ports map[string][]PortMapping)
+}
+
+// Run connects until ctx ends; an app that cannot be connected to ends it
+// with an error that names the app.
+func (p *ProjectConnect) Run(ctx context.Context) error {
+	t := &p.Connect.Target
+	a, err := t.loadProject()
+	if err != nil {
+		return err
+	}
+	if a == nil {
+		return fmt.Errorf("%s is not a project's root (its draft.toml lists no [apps])", t.Dir)
+	}
+	apps := slices.Sorted(func(yield func(string) bool) {
+		for n := range a.cfg.Apps {
+			if len(p.Only) == 0 || slices.Contains(p.Only, n) {
+				if !yield(n) {
+					return
+				}
+			}
+		}
+	})
+	if len(apps) == 0 {
+		return fmt.Errorf("%s: none of %s is an app of the project (services are reached by the apps, in the cluster)", a.cfg.Path, strings.Join(p.Only, ", "))
+	}
+	cluster, err := t.resolve(ctx, a.env)
+	if err != nil {
+		return err
+	}
+	plan, err := projectPorts(a, apps)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var mu sync.Mutex
+	ready := map[string][]PortMapping{}
+	var wg sync.WaitGroup
+	errs := make(chan error, len(apps))
+	for _, name := range apps {
+		c := p.Connect // a copy: its own Target, the project's cluster
+		c.Target.Dir = filepath.Join(a.dir, filepath.FromSlash(a.cfg.Apps[name].Path))
+		c.Target.Release = name
+		c.Target.Kube.Namespace = cluster.Namespace
+		c.Target.Cluster = cluster
+		c.OverridePorts = plan[name]
+		c.OnReady = func(m []PortMapping) {
+			mu.Lock()
+			ready[name] = m
+			all := len(ready) == len(apps)
+			mu.Unlock()
+			if all && p.OnReady != nil {
+				p.OnReady(apps, ready)
+			}
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := c.Run(ctx); err != nil {
+				errs <- fmt.Errorf("%s: %w", name, err)
+				cancel() // one app that cannot be reached ends them all
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	var all []error
+	for err := range errs {
+		all = append(all, err)
+	}
+	return errors.Join(all...)
+}
+
+// projectPorts gives each app's port (its chart's containerPort) a local
+// port: the same number, else, when an app before it (by name) has it, the
+// next number no app has.
+func projectPorts(a *app, apps []string) (map[string][]string, error) {
+	taken := map[int]string{}
+	plan := map[string][]string{}
+	for _, name := range apps {
+		dir := filepath.Join(a.dir, filepath.FromSlash(a.cfg.Apps[name].Path))
+		v, err := deploy.ChartValues(filepath.Join(dir, pack.ChartDir(name)))
+		if err != nil {
+			return nil, err
+		}
+		var port int
+		switch n := v["containerPort"].(type) {
+		case float64:
+			port = int(n)
+		case int64:
+			port = int(n)
+		case int:
+			port = n
+		}
+		if port <= 0 {
+			continue // connect forwards what the pods declare
+		}
+		local := port
+		for taken[local] != "" {
+			local++
+		}
+		taken[local] = name
+		plan[name] = []string{fmt.Sprintf("%d:%d", local, port)}
+	}
+	return plan, nil
+}
