@@ -560,3 +560,41 @@ func TestSameInputsEmptyValues(t *testing.T) {
 		t.Error("stored nil values equal {a: 1}")
 	}
 }
+
+// EnsureSecret makes a Secret once and reads it after (the data function
+// is not called again); Purge removes the release's claims and draft's
+// Secrets, and leaves others' alone.
+func TestEnsureSecretAndPurge(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	calls := 0
+	make1 := func() map[string]string { calls++; return map[string]string{"PASSWORD": "p1"} }
+	got, created, err := f.d.EnsureSecret(ctx, "db-credentials", "db", make1)
+	if err != nil || !created || got["PASSWORD"] != "p1" {
+		t.Fatalf("first EnsureSecret: %v %v %v", got, created, err)
+	}
+	got, created, err = f.d.EnsureSecret(ctx, "db-credentials", "db", func() map[string]string { return map[string]string{"PASSWORD": "p2"} })
+	if err != nil || created || got["PASSWORD"] != "p1" || calls != 1 {
+		t.Fatalf("second EnsureSecret: %v %v %v (the password must be kept)", got, created, err)
+	}
+	for _, pvc := range []struct{ name, instance string }{{"db-data", "db"}, {"other-data", "other"}} {
+		_, err := f.cs.CoreV1().PersistentVolumeClaims(testNS).Create(ctx, &corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Name: pvc.name, Labels: map[string]string{instanceLabel: pvc.instance}}}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	// a Secret of the release that draft did not make stays
+	if _, err := f.cs.CoreV1().Secrets(testNS).Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "db-tls", Labels: map[string]string{instanceLabel: "db"}}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	gone, err := f.d.Purge(ctx, "db")
+	if err != nil || !reflect.DeepEqual(gone, []string{"persistentvolumeclaim/db-data", "secret/db-credentials"}) {
+		t.Fatalf("Purge = %v, %v", gone, err)
+	}
+	if _, err := f.cs.CoreV1().PersistentVolumeClaims(testNS).Get(ctx, "other-data", metav1.GetOptions{}); err != nil {
+		t.Errorf("another release's claim went: %v", err)
+	}
+	if _, err := f.cs.CoreV1().Secrets(testNS).Get(ctx, "db-tls", metav1.GetOptions{}); err != nil {
+		t.Errorf("a Secret draft did not make went: %v", err)
+	}
+}
