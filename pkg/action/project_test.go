@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -222,5 +223,71 @@ func TestProjectConnect(t *testing.T) {
 	}
 	if err := (&ProjectConnect{Connect: Connect{Target: target}, Only: []string{"db"}}).Run(context.Background()); err == nil || !strings.Contains(err.Error(), "none of db is an app") {
 		t.Errorf("connect to a service: %v", err)
+	}
+}
+
+// watch at a project's root: the first up deploys everything; an edit in
+// one app's folder redeploys that app alone.
+func TestProjectWatch(t *testing.T) {
+	f, p := newProjectFixture(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ups := make(chan *ProjectResult, 10)
+	w := &ProjectWatch{Up: *p, Delay: 50 * time.Millisecond, Redeployed: func(res *ProjectResult, err error) {
+		if err != nil {
+			t.Errorf("an up of the watch: %v", err)
+		}
+		ups <- res
+	}}
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	next := func() *ProjectResult {
+		t.Helper()
+		select {
+		case r := <-ups:
+			return r
+		case err := <-done:
+			t.Fatalf("the watch ended: %v", err)
+		case <-time.After(30 * time.Second):
+			t.Fatal("no up within 30 s")
+		}
+		return nil
+	}
+	if first := next(); len(first.Apps) != 2 {
+		t.Fatalf("first up: %+v", first)
+	}
+	main := filepath.Join(p.Up.Dir, "web", "main.go")
+	b, _ := os.ReadFile(main)
+	os.WriteFile(main, append(b, "\n// changed\n"...), 0o644)
+	r := next()
+	if r.Apps["web"] == nil || r.Apps["web"].Revision != 2 || r.Apps["api"] == nil || !r.Apps["api"].Unchanged {
+		t.Errorf("after an edit of web: web %+v, api %+v", r.Apps["web"], r.Apps["api"])
+	}
+	if got := f.sim.Statuses("api") + " " + f.sim.Statuses("db"); got != "1:deployed 1:deployed" {
+		t.Errorf("api and db after an edit of web: %s", got)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("the watch ended with %v", err)
+	}
+}
+
+func TestAppsOfChange(t *testing.T) {
+	cfg := &config.Config{Apps: map[string]*config.App{"api": {Path: "backend"}, "web": {Path: "frontend/app"}}}
+	for _, tt := range []struct {
+		paths []string
+		want  []string
+	}{
+		{[]string{"backend/main.go"}, []string{"api"}},
+		{[]string{"frontend/app/src/x.js", "backend"}, []string{"api", "web"}},
+		{[]string{"frontend/README.md", "docs/a.md"}, nil},
+		{[]string{"draft.toml"}, []string{"api", "web"}},
+		{[]string{"charts/db/values.yaml"}, []string{"api", "web"}},
+		{[]string{"."}, []string{"api", "web"}},
+		{[]string{"backendx/main.go"}, nil},
+	} {
+		if got := appsOfChange(cfg, tt.paths); !slices.Equal(got, tt.want) {
+			t.Errorf("appsOfChange(%v) = %v, want %v", tt.paths, got, tt.want)
+		}
 	}
 }

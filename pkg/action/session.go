@@ -84,8 +84,11 @@ func (s *Session) Run(ctx context.Context) error {
 // a project's root are not there yet: said, not ignored).
 func (s *Session) runProject(ctx context.Context) error {
 	u := s.Up
-	if (s.Watch != nil && *s.Watch) || (s.AutoConnect != nil && *s.AutoConnect) {
-		return fmt.Errorf("%s is a project's root: draft up --watch and --auto-connect work in an app's folder for now (draft up NAME ups one app of the project and what it needs)", cmp.Or(u.Dir, "."))
+	if s.AutoConnect != nil && *s.AutoConnect {
+		return fmt.Errorf("%s is a project's root: draft up --auto-connect works in an app's folder for now; run draft connect here beside draft up --watch", cmp.Or(u.Dir, "."))
+	}
+	if s.Watch != nil && *s.Watch {
+		return (&ProjectWatch{Up: ProjectUp{Up: *u, Only: s.Names}, Delay: s.Delay}).Run(ctx)
 	}
 	res, err := (&ProjectUp{Up: *u, Only: s.Names}).Run(ctx)
 	if res != nil {
