@@ -13,8 +13,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -83,7 +81,7 @@ func main() {
 	for i := 0; i < *runs; i++ {
 		v := fmt.Sprintf("draft-%d-%d", i, time.Now().UnixNano())
 		start := setVersion(filepath.Join(dir, source), v)
-		took := waitFor(url, *app+" "+v, start)
+		took := benchutil.WaitFor(url, *app+" "+v, start)
 		draftTimes = append(draftTimes, took)
 		// The phases, from when draft's lines came: the change seen (its
 		// build starts), the image pushed, the forward moved to the new pod.
@@ -108,12 +106,12 @@ func main() {
 	repo := reg + "/" + release
 	var compTimes []time.Duration
 	var pf *exec.Cmd
-	local := freePort()
+	local := benchutil.FreePort()
 	compUp := func(v string) {
 		var ref string
 		if *app == "go-app" {
 			out, _ := benchutil.Run(dir, []string{"KO_DOCKER_REPO=" + repo, "KO_DEFAULTBASEIMAGE=" + reg + "/pause:3.10"}, "ko", "build", "--bare", "--insecure-registry", ".")
-			ref = strings.TrimSpace(lastLine(out))
+			ref = strings.TrimSpace(benchutil.LastLine(out))
 		} else {
 			tag := repo + ":" + v
 			benchutil.Run(dir, []string{"DOCKER_BUILDKIT=0"}, docker(), "build", "-q", "-t", tag, ".")
@@ -140,7 +138,7 @@ func main() {
 		v := fmt.Sprintf("comp-%d-%d", i, time.Now().UnixNano())
 		start := setVersion(filepath.Join(dir, source), v)
 		compUp(v)
-		compTimes = append(compTimes, waitFor(fmt.Sprintf("http://127.0.0.1:%d", local), *app+" "+v, start))
+		compTimes = append(compTimes, benchutil.WaitFor(fmt.Sprintf("http://127.0.0.1:%d", local), *app+" "+v, start))
 	}
 	if pf != nil {
 		pf.Process.Kill()
@@ -215,35 +213,6 @@ func setVersion(file, v string) time.Time {
 	s := re.ReplaceAllString(string(b), `$1 = "`+v+`"`)
 	os.WriteFile(file, []byte(s), 0o644)
 	return time.Now()
-}
-
-func waitFor(url, want string, since time.Time) time.Duration {
-	c := &http.Client{Timeout: 2 * time.Second}
-	for time.Since(since) < 2*time.Minute {
-		resp, err := c.Get(url)
-		if err == nil {
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if strings.TrimSpace(string(b)) == want {
-				return time.Since(since)
-			}
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	fmt.Fprintf(os.Stderr, "%s never answered %q\n", url, want)
-	os.Exit(1)
-	return 0
-}
-
-func freePort() int {
-	l, _ := net.Listen("tcp", "127.0.0.1:0")
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-func lastLine(s string) string {
-	lines := strings.Split(strings.TrimSpace(s), "\n")
-	return lines[len(lines)-1]
 }
 
 func min(ds []time.Duration) time.Duration {

@@ -17,8 +17,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -71,7 +69,7 @@ func main() {
 		v := fmt.Sprintf("p%d-%d", i, time.Now().UnixNano())
 		start := setVersion(filepath.Join(shop, "orders", "main.go"), v)
 		benchutil.Run(shop, nil, draft, append([]string{"up"}, regArgs...)...)
-		project = append(project, waitFor(conn.url, "orders "+v, start))
+		project = append(project, benchutil.WaitFor(conn.url, "orders "+v, start))
 		oneRev = oneRev && revisionsOf(*ns, "users", "orders", "catalog", "web", "postgres")-before == 1
 	}
 	conn.stop()
@@ -87,7 +85,7 @@ func main() {
 		v := fmt.Sprintf("s%d-%d", i, time.Now().UnixNano())
 		start := setVersion(filepath.Join(solo, "main.go"), v)
 		benchutil.Run(solo, nil, draft, append([]string{"up"}, regArgs...)...)
-		single = append(single, waitFor(sconn.url, "solo "+v, start))
+		single = append(single, benchutil.WaitFor(sconn.url, "solo "+v, start))
 	}
 	sconn.stop()
 	benchutil.Run(solo, nil, draft, "delete", "-n", *ns)
@@ -125,7 +123,7 @@ func competitor(shop, reg string) []time.Duration {
 	images := map[string]string{}
 	ko := func(app string) {
 		out, _ := benchutil.Run(filepath.Join(shop, app), []string{"KO_DOCKER_REPO=" + reg + "/comp-" + app, "KO_DEFAULTBASEIMAGE=" + reg + "/pause:3.10"}, "ko", "build", "--bare", "--insecure-registry", ".")
-		images[app] = strings.TrimSpace(lastLine(out))
+		images[app] = strings.TrimSpace(benchutil.LastLine(out))
 	}
 	for _, app := range services {
 		ko(app)
@@ -135,7 +133,7 @@ func competitor(shop, reg string) []time.Duration {
 	benchutil.Run(filepath.Join(shop, "web"), []string{"DOCKER_BUILDKIT=0"}, "docker", "build", "-q", "-t", images["web"], ".")
 	benchutil.Run(shop, nil, "docker", "push", "-q", images["web"])
 	var pf *exec.Cmd
-	local := freePort()
+	local := benchutil.FreePort()
 	upgrade := func() {
 		args := []string{"upgrade", "--install", "shop", umbrella, "-n", *ns, "--wait"}
 		for app, ref := range images {
@@ -161,7 +159,7 @@ func competitor(shop, reg string) []time.Duration {
 		start := setVersion(filepath.Join(shop, "orders", "main.go"), v)
 		ko("orders")
 		upgrade()
-		times = append(times, waitFor(fmt.Sprintf("http://127.0.0.1:%d", local), "orders "+v, start))
+		times = append(times, benchutil.WaitFor(fmt.Sprintf("http://127.0.0.1:%d", local), "orders "+v, start))
 	}
 	if pf != nil {
 		pf.Process.Kill()
@@ -282,32 +280,4 @@ func setVersion(file, v string) time.Time {
 	s := regexp.MustCompile(`version = "[^"]*"`).ReplaceAllString(string(b), `version = "`+v+`"`)
 	os.WriteFile(file, []byte(s), 0o644)
 	return time.Now()
-}
-
-func waitFor(url, want string, since time.Time) time.Duration {
-	c := &http.Client{Timeout: 2 * time.Second}
-	for time.Since(since) < 2*time.Minute {
-		if resp, err := c.Get(url); err == nil {
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if strings.TrimSpace(string(b)) == want {
-				return time.Since(since)
-			}
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	fmt.Fprintf(os.Stderr, "%s never answered %q\n", url, want)
-	os.Exit(1)
-	return 0
-}
-
-func freePort() int {
-	l, _ := net.Listen("tcp", "127.0.0.1:0")
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-func lastLine(s string) string {
-	lines := strings.Split(strings.TrimSpace(s), "\n")
-	return lines[len(lines)-1]
 }

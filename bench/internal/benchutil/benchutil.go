@@ -156,3 +156,35 @@ func CPU() time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// WaitFor polls url until its body is want, and returns how long after
+// since that was; after two minutes it exits the benchmark, saying so.
+func WaitFor(url, want string, since time.Time) time.Duration {
+	c := &http.Client{Timeout: 2 * time.Second}
+	for time.Since(since) < 2*time.Minute {
+		if resp, err := c.Get(url); err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if strings.TrimSpace(string(b)) == want {
+				return time.Since(since)
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	fmt.Fprintf(os.Stderr, "%s never answered %q\n", url, want)
+	os.Exit(1)
+	return 0
+}
+
+// FreePort is a TCP port free on loopback now.
+func FreePort() int {
+	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// LastLine is the last line of s.
+func LastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
+}
