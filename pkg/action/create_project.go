@@ -38,6 +38,7 @@ type ProjectApp struct {
 // name for the apps), its kind, and why it is there.
 type ProjectService struct {
 	Name, Kind string
+	Image      string // the image a Compose file names ("" for the kind's)
 	Why        string
 }
 
@@ -93,7 +94,7 @@ func projectFromCompose(c *detect.Compose) *ProjectCreate {
 		case s.Kind != "":
 			name := projectAppName(s.Name, taken)
 			names[s.Name] = name
-			pc.Services = append(pc.Services, ProjectService{Name: name, Kind: s.Kind, Why: fmt.Sprintf("service %s of %s runs %s", s.Name, c.File, s.Image)})
+			pc.Services = append(pc.Services, ProjectService{Name: name, Kind: s.Kind, Image: s.Image, Why: fmt.Sprintf("service %s of %s runs %s", s.Name, c.File, s.Image)})
 		}
 	}
 	for i, a := range pc.Apps {
@@ -226,8 +227,8 @@ func (c *Create) writeProject(ctx context.Context, abs string, res *CreateResult
 		np.Apps = append(np.Apps, config.NewProjectApp{Name: a.Name, Path: a.Dir, Needs: a.Needs, Why: a.Why})
 	}
 	for _, s := range pc.Services {
-		np.Services = append(np.Services, config.NewProjectService{Name: s.Name, Kind: s.Kind, Why: s.Why})
-		files, err := pack.RenderService(s.Name, s.Kind, "", "")
+		np.Services = append(np.Services, config.NewProjectService{Name: s.Name, Kind: s.Kind, Image: s.Image, Why: s.Why})
+		files, err := pack.RenderService(s.Name, s.Kind, s.Image, "")
 		if err != nil {
 			return err
 		}

@@ -1,11 +1,13 @@
 package action
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -37,7 +39,10 @@ func newProjectFixture(t *testing.T) (*upFixture, *ProjectUp) {
 	}
 	toml := filepath.Join(root, config.FileName)
 	b, _ := os.ReadFile(toml)
-	b = []byte(strings.ReplaceAll(string(b), `# image = ""`, `image = "sim:good"`))
+	b = regexp.MustCompile(`(?m)^  image = ".*"$`).ReplaceAll(b, []byte(`  image = "sim:good"`)) // Compose's images, for the simulator's
+	if !bytes.Contains(b, []byte(`image = "sim:good"`)) {
+		t.Fatalf("no service image in the project's draft.toml:\n%s", b)
+	}
 	if err := os.WriteFile(toml, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +75,7 @@ func TestCreateProjectFromCompose(t *testing.T) {
 	if !slices.Equal(cfg.Apps["api"].Needs, []string{"db", "mongodb"}) || !slices.Equal(cfg.Apps["web"].Needs, []string{"api", "mongodb"}) {
 		t.Errorf("needs: api %v, web %v", cfg.Apps["api"].Needs, cfg.Apps["web"].Needs)
 	}
-	if cfg.Services["db"].Kind != "postgres" || cfg.Services["mongodb"].Kind != "mongodb" || cfg.Services["cache"] != nil {
+	if cfg.Services["db"].Kind != "postgres" || cfg.Services["db"].Image != "postgres:16" || cfg.Services["mongodb"].Image != "" || cfg.Services["cache"] != nil {
 		t.Errorf("services: %+v", cfg.Services)
 	}
 	web := res.Project.Apps[slices.IndexFunc(res.Project.Apps, func(a ProjectApp) bool { return a.Name == "web" })]

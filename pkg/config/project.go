@@ -170,6 +170,7 @@ type NewProjectApp struct {
 // NewProjectService is one service of a NewProject.
 type NewProjectService struct {
 	Name, Kind string
+	Image      string // "" for the kind's
 	Why        string // a comment: which app needs it, by which package
 }
 
@@ -194,7 +195,7 @@ var newProjectTemplate = template.Must(template.New(FileName).Funcs(template.Fun
   kind = "{{ .Kind }}"
   # The image (default: the kind's official one) and the size of its volume
   # (draft delete keeps the volume; draft delete --purge removes it).
-  # image = ""
+  {{ if .Image }}image = "{{ .Image }}"{{ else }}# image = ""{{ end }}
   # storage = "1Gi"
 {{ end }}`))
 
