@@ -91,6 +91,15 @@ func (c *Create) Run(ctx context.Context) (*CreateResult, error) {
 	if err := refusal(abs, res); err != nil {
 		return res, err
 	}
+	if err := c.render(abs, app, res); err != nil {
+		return res, err
+	}
+	return res, c.write(ctx, abs, res)
+}
+
+// render renders the pack for the app into res.Files (with draft.toml),
+// its notes into res.Notes; a Dockerfile the app has is kept.
+func (c *Create) render(abs, app string, res *CreateResult) error {
 	in := inputOf(app, c.Port, res.Facts)
 	if res.Facts.CommittedEnv {
 		// Its config, committed (Symfony's .env; secrets go in .env.local):
@@ -101,14 +110,14 @@ func (c *Create) Run(ctx context.Context) (*CreateResult, error) {
 	own := res.Pack.Name == pack.OwnDockerfileName
 	kept, keptNotes := c.keptDockerfile(abs, &in, own)
 	if res.Pack.Name == "java" && len(in.DepFiles) == 0 && !kept {
-		return res, fmt.Errorf("%s has Java sources but no pom.xml or build.gradle(.kts): the java pack builds with Maven or Gradle; add a build file, or a Dockerfile of your own (draft keeps it)", abs)
+		return fmt.Errorf("%s has Java sources but no pom.xml or build.gradle(.kts): the java pack builds with Maven or Gradle; add a build file, or a Dockerfile of your own (draft keeps it)", abs)
 	}
 	if in.Port == 0 && !kept {
 		in.Port = res.Facts.Port // the code's own, when it sets one
 	}
 	r, err := res.Pack.Render(in)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	res.Version, res.Port = r.Version, r.Port
 	if r.VersionBound { // a note names the locked package
@@ -131,7 +140,7 @@ func (c *Create) Run(ctx context.Context) (*CreateResult, error) {
 		Path: config.FileName, Mode: 0o644,
 		Data: config.NewFile{App: app, Chart: pack.ChartDir(app), Dockerfile: "Dockerfile", Port: r.Port}.Render(),
 	})
-	return res, c.write(ctx, abs, res)
+	return nil
 }
 
 // choosePack sets the pack and the facts: the one --pack names, else the
