@@ -47,7 +47,7 @@ func main() {
 	exec.Command("kubectl", "create", "namespace", *ns).Run()
 	regArgs := []string{"-n", *ns}
 	_, cold := benchutil.Run(shop, nil, draft, append([]string{"up"}, regArgs...)...)
-	revs := revisionsOf(*ns, "users", "orders", "catalog", "web", "postgres")
+	revs := revisionsOf(*ns, "users", "orders", "catalog", "web", "db")
 	var noop []time.Duration
 	var noopPushes int
 	var noopBytes int64
@@ -58,19 +58,19 @@ func main() {
 		p, b := pushes(out)
 		noopPushes, noopBytes = noopPushes+p, noopBytes+b
 	}
-	noopRevs := revisionsOf(*ns, "users", "orders", "catalog", "web", "postgres") - revs
+	noopRevs := revisionsOf(*ns, "users", "orders", "catalog", "web", "db") - revs
 
 	// One service's edit, through connect to it (connect follows the pods).
 	conn := startConnect(draft, filepath.Join(shop, "orders"), *ns)
 	var project []time.Duration
 	var oneRev = true
 	for i := 0; i < *runs; i++ {
-		before := revisionsOf(*ns, "users", "orders", "catalog", "web", "postgres")
+		before := revisionsOf(*ns, "users", "orders", "catalog", "web", "db")
 		v := fmt.Sprintf("p%d-%d", i, time.Now().UnixNano())
 		start := setVersion(filepath.Join(shop, "orders", "main.go"), v)
 		benchutil.Run(shop, nil, draft, append([]string{"up"}, regArgs...)...)
 		project = append(project, benchutil.WaitFor(conn.url, "orders "+v, start))
-		oneRev = oneRev && revisionsOf(*ns, "users", "orders", "catalog", "web", "postgres")-before == 1
+		oneRev = oneRev && revisionsOf(*ns, "users", "orders", "catalog", "web", "db")-before == 1
 	}
 	conn.stop()
 
@@ -92,17 +92,27 @@ func main() {
 	// The apps go; the database (and its data and Secrets) stays for the competitor.
 	benchutil.Run(shop, nil, draft, "delete", "-n", *ns, "web", "users", "orders", "catalog")
 
+	p, s := benchutil.Median(project), benchutil.Median(single)
+	fmt.Printf("multi: a project of 5 apps (users, orders, catalog: Go; web: Node; db: PostgreSQL), %d runs each\n", *runs)
+	fmt.Printf("  cold draft up at the root: %s\n", cold.Round(time.Millisecond))
+	fmt.Printf("  no-op draft up: median %s (goal < 300 ms), %d pushes (%d bytes), %d new revisions\n", benchutil.Median(noop).Round(time.Millisecond), noopPushes, noopBytes, noopRevs)
+	fmt.Printf("  edit of orders -> its answer through draft connect: draft up at the root %s (%s), exactly one new revision each time: %v\n", p.Round(time.Millisecond), all(project), oneRev)
+	fmt.Printf("  the same edit of a one-app repository: %s (%s); project / single: %.2f (goal <= 1.2)\n", s.Round(time.Millisecond), all(single), float64(p)/float64(s))
+
 	comp := competitor(shop, reg)
 	exec.Command("helm", "uninstall", "shop", "-n", *ns).Run()
 	benchutil.Run(shop, nil, draft, "delete", "-n", *ns, "--purge")
+	c := benchutil.Median(comp)
+	fmt.Printf("  competitor (umbrella chart: ko build + helm upgrade --wait of 4 apps + kubectl port-forward): %s (%s); draft / competitor: %.2f\n", c.Round(time.Millisecond), all(comp), float64(p)/float64(c))
+}
 
-	p, s, c := benchutil.Median(project), benchutil.Median(single), benchutil.Median(comp)
-	fmt.Printf("multi: a project of 5 apps (users, orders, catalog: Go; web: Node; postgres), %d runs each\n", *runs)
-	fmt.Printf("  cold draft up at the root: %s\n", cold.Round(time.Millisecond))
-	fmt.Printf("  no-op draft up: median %s (goal < 300 ms), %d pushes (%d bytes), %d new revisions\n", benchutil.Median(noop).Round(time.Millisecond), noopPushes, noopBytes, noopRevs)
-	fmt.Printf("  edit of orders -> its answer through draft connect: draft up at the root %s, exactly one new revision each time: %v\n", p.Round(time.Millisecond), oneRev)
-	fmt.Printf("  the same edit of a one-app repository: %s; project / single: %.2f (goal <= 1.2)\n", s.Round(time.Millisecond), float64(p)/float64(s))
-	fmt.Printf("  competitor (umbrella chart: ko build + helm upgrade --wait of 4 apps + kubectl port-forward): %s; draft / competitor: %.2f\n", c.Round(time.Millisecond), float64(p)/float64(c))
+// all lists the runs, rounded.
+func all(ds []time.Duration) string {
+	var out []string
+	for _, d := range ds {
+		out = append(out, d.Round(10*time.Millisecond).String())
+	}
+	return strings.Join(out, " ")
 }
 
 // competitor runs the edit loop on one umbrella chart of the four apps.
@@ -115,7 +125,7 @@ func competitor(shop, reg string) []time.Duration {
 		// names as draft's releases have them, so that web reaches orders by name
 		fmt.Fprintf(&values, "%s:\n  fullnameOverride: %s\n", app, app)
 		if app != "web" {
-			fmt.Fprintf(&values, "  envFrom:\n    - secretRef: {name: postgres-connection}\n")
+			fmt.Fprintf(&values, "  envFrom:\n    - secretRef: {name: db-connection}\n")
 		}
 	}
 	os.WriteFile(filepath.Join(umbrella, "Chart.yaml"), []byte("apiVersion: v2\nname: shop\nversion: 0.1.0\n"), 0o644)
@@ -141,7 +151,7 @@ func competitor(shop, reg string) []time.Duration {
 				args = append(args, "--set", app+".image.repository="+ref[:i], "--set", app+".image.digest="+ref[i+1:])
 			} else {
 				i := strings.LastIndex(ref, ":")
-				args = append(args, "--set", app+".image.repository="+ref[:i], "--set", app+".image.tag="+ref[i+1:])
+				args = append(args, "--set", app+".image.repository="+ref[:i], "--set-string", app+".image.tag="+ref[i+1:])
 			}
 		}
 		benchutil.Run(shop, nil, "helm", args...)
