@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -132,4 +133,70 @@ func projectPorts(a *app, apps []string) (map[string][]string, error) {
 		plan[name] = []string{fmt.Sprintf("%d:%d", local, port)}
 	}
 	return plan, nil
+}
+
+// ProjectLogs writes the logs of every app of a project (or those Only
+// names), each line prefixed by [pod/container] (a pod's name starts with
+// its app's); with Follow, until ctx ends.
+type ProjectLogs struct {
+	// Logs is what every app's logs take: the root's Target, Out, Follow,
+	// Tail, Since, Previous, Container, Color, UI.
+	Logs Logs
+	Only []string
+}
+
+// Run writes the logs; an app without pods is said, and the others go on.
+func (p *ProjectLogs) Run(ctx context.Context) error {
+	t := &p.Logs.Target
+	a, err := t.loadProject()
+	if err != nil {
+		return err
+	}
+	if a == nil {
+		return fmt.Errorf("%s is not a project's root (its draft.toml lists no [apps])", t.Dir)
+	}
+	cluster, err := t.resolve(ctx, a.env)
+	if err != nil {
+		return err
+	}
+	out := &lockedWriter{w: p.Logs.Out}
+	var wg sync.WaitGroup
+	errs := make(chan error, len(a.cfg.Apps))
+	for name, app := range a.cfg.Apps {
+		if len(p.Only) > 0 && !slices.Contains(p.Only, name) {
+			continue
+		}
+		l := p.Logs // a copy: its own Target, the project's cluster
+		l.Target.Dir = filepath.Join(a.dir, filepath.FromSlash(app.Path))
+		l.Target.Release = name
+		l.Target.Kube.Namespace = cluster.Namespace
+		l.Target.Cluster = cluster
+		l.Out = out
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := l.Run(ctx); err != nil && ctx.Err() == nil {
+				errs <- fmt.Errorf("%s: %w", name, err)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	var all []error
+	for err := range errs {
+		all = append(all, err)
+	}
+	return errors.Join(all...)
+}
+
+// lockedWriter lets several log streams write whole lines to one writer.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(b)
 }

@@ -296,3 +296,26 @@ func TestAppsOfChange(t *testing.T) {
 		}
 	}
 }
+
+// logs at a project's root: every app's pods (not the services'), each
+// line prefixed by its pod.
+func TestProjectLogs(t *testing.T) {
+	_, p := newProjectFixture(t)
+	if _, err := p.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	pl := &ProjectLogs{Logs: Logs{Target: p.Up.Target, Tail: 10, Out: &out}}
+	if err := pl.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	got := out.String()
+	if !strings.Contains(got, "[api-h1-0/api] fake logs") || !strings.Contains(got, "[web-h1-0/web] fake logs") || strings.Contains(got, "[db-") {
+		t.Errorf("logs at the root:\n%s", got)
+	}
+	out.Reset()
+	pl.Only = []string{"web"}
+	if err := pl.Run(context.Background()); err != nil || strings.Contains(out.String(), "api-") {
+		t.Errorf("logs of web only: %v\n%s", err, out.String())
+	}
+}

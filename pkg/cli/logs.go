@@ -10,19 +10,25 @@ import (
 func newLogsCommand(s streams) *cobra.Command {
 	l := &action.Logs{}
 	cmd := &cobra.Command{
-		Use:   "logs [DIR]",
+		Use:   "logs [DIR | NAME...]",
 		Short: "Stream the logs of the app's pods, each line prefixed by pod/container",
 		Long: `Stream the logs of every container of the app's pods to stdout, each line prefixed
 by [pod/container], following new pods as they start, until Ctrl-C. With --follow=false,
-print what there is and exit.`,
+print what there is and exit. At a project's root, the logs of every app (NAME: those).`,
 		Example: `  draft logs
   draft logs --follow=false --tail 100
   draft logs --previous --container web`,
-		Args: usageArgs(cobra.MaximumNArgs(1)),
+		Args: usageArgs(cobra.ArbitraryArgs),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			setDir(&l.Target, args)
+			names, err := l.Target.Args(args)
+			if err != nil {
+				return usageError{err}
+			}
 			l.UI = ui.New(s.Err)
 			l.Out, l.Color = s.Out, ui.New(s.Out).Terminal()
+			if l.IsProject() {
+				return (&action.ProjectLogs{Logs: *l, Only: names}).Run(cmd.Context())
+			}
 			return l.Run(cmd.Context())
 		},
 	}

@@ -17,11 +17,3 @@ func addTargetFlags(f *pflag.FlagSet, t *action.Target) {
 	f.StringVarP(&t.Kube.Namespace, "namespace", "n", "", "the namespace (default: draft.toml's namespace, else the context's)")
 	f.StringSliceVar(&t.AllowContexts, "allow-context", nil, "use this context even though it is not a local cluster (repeatable)")
 }
-
-// setDir sets the target's directory from the command's one optional
-// argument.
-func setDir(t *action.Target, args []string) {
-	if len(args) == 1 {
-		t.Dir = args[0]
-	}
-}
