@@ -27,7 +27,8 @@ type ProjectCreate struct {
 // create (Err when create refused it: the project goes on without it).
 type ProjectApp struct {
 	Name, Dir string
-	Port      int // the port Compose gives it (0: the pack's choice)
+	Port      int      // the port Compose gives it (0: the pack's choice)
+	Env       []string // the environment Compose gives it, by name
 	Needs     []string
 	Why       string
 	Result    *CreateResult
@@ -90,6 +91,7 @@ func projectFromCompose(c *detect.Compose) *ProjectCreate {
 			if len(s.Ports) > 0 {
 				a.Port = s.Ports[0]
 			}
+			a.Env = s.Env
 			pc.Apps = append(pc.Apps, a)
 		case s.Kind != "":
 			name := projectAppName(s.Name, taken)
@@ -168,8 +170,37 @@ func (c *Create) createProject(ctx context.Context, abs string, pc *ProjectCreat
 	})
 	for i := range pc.Apps { // needs of apps left out go too
 		pc.Apps[i].Needs = slices.DeleteFunc(pc.Apps[i].Needs, func(n string) bool { return !pc.has(n) })
+		if note := pc.unsetEnv(pc.Apps[i]); note != "" {
+			res.Notes = append(res.Notes, note)
+		}
 	}
 	return res, c.writeProject(ctx, abs, res)
+}
+
+// unsetEnv says which of the variables Compose gives an app draft does not
+// (its services' connections give the others), or "".
+func (pc *ProjectCreate) unsetEnv(a ProjectApp) string {
+	given := map[string]bool{}
+	for _, n := range a.Needs {
+		for _, s := range pc.Services {
+			if s.Name == n {
+				for k := range pack.ServiceKinds[s.Kind].Connection(s.Name, 1, "") {
+					given[k] = true
+				}
+			}
+		}
+	}
+	var unset []string
+	for _, e := range a.Env {
+		if !given[e] {
+			unset = append(unset, e)
+		}
+	}
+	if len(unset) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%s: %s gives it %s, which draft does not: set them in %s/draft.toml (set = [\"env.NAME=value\"]), or from a Secret under envFrom",
+		a.Name, pc.Compose, detect.ListWords(unset, 5), a.Dir)
 }
 
 // serviceOf is the project's service of kind (added, named by the kind,

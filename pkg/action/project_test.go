@@ -319,3 +319,20 @@ func TestProjectLogs(t *testing.T) {
 		t.Errorf("logs of web only: %v\n%s", err, out.String())
 	}
 }
+
+// A variable Compose gives an app that draft's services do not is said.
+func TestCreateProjectUnsetEnv(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "shop")
+	testkit.CopyTree(t, filepath.Join("testdata", "project"), root)
+	compose := filepath.Join(root, "compose.yaml")
+	b, _ := os.ReadFile(compose)
+	os.WriteFile(compose, bytes.Replace(b, []byte("      DATABASE_URL: postgres://shop:shop@db:5432/shop\n"), []byte("      DATABASE_URL: postgres://shop:shop@db:5432/shop\n      SECRET_KEY: dev\n"), 1), 0o644)
+	res, err := (&Create{Dir: root, DryRun: true}).Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	note := strings.Join(res.Notes, "\n")
+	if !strings.Contains(note, "api: compose.yaml gives it SECRET_KEY, which draft does not") || strings.Contains(note, "DATABASE_URL") {
+		t.Errorf("notes:\n%s", note)
+	}
+}

@@ -218,6 +218,9 @@ func printProject(s streams, res *action.CreateResult, dryRun, explain bool) {
 		}
 		printFiles(s, &r, dryRun, false)
 		fmt.Fprintf(s.Err, "  %s (%s) needs: %s\n", a.Name, a.Dir, cmp.Or(strings.Join(a.Needs, ", "), "nothing"))
+		if explain {
+			fmt.Fprintf(s.Err, "  found: %s\n", a.Why)
+		}
 	}
 	for _, sv := range pc.Services {
 		fmt.Fprintf(s.Err, "service %s: %s (%s)\n", sv.Name, sv.Kind, sv.Why)
