@@ -13,9 +13,11 @@
 # Each case's folder is copied to OUT at its own path, with the files (not the folders) of
 # each folder above it: a go.mod or package.json of a parent is seen as it is in the checkout.
 # A case is right when every field it checks is: stack (the pack draft picked, "kept" when
-# the folder had its own Dockerfile, "refuse" when create exits non-zero), port (the chart's
+# the folder had its own Dockerfile, "refuse" when create exits non-zero, "project" when it
+# wrote a project's draft.toml of several apps), port (the chart's
 # service port; "-" not checked), dockerfile-has (a string the Dockerfile must contain, its
-# exec-form instructions read as words: the start command or the package built; "-" not
+# exec-form instructions read as words: the start command or the package built; for a
+# project, a string of its draft.toml, its lines joined by spaces; "-" not
 # checked). Their code is never committed: only
 # cases.tsv, which names them.
 set -euo pipefail
@@ -74,12 +76,14 @@ score() {
     rm -rf "$app" && cp -a "$src" "$app"
     local had=0; [[ -f $app/Dockerfile ]] && had=1
     if ! "$draft" create "$app" >"$app.stdout" 2>"$app.stderr"; then got=refuse
+    elif grep -q '^\[apps\.' "$app/draft.toml" 2>/dev/null; then got=project
     elif ((had)); then got=kept
     else got=$(stack_of "$app/Dockerfile"); fi
     gport=$(awk '/^service:/ {s=1; next} s && /^  port:/ {print $2; exit}' "$app"/charts/*/values.yaml 2>/dev/null || true)
     ghas=-
     # exec-form instructions read as shell words: ["java", "-jar", "x"] holds "java -jar x"
-    if [[ $has != - ]]; then ghas=no; sed -E 's/", *"/ /g; s/\[ *"//g; s/" *\]//g' "$app/Dockerfile" 2>/dev/null | grep -qF -- "$has" && ghas=yes; fi
+    if [[ $has != - && $got == project ]]; then ghas=no; tr -s ' \n' ' ' < "$app/draft.toml" | grep -qF -- "$has" && ghas=yes
+    elif [[ $has != - ]]; then ghas=no; sed -E 's/", *"/ /g; s/\[ *"//g; s/" *\]//g' "$app/Dockerfile" 2>/dev/null | grep -qF -- "$has" && ghas=yes; fi
     fields=$((fields + 1)); if [[ $got == "$stack" ]]; then fright=$((fright + 1)); else ok=0; fi
     if [[ $port != - ]]; then fields=$((fields + 1)); if [[ $gport == "$port" ]]; then fright=$((fright + 1)); else ok=0; fi; fi
     if [[ $has != - ]]; then fields=$((fields + 1)); if [[ $ghas == yes ]]; then fright=$((fright + 1)); else ok=0; fi; fi

@@ -81,7 +81,7 @@ func (c *Create) Run(ctx context.Context) (*CreateResult, error) {
 	if partial, err := c.choosePack(ctx, dir, abs, packs, res); err != nil {
 		var nr *detect.NoRootAppError
 		switch {
-		case errors.As(err, &nr) && c.App == "":
+		case errors.As(err, &nr) && c.App == "" && !tutorialVariants(nr.Apps):
 			return c.createProject(ctx, abs, projectFromApps(nr))
 		case errors.As(err, &nr):
 			return partial, noRootAppError(abs, nr)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -19,7 +20,8 @@ import (
 type ProjectCreate struct {
 	Apps     []ProjectApp
 	Services []ProjectService
-	Compose  string // the Compose file read, if any
+	Compose  string   // the Compose file read, if any
+	Skipped  []string // Compose's services left out, and why
 }
 
 // ProjectApp is one app of a project: its name, its folder (relative to
@@ -53,6 +55,20 @@ func composeProject(abs string) (*ProjectCreate, error) {
 	return projectFromCompose(compose), nil
 }
 
+// variantNames are folder names of a tutorial's versions of one app (a
+// guide's initial/ and complete/): several of them are not a project.
+var variantNames = regexp.MustCompile(`^(initial|complete|start|finish|begin|end|before|after|solution|exercise|starter|final|(step|part|chapter|lesson)-?\d+)([-_](kotlin|java|groovy|ts|js))?$`)
+
+// tutorialVariants tells whether every folder is such a version.
+func tutorialVariants(apps []detect.SubApp) bool {
+	for _, a := range apps {
+		if !variantNames.MatchString(strings.ToLower(path.Base(a.Dir))) {
+			return false
+		}
+	}
+	return len(apps) > 1
+}
+
 // projectFromApps is the project of the folders with a manifest below a
 // root that has none of its own.
 func projectFromApps(nr *detect.NoRootAppError) *ProjectCreate {
@@ -69,7 +85,7 @@ func projectFromApps(nr *detect.NoRootAppError) *ProjectCreate {
 func composeApps(c *detect.Compose) int {
 	n := 0
 	for _, s := range c.Services {
-		if s.Build != "" && s.Build != "." {
+		if s.Build != "" && s.Build != "." && len(s.Profiles) == 0 {
 			n++
 		}
 	}
@@ -84,6 +100,10 @@ func projectFromCompose(c *detect.Compose) *ProjectCreate {
 	taken := map[string]bool{}
 	for _, s := range c.Services {
 		switch {
+		case len(s.Profiles) > 0:
+			// Compose starts it only when asked (docker compose --profile
+			// seed): a one-off job or a tool, not part of the app
+			pc.Skipped = append(pc.Skipped, fmt.Sprintf("%s (profiles %s)", s.Name, strings.Join(s.Profiles, ", ")))
 		case s.Build != "" && s.Build != "." && !strings.HasPrefix(s.Build, ".."):
 			name := projectAppName(s.Name, taken)
 			names[s.Name] = name

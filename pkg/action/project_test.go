@@ -19,6 +19,7 @@ import (
 
 	"github.com/draftk8s/draft/internal/testkit"
 	"github.com/draftk8s/draft/pkg/config"
+	"github.com/draftk8s/draft/pkg/detect"
 )
 
 // newProjectFixture is testdata/project (a Compose file: api and web built
@@ -334,5 +335,46 @@ func TestCreateProjectUnsetEnv(t *testing.T) {
 	note := strings.Join(res.Notes, "\n")
 	if !strings.Contains(note, "api: compose.yaml gives it SECRET_KEY, which draft does not") || strings.Contains(note, "DATABASE_URL") {
 		t.Errorf("notes:\n%s", note)
+	}
+}
+
+func TestTutorialVariants(t *testing.T) {
+	sub := func(dirs ...string) []detect.SubApp {
+		var out []detect.SubApp
+		for _, d := range dirs {
+			out = append(out, detect.SubApp{Dir: d})
+		}
+		return out
+	}
+	for _, tt := range []struct {
+		apps []detect.SubApp
+		want bool
+	}{
+		{sub("initial", "complete", "initial-kotlin", "complete-kotlin"), true},
+		{sub("step-1", "step2", "final"), true},
+		{sub("backend", "frontend"), false},
+		{sub("complete", "api"), false},
+		{sub("complete"), false},
+	} {
+		if got := tutorialVariants(tt.apps); got != tt.want {
+			t.Errorf("tutorialVariants(%v) = %v", tt.apps, got)
+		}
+	}
+}
+
+// Compose's services behind a profile (a seed job) are left out, and said.
+func TestCreateProjectComposeProfiles(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "shop")
+	testkit.CopyTree(t, filepath.Join("testdata", "project"), root)
+	testkit.CopyTree(t, filepath.Join("testdata", "project", "web"), filepath.Join(root, "seed"))
+	compose := filepath.Join(root, "compose.yaml")
+	b, _ := os.ReadFile(compose)
+	os.WriteFile(compose, append(b, "  seed:\n    build: ./seed\n    profiles: [\"seed\"]\n"...), 0o644)
+	res, err := (&Create{Dir: root, DryRun: true}).Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Project.Apps) != 2 || !slices.Equal(res.Project.Skipped, []string{"seed (profiles seed)"}) {
+		t.Errorf("apps %d, skipped %v", len(res.Project.Apps), res.Project.Skipped)
 	}
 }

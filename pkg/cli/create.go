@@ -202,6 +202,9 @@ func printProject(s streams, res *action.CreateResult, dryRun, explain bool) {
 	if pc.Compose != "" {
 		fmt.Fprintf(s.Err, "%s: read %s\n", res.App, pc.Compose)
 	}
+	if len(pc.Skipped) > 0 {
+		fmt.Fprintf(s.Err, "left out of the project (Compose runs them only when asked): %s\n", strings.Join(pc.Skipped, ", "))
+	}
 	for _, a := range pc.Apps {
 		r := *a.Result
 		for i, p := range r.Written.Wrote {

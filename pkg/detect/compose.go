@@ -33,6 +33,7 @@ type ComposeService struct {
 	Ports     []int    // the container ports it publishes or exposes
 	DependsOn []string // the services it depends on
 	Env       []string // the names of its environment variables
+	Profiles  []string // Compose starts it only when one of these is asked for
 }
 
 // ReadCompose reads the Compose file at root, if there is one (nil, nil
@@ -111,6 +112,13 @@ func composeService(name string, s map[string]any) ComposeService {
 		}
 	}
 	sort.Strings(cs.Env)
+	if ps, ok := s["profiles"].([]any); ok {
+		for _, p := range ps {
+			if n, ok := p.(string); ok {
+				cs.Profiles = append(cs.Profiles, n)
+			}
+		}
+	}
 	return cs
 }
 

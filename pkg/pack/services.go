@@ -45,6 +45,9 @@ var ServiceKinds = map[string]ServiceKind{
 			return map[string]string{
 				"DATABASE_URL": fmt.Sprintf("postgres://%s:%s@%s:%d/%s", serviceUser, url.QueryEscape(pw), host, port, serviceDB),
 				"PGHOST":       host, "PGPORT": fmt.Sprint(port), "PGUSER": serviceUser, "PGPASSWORD": pw, "PGDATABASE": serviceDB,
+				// the names of FastAPI's and many Compose setups' settings
+				"POSTGRES_HOST": host, "POSTGRES_SERVER": host, "POSTGRES_PORT": fmt.Sprint(port),
+				"POSTGRES_USER": serviceUser, "POSTGRES_PASSWORD": pw, "POSTGRES_DB": serviceDB,
 			}
 		},
 	},
@@ -57,6 +60,7 @@ var ServiceKinds = map[string]ServiceKind{
 			return map[string]string{
 				"DATABASE_URL": fmt.Sprintf("mysql://%s:%s@%s:%d/%s", serviceUser, url.QueryEscape(pw), host, port, serviceDB),
 				"MYSQL_HOST":   host, "MYSQL_PORT": fmt.Sprint(port), "MYSQL_USER": serviceUser, "MYSQL_PASSWORD": pw, "MYSQL_DATABASE": serviceDB,
+				"MYSQL_DB": serviceDB,
 			}
 		},
 	},
