@@ -1,6 +1,7 @@
 package action
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"path"
@@ -42,7 +43,10 @@ type ProjectApp struct {
 type ProjectService struct {
 	Name, Kind string
 	Image      string // the image a Compose file names ("" for the kind's)
-	Why        string
+	// The user, password and database a Compose file gives it (nil: none,
+	// up makes a password).
+	Access *pack.Access
+	Why    string
 }
 
 // composeProject is the project a Compose file at abs describes, when it
@@ -116,7 +120,8 @@ func projectFromCompose(c *detect.Compose) *ProjectCreate {
 		case s.Kind != "":
 			name := projectAppName(s.Name, taken)
 			names[s.Name] = name
-			pc.Services = append(pc.Services, ProjectService{Name: name, Kind: s.Kind, Image: s.Image, Why: fmt.Sprintf("service %s of %s runs %s", s.Name, c.File, s.Image)})
+			pc.Services = append(pc.Services, ProjectService{Name: name, Kind: s.Kind, Image: s.Image, Access: composeAccess(s),
+				Why: fmt.Sprintf("service %s of %s runs %s", s.Name, c.File, s.Image)})
 		}
 	}
 	for i, a := range pc.Apps {
@@ -132,6 +137,46 @@ func projectFromCompose(c *detect.Compose) *ProjectCreate {
 		}
 	}
 	return pc
+}
+
+// composeAccess is the user, password and database a Compose file gives a
+// database's server (POSTGRES_PASSWORD ..., a Redis's --requirepass or its
+// lack), so that apps that hard-code them log in; nil when it gives none.
+func composeAccess(s detect.ComposeService) *pack.Access {
+	v := func(keys ...string) string {
+		for _, k := range keys {
+			if x := s.Values[k]; x != "" {
+				return x
+			}
+		}
+		return ""
+	}
+	switch s.Kind {
+	case "postgres":
+		if pw := v("POSTGRES_PASSWORD"); pw != "" {
+			user := cmp.Or(v("POSTGRES_USER"), "postgres")
+			return &pack.Access{User: user, Password: pw, Database: cmp.Or(v("POSTGRES_DB"), user)}
+		}
+	case "mysql":
+		if pw := v("MYSQL_PASSWORD", "MARIADB_PASSWORD"); pw != "" && v("MYSQL_USER", "MARIADB_USER") != "" {
+			return &pack.Access{User: v("MYSQL_USER", "MARIADB_USER"), Password: pw, Database: v("MYSQL_DATABASE", "MARIADB_DATABASE")}
+		}
+		if pw := v("MYSQL_ROOT_PASSWORD", "MARIADB_ROOT_PASSWORD"); pw != "" {
+			return &pack.Access{User: "root", Password: pw, Database: v("MYSQL_DATABASE", "MARIADB_DATABASE")}
+		}
+	case "mongodb":
+		if pw := v("MONGO_INITDB_ROOT_PASSWORD"); pw != "" {
+			return &pack.Access{User: cmp.Or(v("MONGO_INITDB_ROOT_USERNAME"), "root"), Password: pw, Database: cmp.Or(v("MONGO_INITDB_DATABASE"), "admin")}
+		}
+	case "redis":
+		for i, w := range s.Command {
+			if w == "--requirepass" && i+1 < len(s.Command) {
+				return &pack.Access{Password: s.Command[i+1]}
+			}
+		}
+		return &pack.Access{} // Compose's Redis has no password: the apps send none
+	}
+	return nil
 }
 
 // projectAppName is a DNS-safe name for an app or service, unique in the
@@ -204,7 +249,7 @@ func (pc *ProjectCreate) unsetEnv(a ProjectApp) string {
 	for _, n := range a.Needs {
 		for _, s := range pc.Services {
 			if s.Name == n {
-				for k := range pack.ServiceKinds[s.Kind].Connection(s.Name, 1, "") {
+				for k := range pack.ServiceKinds[s.Kind].Connection(s.Name, 1, pack.Access{}) {
 					given[k] = true
 				}
 			}
@@ -278,7 +323,12 @@ func (c *Create) writeProject(ctx context.Context, abs string, res *CreateResult
 		np.Apps = append(np.Apps, config.NewProjectApp{Name: a.Name, Path: a.Dir, Needs: a.Needs, Why: a.Why})
 	}
 	for _, s := range pc.Services {
-		np.Services = append(np.Services, config.NewProjectService{Name: s.Name, Kind: s.Kind, Image: s.Image, Why: s.Why})
+		ns := config.NewProjectService{Name: s.Name, Kind: s.Kind, Image: s.Image, Why: s.Why, From: pc.Compose}
+		if a := s.Access; a != nil {
+			pw := a.Password
+			ns.User, ns.Password, ns.Database = a.User, &pw, a.Database
+		}
+		np.Services = append(np.Services, ns)
 		files, err := pack.RenderService(s.Name, s.Kind, s.Image, "")
 		if err != nil {
 			return err

@@ -234,15 +234,25 @@ func (p *ProjectUp) service(ctx context.Context, pr *project, name string) (*Ser
 		return nil, err
 	}
 	sr := &ServiceResult{Release: name}
-	creds, created, err := dep.EnsureSecret(ctx, name+"-credentials", name, func() map[string]string { return kind.Server(password()) })
+	access := pack.Access{User: cmp.Or(s.User, kind.Access.User), Database: cmp.Or(s.Database, kind.Access.Database)}
+	if s.Password != nil {
+		access.Password = *s.Password
+	}
+	creds, created, err := dep.EnsureSecret(ctx, name+"-credentials", name, func() map[string]string {
+		a := access
+		if s.Password == nil {
+			a.Password = password()
+		}
+		return kind.Server(a)
+	})
 	if err != nil {
 		return nil, err
 	}
 	if created {
 		sr.Created = append(sr.Created, name+"-credentials")
 	}
-	pw := creds[passwordKey(kind)]
-	_, created, err = dep.EnsureSecret(ctx, name+"-connection", name, func() map[string]string { return kind.Connection(name, kind.Port, pw) })
+	access.Password = creds[kind.PasswordKey] // the one made at the first up, kept since
+	_, created, err = dep.EnsureSecret(ctx, name+"-connection", name, func() map[string]string { return kind.Connection(name, kind.Port, access) })
 	if err != nil {
 		return nil, err
 	}
@@ -275,16 +285,6 @@ func serviceValues(s *config.Service) map[string]any {
 		v["storage"] = map[string]any{"size": s.Storage}
 	}
 	return v
-}
-
-// passwordKey is the Server variable that holds the password.
-func passwordKey(k pack.ServiceKind) string {
-	for key, v := range k.Server("\x00") {
-		if v == "\x00" {
-			return key
-		}
-	}
-	return ""
 }
 
 // password is 26 random letters and digits (128 bits).

@@ -115,8 +115,16 @@ func TestProjectUp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if u := string(conn.Data["DATABASE_URL"]); !strings.HasPrefix(u, "postgres://app:") || !strings.HasSuffix(u, "@db:5432/app") {
+	// the Compose file's own password (POSTGRES_PASSWORD=shop, its user and database the image's default)
+	if u := string(conn.Data["DATABASE_URL"]); u != "postgres://postgres:shop@db:5432/postgres" {
 		t.Errorf("DATABASE_URL %q", u)
+	}
+	cache, err := f.sim.Clientset.CoreV1().Secrets(upNS).Get(ctx, "cache-connection", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u := string(cache.Data["REDIS_URL"]); u != "redis://cache:6379/0" { // Compose's Redis has no password
+		t.Errorf("REDIS_URL %q", u)
 	}
 	rel, err := f.sim.Config.Releases.Last("api")
 	if err != nil {

@@ -24,6 +24,13 @@ type Service struct {
 	Kind    string `toml:"kind"`    // postgres, mysql, redis or mongodb
 	Image   string `toml:"image"`   // "" for the kind's image
 	Storage string `toml:"storage"` // the size of its volume ("" for 1Gi)
+	// Who the apps are on it, when the repository says (a Compose file's
+	// POSTGRES_USER, POSTGRES_PASSWORD, POSTGRES_DB ...): apps that hard-code
+	// them log in. Empty: draft's user and database, and a password made at
+	// the first up. Password = "" is none (a Redis without requirepass).
+	User     string  `toml:"user"`
+	Password *string `toml:"password"`
+	Database string  `toml:"database"`
 }
 
 // ServiceKinds are the kinds of service draft can deploy.
@@ -45,6 +52,9 @@ func (c *Config) checkProject() error {
 		}
 		if s == nil || !slices.Contains(ServiceKinds, s.Kind) {
 			return fmt.Errorf("%s: services.%s: kind must be one of %s", c.Path, name, strings.Join(ServiceKinds, ", "))
+		}
+		if s.Password != nil && *s.Password == "" && s.Kind != "redis" {
+			return fmt.Errorf("%s: services.%s: an empty password works for redis only: remove the line, and draft makes one", c.Path, name)
 		}
 	}
 	for _, name := range sortedKeys(c.Apps) {
@@ -171,10 +181,15 @@ type NewProjectApp struct {
 type NewProjectService struct {
 	Name, Kind string
 	Image      string // "" for the kind's
-	Why        string // a comment: which app needs it, by which package
+	// User, Password (nil: made by up) and Database, when the repository
+	// says; From says where it says it.
+	User, Database string
+	Password       *string
+	From           string
+	Why            string // a comment: which app needs it, by which package
 }
 
-var newProjectTemplate = template.Must(template.New(FileName).Funcs(template.FuncMap{"list": quoteList}).Parse(`# draft's configuration for the project {{ .Name }}: several apps, each with its own
+var newProjectTemplate = template.Must(template.New(FileName).Funcs(template.FuncMap{"list": quoteList, "q": tomlString, "deref": func(p *string) string { return *p }}).Parse(`# draft's configuration for the project {{ .Name }}: several apps, each with its own
 # draft.toml in its folder, and the services they need. draft up, connect, logs and
 # delete here act on all of them; draft up NAME on one app (and what it needs).
 [environments]
@@ -197,7 +212,20 @@ var newProjectTemplate = template.Must(template.New(FileName).Funcs(template.Fun
   # (draft delete keeps the volume; draft delete --purge removes it).
   {{ if .Image }}image = "{{ .Image }}"{{ else }}# image = ""{{ end }}
   # storage = "1Gi"
+{{- if or .User .Password .Database }}
+  # Who the apps are on it, as {{ .From }} says (apps that hard-code it log in);
+  # without these lines draft makes a password at the first up.
+{{- if .User }}
+  user = {{ q .User }}{{ end }}{{ if .Password }}
+  password = {{ q (deref .Password) }}{{ end }}{{ if .Database }}
+  database = {{ q .Database }}{{ end }}
+{{- end }}
 {{ end }}`))
+
+// tomlString is s as a TOML basic string.
+func tomlString(s string) string {
+	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`, "\t", `\t`).Replace(s) + `"`
+}
 
 func quoteList(items []string) string {
 	q := make([]string, len(items))

@@ -64,3 +64,29 @@ needs = ["a"]`, "the apps need each other in a circle (a -> b -> a)"},
 		})
 	}
 }
+
+// Credentials a repository gives render and read back, quotes and all; an
+// empty password is Redis's alone.
+func TestProjectServiceCredentials(t *testing.T) {
+	pw, none := `se"cr\et`, ""
+	b := NewProject{Name: "p", Apps: []NewProjectApp{{Name: "a", Path: "a", Needs: []string{"db", "cache"}, Why: "a"}},
+		Services: []NewProjectService{
+			{Name: "db", Kind: "postgres", User: "postgres", Password: &pw, Database: "votes", From: "docker-compose.yml", Why: "x"},
+			{Name: "cache", Kind: "redis", Password: &none, From: "docker-compose.yml", Why: "y"},
+		}}.Render()
+	c, err := Parse("draft.toml", b)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, b)
+	}
+	db, cache := c.Services["db"], c.Services["cache"]
+	if db.User != "postgres" || db.Password == nil || *db.Password != pw || db.Database != "votes" {
+		t.Errorf("db: %+v", db)
+	}
+	if cache.Password == nil || *cache.Password != "" {
+		t.Errorf("cache: %+v", cache)
+	}
+	_, err = Parse("draft.toml", []byte("[environments.development]\n[apps.a]\npath = \"a\"\n[services.db]\nkind = \"postgres\"\npassword = \"\"\n"))
+	if err == nil || !strings.Contains(err.Error(), "an empty password works for redis only") {
+		t.Errorf("empty postgres password: %v", err)
+	}
+}

@@ -27,13 +27,15 @@ type Compose struct {
 // ComposeService is one service of a Compose file.
 type ComposeService struct {
 	Name      string
-	Build     string   // the build context, slash-separated and relative to the root ("" when run from an image)
-	Image     string   // the image, when it names one
-	Kind      string   // for an image of a known database: postgres, mysql, redis, mongodb
-	Ports     []int    // the container ports it publishes or exposes
-	DependsOn []string // the services it depends on
-	Env       []string // the names of its environment variables
-	Profiles  []string // Compose starts it only when one of these is asked for
+	Build     string            // the build context, slash-separated and relative to the root ("" when run from an image)
+	Image     string            // the image, when it names one
+	Kind      string            // for an image of a known database: postgres, mysql, redis, mongodb
+	Ports     []int             // the container ports it publishes or exposes
+	DependsOn []string          // the services it depends on
+	Env       []string          // the names of its environment variables
+	Values    map[string]string // their values, where the file gives one without ${...}
+	Command   []string          // its command, as words
+	Profiles  []string          // Compose starts it only when one of these is asked for
 }
 
 // ReadCompose reads the Compose file at root, if there is one (nil, nil
@@ -99,16 +101,45 @@ func composeService(name string, s map[string]any) ComposeService {
 		}
 	}
 	sort.Strings(cs.DependsOn)
+	cs.Values = map[string]string{}
+	value := func(k string, v any) {
+		cs.Env = append(cs.Env, k)
+		var s string
+		switch x := v.(type) {
+		case string:
+			s = x
+		case float64, bool:
+			s = fmt.Sprint(x)
+		default:
+			return
+		}
+		if !strings.Contains(s, "${") && !strings.HasPrefix(s, "$") {
+			cs.Values[k] = s
+		}
+	}
 	switch e := s["environment"].(type) {
 	case []any:
 		for _, x := range e {
 			if kv, ok := x.(string); ok {
-				cs.Env = append(cs.Env, strings.SplitN(kv, "=", 2)[0])
+				k, v, has := strings.Cut(kv, "=")
+				if has {
+					value(k, v)
+				} else {
+					cs.Env = append(cs.Env, k)
+				}
 			}
 		}
 	case map[string]any:
-		for k := range e {
-			cs.Env = append(cs.Env, k)
+		for k, v := range e {
+			value(k, v)
+		}
+	}
+	switch c := s["command"].(type) {
+	case string:
+		cs.Command = strings.Fields(c)
+	case []any:
+		for _, x := range c {
+			cs.Command = append(cs.Command, fmt.Sprint(x))
 		}
 	}
 	sort.Strings(cs.Env)

@@ -70,19 +70,21 @@ services:
   db:
     image: postgres:16-alpine
     expose: ["5432"]
-    environment: ["POSTGRES_PASSWORD=app"]
+    environment: ["POSTGRES_PASSWORD=app", "POSTGRES_USER=${PGUSER:-app}"]
   cache:
     image: docker.io/library/redis:7
+    command: redis-server --requirepass s3cret
 `})
 	c, err := ReadCompose(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := []ComposeService{
-		{Name: "api", Build: "backend", Ports: []int{8000}, DependsOn: []string{"cache", "db"}, Env: []string{"DATABASE_URL", "REDIS_URL"}},
-		{Name: "cache", Image: "docker.io/library/redis:7", Kind: "redis"},
-		{Name: "db", Image: "postgres:16-alpine", Kind: "postgres", Ports: []int{5432}, Env: []string{"POSTGRES_PASSWORD"}},
-		{Name: "web", Build: "frontend", Ports: []int{3000}, DependsOn: []string{"api"}},
+		{Name: "api", Build: "backend", Ports: []int{8000}, DependsOn: []string{"cache", "db"}, Env: []string{"DATABASE_URL", "REDIS_URL"},
+			Values: map[string]string{"DATABASE_URL": "postgres://app:app@db:5432/app", "REDIS_URL": "redis://cache:6379"}},
+		{Name: "cache", Image: "docker.io/library/redis:7", Kind: "redis", Values: map[string]string{}, Command: []string{"redis-server", "--requirepass", "s3cret"}},
+		{Name: "db", Image: "postgres:16-alpine", Kind: "postgres", Ports: []int{5432}, Env: []string{"POSTGRES_PASSWORD", "POSTGRES_USER"}, Values: map[string]string{"POSTGRES_PASSWORD": "app"}},
+		{Name: "web", Build: "frontend", Ports: []int{3000}, DependsOn: []string{"api"}, Values: map[string]string{}},
 	}
 	if c.File != "docker-compose.yml" || !reflect.DeepEqual(c.Services, want) {
 		t.Errorf("ReadCompose =\n%+v\nwant\n%+v", c.Services, want)

@@ -14,7 +14,8 @@ import (
 
 // ServiceKind is what draft knows of a kind of backing service: its
 // official image, its port and data folder, the environment its server
-// takes its password from, and what the apps that need it read to reach it.
+// takes its user and password from, and what the apps that need it read to
+// reach it.
 type ServiceKind struct {
 	Kind    string
 	Image   string // the official image, repository:tag
@@ -22,68 +23,99 @@ type ServiceKind struct {
 	DataDir string
 	Env     map[string]string // plain settings of the server
 	Args    []string          // the server's command line, when the image's default will not do
-	// Server is the server's secret environment, given its password.
-	Server func(password string) map[string]string
+	// Access is the user and database draft gives the apps when the
+	// project names none (the password is made at the first up).
+	Access Access
+	// PasswordKey is the Server variable that holds the password.
+	PasswordKey string
+	// Server is the server's secret environment.
+	Server func(a Access) map[string]string
 	// Connection is what the apps read, given the service's host name and
-	// password: the URL under the name frameworks read, and the variables
-	// of the kind's own client libraries.
-	Connection func(host string, port int, password string) map[string]string
+	// port: the URL under the name frameworks read, and the variables of
+	// the kind's own client libraries.
+	Connection func(host string, port int, a Access) map[string]string
 }
 
-// The database and user of the services that have them.
-const serviceDB, serviceUser = "app", "app"
+// Access is who the apps are on a service: user, password, database (a
+// password "" for none: a Redis without requirepass).
+type Access struct {
+	User, Password, Database string
+}
+
+// userInfo is the user and password part of a URL ("" for neither).
+func (a Access) userInfo() string {
+	switch {
+	case a.User == "" && a.Password == "":
+		return ""
+	case a.Password == "":
+		return url.PathEscape(a.User) + "@"
+	}
+	return url.PathEscape(a.User) + ":" + url.QueryEscape(a.Password) + "@"
+}
 
 // ServiceKinds are the kinds draft deploys, by name.
 var ServiceKinds = map[string]ServiceKind{
 	"postgres": {
 		Kind: "postgres", Image: "postgres:17", Port: 5432, DataDir: "/var/lib/postgresql/data",
-		Env: map[string]string{"PGDATA": "/var/lib/postgresql/data/pgdata"}, // a folder of the volume: its root may hold lost+found
-		Server: func(pw string) map[string]string {
-			return map[string]string{"POSTGRES_USER": serviceUser, "POSTGRES_PASSWORD": pw, "POSTGRES_DB": serviceDB}
+		Env:    map[string]string{"PGDATA": "/var/lib/postgresql/data/pgdata"}, // a folder of the volume: its root may hold lost+found
+		Access: Access{User: "app", Database: "app"}, PasswordKey: "POSTGRES_PASSWORD",
+		Server: func(a Access) map[string]string {
+			return map[string]string{"POSTGRES_USER": a.User, "POSTGRES_PASSWORD": a.Password, "POSTGRES_DB": a.Database}
 		},
-		Connection: func(host string, port int, pw string) map[string]string {
+		Connection: func(host string, port int, a Access) map[string]string {
 			return map[string]string{
-				"DATABASE_URL": fmt.Sprintf("postgres://%s:%s@%s:%d/%s", serviceUser, url.QueryEscape(pw), host, port, serviceDB),
-				"PGHOST":       host, "PGPORT": fmt.Sprint(port), "PGUSER": serviceUser, "PGPASSWORD": pw, "PGDATABASE": serviceDB,
+				"DATABASE_URL": fmt.Sprintf("postgres://%s%s:%d/%s", a.userInfo(), host, port, a.Database),
+				"PGHOST":       host, "PGPORT": fmt.Sprint(port), "PGUSER": a.User, "PGPASSWORD": a.Password, "PGDATABASE": a.Database,
 				// the names of FastAPI's and many Compose setups' settings
 				"POSTGRES_HOST": host, "POSTGRES_SERVER": host, "POSTGRES_PORT": fmt.Sprint(port),
-				"POSTGRES_USER": serviceUser, "POSTGRES_PASSWORD": pw, "POSTGRES_DB": serviceDB,
+				"POSTGRES_USER": a.User, "POSTGRES_PASSWORD": a.Password, "POSTGRES_DB": a.Database,
 			}
 		},
 	},
 	"mysql": {
 		Kind: "mysql", Image: "mysql:8.4", Port: 3306, DataDir: "/var/lib/mysql",
-		Server: func(pw string) map[string]string {
-			return map[string]string{"MYSQL_ROOT_PASSWORD": pw, "MYSQL_USER": serviceUser, "MYSQL_PASSWORD": pw, "MYSQL_DATABASE": serviceDB}
+		Access: Access{User: "app", Database: "app"}, PasswordKey: "MYSQL_PASSWORD",
+		Server: func(a Access) map[string]string {
+			if a.User == "root" { // the official image refuses MYSQL_USER=root
+				return map[string]string{"MYSQL_ROOT_PASSWORD": a.Password, "MYSQL_DATABASE": a.Database, "MYSQL_PASSWORD": a.Password}
+			}
+			return map[string]string{"MYSQL_ROOT_PASSWORD": a.Password, "MYSQL_USER": a.User, "MYSQL_PASSWORD": a.Password, "MYSQL_DATABASE": a.Database}
 		},
-		Connection: func(host string, port int, pw string) map[string]string {
+		Connection: func(host string, port int, a Access) map[string]string {
 			return map[string]string{
-				"DATABASE_URL": fmt.Sprintf("mysql://%s:%s@%s:%d/%s", serviceUser, url.QueryEscape(pw), host, port, serviceDB),
-				"MYSQL_HOST":   host, "MYSQL_PORT": fmt.Sprint(port), "MYSQL_USER": serviceUser, "MYSQL_PASSWORD": pw, "MYSQL_DATABASE": serviceDB,
-				"MYSQL_DB": serviceDB,
+				"DATABASE_URL": fmt.Sprintf("mysql://%s%s:%d/%s", a.userInfo(), host, port, a.Database),
+				"MYSQL_HOST":   host, "MYSQL_PORT": fmt.Sprint(port), "MYSQL_USER": a.User, "MYSQL_PASSWORD": a.Password, "MYSQL_DATABASE": a.Database,
+				"MYSQL_DB": a.Database,
 			}
 		},
 	},
 	"redis": {
 		Kind: "redis", Image: "redis:7", Port: 6379, DataDir: "/data",
-		Args: []string{"redis-server", "--appendonly", "yes", "--requirepass", "$(REDIS_PASSWORD)"},
-		Server: func(pw string) map[string]string {
-			return map[string]string{"REDIS_PASSWORD": pw}
+		// an empty password (a Compose file's Redis without one) is none
+		Args:        []string{"redis-server", "--appendonly", "yes", "--requirepass", "$(REDIS_PASSWORD)"},
+		PasswordKey: "REDIS_PASSWORD",
+		Server: func(a Access) map[string]string {
+			return map[string]string{"REDIS_PASSWORD": a.Password}
 		},
-		Connection: func(host string, port int, pw string) map[string]string {
+		Connection: func(host string, port int, a Access) map[string]string {
+			auth := ""
+			if a.Password != "" {
+				auth = ":" + url.QueryEscape(a.Password) + "@"
+			}
 			return map[string]string{
-				"REDIS_URL":  fmt.Sprintf("redis://:%s@%s:%d/0", url.QueryEscape(pw), host, port),
-				"REDIS_HOST": host, "REDIS_PORT": fmt.Sprint(port), "REDIS_PASSWORD": pw,
+				"REDIS_URL":  fmt.Sprintf("redis://%s%s:%d/0", auth, host, port),
+				"REDIS_HOST": host, "REDIS_PORT": fmt.Sprint(port), "REDIS_PASSWORD": a.Password,
 			}
 		},
 	},
 	"mongodb": {
 		Kind: "mongodb", Image: "mongo:7", Port: 27017, DataDir: "/data/db",
-		Server: func(pw string) map[string]string {
-			return map[string]string{"MONGO_INITDB_ROOT_USERNAME": serviceUser, "MONGO_INITDB_ROOT_PASSWORD": pw, "MONGO_INITDB_DATABASE": serviceDB}
+		Access: Access{User: "app", Database: "app"}, PasswordKey: "MONGO_INITDB_ROOT_PASSWORD",
+		Server: func(a Access) map[string]string {
+			return map[string]string{"MONGO_INITDB_ROOT_USERNAME": a.User, "MONGO_INITDB_ROOT_PASSWORD": a.Password, "MONGO_INITDB_DATABASE": a.Database}
 		},
-		Connection: func(host string, port int, pw string) map[string]string {
-			u := fmt.Sprintf("mongodb://%s:%s@%s:%d/%s?authSource=admin", serviceUser, url.QueryEscape(pw), host, port, serviceDB)
+		Connection: func(host string, port int, a Access) map[string]string {
+			u := fmt.Sprintf("mongodb://%s%s:%d/%s?authSource=admin", a.userInfo(), host, port, a.Database)
 			return map[string]string{"MONGODB_URI": u, "MONGO_URL": u, "DATABASE_URL": u}
 		},
 	},
@@ -107,7 +139,7 @@ func RenderService(name, kind, image, storage string) ([]File, error) {
 		Env                                                         []env
 	}{Name: name, Kind: k.Kind, Repository: repo, Tag: cmp.Or(tag, "latest"), Storage: cmp.Or(storage, "1Gi"), DataDir: k.DataDir, Port: k.Port}
 	var appEnv []string
-	for key := range k.Connection("h", 1, "p") {
+	for key := range k.Connection("h", 1, Access{User: "u", Password: "p", Database: "d"}) {
 		appEnv = append(appEnv, key)
 	}
 	sort.Strings(appEnv)

@@ -80,7 +80,7 @@ func TestRenderServiceCharts(t *testing.T) {
 			if svc.Name != name || svc.Spec.Ports[0].Port != int32(k.Port) {
 				t.Errorf("service %s port %v", svc.Name, svc.Spec.Ports)
 			}
-			conn := k.Connection(name, k.Port, "p@ss")
+			conn := k.Connection(name, k.Port, Access{User: "app", Password: "p@ss", Database: "app"})
 			if u := conn["DATABASE_URL"] + conn["REDIS_URL"]; !strings.Contains(u, "p%40ss@"+name+":") {
 				t.Errorf("connection URL %q does not reach %s with the escaped password", u, name)
 			}
