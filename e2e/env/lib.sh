@@ -22,7 +22,10 @@ POD_CIDR="${DRAFT_ENV_POD_CIDR:-10.244.0.0/24}"
 SERVICE_CIDR="${DRAFT_ENV_SERVICE_CIDR:-10.96.0.0/16}"
 BRIDGE="${DRAFT_ENV_BRIDGE:-draft0}"
 # the pod bridge's own address (the pods' gateway), where the cluster's DNS server listens
-POD_GATEWAY="$(python3 -c 'import ipaddress,sys; print(ipaddress.ip_network(sys.argv[1], strict=False)[1])' "$POD_CIDR")"
+# (the network's first address: plain bash, python3 is not on a new machine)
+IFS=. read -r _a _b _c _d <<< "${POD_CIDR%/*}"
+POD_GATEWAY="$_a.$_b.$_c.$((_d + 1))"
+unset _a _b _c _d
 STORAGE_CLASS=standard                                     # the default StorageClass (hostPath volumes under $STATE/volumes)
 PAUSE_IMAGE="$REGISTRY_ADDR/pause:3.10"
 KUBECONFIG_ADMIN="$STATE/admin.kubeconfig"
