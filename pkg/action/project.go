@@ -67,6 +67,23 @@ func (t *Target) loadProject() (*app, error) {
 	return a, nil
 }
 
+// openProject reads the project's root and, with ctx, resolves its
+// cluster (once, for all its apps); an app's draft.toml is an error.
+func (t *Target) openProject(ctx context.Context, resolve bool) (*app, *kube.Cluster, error) {
+	a, err := t.loadProject()
+	if err != nil {
+		return nil, nil, err
+	}
+	if a == nil {
+		return nil, nil, fmt.Errorf("%s is not a project's root (its draft.toml lists no [apps]): this works at the root of a project (draft create there writes one)", cmp.Or(t.Dir, "."))
+	}
+	if !resolve {
+		return a, nil, nil
+	}
+	cluster, err := t.resolve(ctx, a.env)
+	return a, cluster, err
+}
+
 // IsProject reports whether the target's draft.toml is a project's root.
 func (t *Target) IsProject() bool {
 	a, err := t.loadProject()
@@ -119,13 +136,9 @@ func (p *ProjectUp) Run(ctx context.Context) (*ProjectResult, error) {
 
 // open reads the project and resolves its cluster, once for all its apps.
 func (p *ProjectUp) open(ctx context.Context) (*project, error) {
-	t := &p.Up.Target
-	a, err := t.loadProject()
+	a, _, err := p.Up.openProject(ctx, false)
 	if err != nil {
 		return nil, err
-	}
-	if a == nil {
-		return nil, fmt.Errorf("%s is not a project's root (its draft.toml lists no [apps]): run draft up there for one app", t.Dir)
 	}
 	pr := &project{app: a}
 	if len(p.Only) > 0 {
@@ -134,9 +147,9 @@ func (p *ProjectUp) open(ctx context.Context) (*project, error) {
 		pr.names, err = a.cfg.Order()
 	}
 	if err != nil {
-		return nil, err
+		return nil, err // a name that is none of the project's: before the cluster is asked
 	}
-	if pr.cluster, err = t.resolve(ctx, a.env); err != nil {
+	if pr.cluster, err = p.Up.resolve(ctx, a.env); err != nil {
 		return nil, err
 	}
 	return pr, nil
@@ -335,12 +348,9 @@ type ProjectDeleteResult struct {
 
 // Run deletes; an app that cannot be deleted stops it (what is left is said).
 func (d *ProjectDelete) Run(ctx context.Context) (*ProjectDeleteResult, error) {
-	a, err := d.loadProject()
+	a, cluster, err := d.openProject(ctx, true)
 	if err != nil {
 		return nil, err
-	}
-	if a == nil {
-		return nil, fmt.Errorf("%s is not a project's root (its draft.toml lists no [apps])", d.Dir)
 	}
 	names, err := a.cfg.Order()
 	if err != nil {
@@ -351,10 +361,6 @@ func (d *ProjectDelete) Run(ctx context.Context) (*ProjectDeleteResult, error) {
 			return nil, err
 		}
 		names = slices.DeleteFunc(names, func(n string) bool { return !slices.Contains(d.Only, n) })
-	}
-	cluster, err := d.resolve(ctx, a.env)
-	if err != nil {
-		return nil, err
 	}
 	dep, err := d.Deps.deployer(cluster)
 	if err != nil {

@@ -33,13 +33,9 @@ type ProjectConnect struct {
 // Run connects until ctx ends; an app that cannot be connected to ends it
 // with an error that names the app.
 func (p *ProjectConnect) Run(ctx context.Context) error {
-	t := &p.Connect.Target
-	a, err := t.loadProject()
+	a, cluster, err := p.Connect.openProject(ctx, true)
 	if err != nil {
 		return err
-	}
-	if a == nil {
-		return fmt.Errorf("%s is not a project's root (its draft.toml lists no [apps])", t.Dir)
 	}
 	apps := slices.Sorted(func(yield func(string) bool) {
 		for n := range a.cfg.Apps {
@@ -52,10 +48,6 @@ func (p *ProjectConnect) Run(ctx context.Context) error {
 	})
 	if len(apps) == 0 {
 		return fmt.Errorf("%s: none of %s is an app of the project (services are reached by the apps, in the cluster)", a.cfg.Path, strings.Join(p.Only, ", "))
-	}
-	cluster, err := t.resolve(ctx, a.env)
-	if err != nil {
-		return err
 	}
 	plan, err := projectPorts(a, apps)
 	if err != nil {
@@ -147,15 +139,7 @@ type ProjectLogs struct {
 
 // Run writes the logs; an app without pods is said, and the others go on.
 func (p *ProjectLogs) Run(ctx context.Context) error {
-	t := &p.Logs.Target
-	a, err := t.loadProject()
-	if err != nil {
-		return err
-	}
-	if a == nil {
-		return fmt.Errorf("%s is not a project's root (its draft.toml lists no [apps])", t.Dir)
-	}
-	cluster, err := t.resolve(ctx, a.env)
+	a, cluster, err := p.Logs.openProject(ctx, true)
 	if err != nil {
 		return err
 	}

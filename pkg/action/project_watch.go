@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"errors"
-	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -32,13 +31,9 @@ type ProjectWatch struct {
 
 // Run watches until ctx ends; it returns nil then.
 func (w *ProjectWatch) Run(ctx context.Context) error {
-	t := &w.Up.Up.Target
-	a, err := t.loadProject()
+	a, _, err := w.Up.Up.openProject(ctx, false)
 	if err != nil {
 		return err
-	}
-	if a == nil {
-		return fmt.Errorf("%s is not a project's root (its draft.toml lists no [apps])", t.Dir)
 	}
 	delay := cmp.Or(w.Delay, time.Duration(a.env.WatchDelay*float64(time.Second)), watch.DefaultDelay)
 	ui := w.Up.Up.UI

@@ -3,6 +3,7 @@ package config
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"path"
 	"slices"
 	"sort"
@@ -45,7 +46,7 @@ func (c *Config) checkProject() error {
 	if len(c.Services) > 0 && len(c.Apps) == 0 {
 		return fmt.Errorf("%s: services without apps: list the apps that use them as [apps.NAME] tables with path = \"FOLDER\"", c.Path)
 	}
-	for _, name := range sortedKeys(c.Services) {
+	for _, name := range slices.Sorted(maps.Keys(c.Services)) {
 		s := c.Services[name]
 		if msg := ValidateAppName(name); msg != "" {
 			return fmt.Errorf("%s: services.%s: %s", c.Path, name, msg)
@@ -57,7 +58,7 @@ func (c *Config) checkProject() error {
 			return fmt.Errorf("%s: services.%s: an empty password works for redis only: remove the line, and draft makes one", c.Path, name)
 		}
 	}
-	for _, name := range sortedKeys(c.Apps) {
+	for _, name := range slices.Sorted(maps.Keys(c.Apps)) {
 		a := c.Apps[name]
 		if msg := ValidateAppName(name); msg != "" {
 			return fmt.Errorf("%s: apps.%s: %s", c.Path, name, msg)
@@ -86,7 +87,7 @@ func (c *Config) checkProject() error {
 // Order lists the services, then the apps, each after what it needs (ties
 // by name): the order of a deploy. A cycle is an error that names it.
 func (c *Config) Order() ([]string, error) {
-	order := sortedKeys(c.Services)
+	order := slices.Sorted(maps.Keys(c.Services))
 	state := map[string]int{} // 1: being visited, 2: placed
 	var stack []string
 	var visit func(name string) error
@@ -115,7 +116,7 @@ func (c *Config) Order() ([]string, error) {
 		order = append(order, name)
 		return nil
 	}
-	for _, name := range sortedKeys(c.Apps) {
+	for _, name := range slices.Sorted(maps.Keys(c.Apps)) {
 		if err := visit(name); err != nil {
 			return nil, err
 		}
@@ -142,7 +143,7 @@ func (c *Config) Closure(names ...string) ([]string, error) {
 		_, isApp := c.Apps[n]
 		_, isService := c.Services[n]
 		if !isApp && !isService {
-			return nil, fmt.Errorf("%s has no app or service %q: it has %s", c.Path, n, strings.Join(append(sortedKeys(c.Apps), sortedKeys(c.Services)...), ", "))
+			return nil, fmt.Errorf("%s has no app or service %q: it has %s", c.Path, n, strings.Join(append(slices.Sorted(maps.Keys(c.Apps)), slices.Sorted(maps.Keys(c.Services))...), ", "))
 		}
 		add(n)
 	}
@@ -151,15 +152,6 @@ func (c *Config) Closure(names ...string) ([]string, error) {
 		return nil, err
 	}
 	return slices.DeleteFunc(order, func(n string) bool { return !want[n] }), nil
-}
-
-func sortedKeys[T any](m map[string]T) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // NewProject is what draft create writes into a project's root draft.toml.

@@ -2,9 +2,11 @@ package detect
 
 import (
 	"encoding/json"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -118,7 +120,7 @@ func clientManifests(dir string, stack Stack) []manifestPackages {
 			Deps map[string]string `json:"dependencies"`
 		}
 		if json.Unmarshal([]byte(read("package.json")), &p) == nil {
-			collect("package.json", sortedNames(p.Deps))
+			collect("package.json", slices.Sorted(maps.Keys(p.Deps)))
 		}
 	case Ruby:
 		collect("Gemfile", matches(gemLine, read("Gemfile")))
@@ -127,7 +129,7 @@ func clientManifests(dir string, stack Stack) []manifestPackages {
 			Require map[string]string `json:"require"`
 		}
 		if json.Unmarshal([]byte(read("composer.json")), &c) == nil {
-			collect("composer.json", sortedNames(c.Require))
+			collect("composer.json", slices.Sorted(maps.Keys(c.Require)))
 		}
 	case Go:
 		var mods []string
@@ -173,13 +175,4 @@ func goModuleBase(m string) string {
 		return m[:i]
 	}
 	return m
-}
-
-func sortedNames(m map[string]string) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

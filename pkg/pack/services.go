@@ -4,8 +4,10 @@ import (
 	"cmp"
 	"fmt"
 	"io/fs"
+	"maps"
 	"net/url"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 
@@ -147,7 +149,7 @@ func RenderService(name, kind, image, storage string) ([]File, error) {
 	if len(k.Args) > 0 {
 		data.Args = "[" + strings.Join(quoted(k.Args), ", ") + "]"
 	}
-	for _, key := range sortedKeys(k.Env) {
+	for _, key := range slices.Sorted(maps.Keys(k.Env)) {
 		data.Env = append(data.Env, env{key, k.Env[key]})
 	}
 	src, _ := fs.Sub(templates.Service, "service")
@@ -176,13 +178,4 @@ func quoted(items []string) []string {
 		out[i] = fmt.Sprintf("%q", s)
 	}
 	return out
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
