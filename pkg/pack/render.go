@@ -176,6 +176,16 @@ func (p *Pack) renderChart(app string, port int, runAs RunAs) ([]File, error) {
 	}
 	data := chartData{App: app, Port: port, RunAs: runAs, LivenessDelay: p.LivenessDelay}
 	data.Resources.Requests, data.Resources.Limits = p.Resources.Requests, p.Resources.Limits
+	files, err := renderTree(src, ChartDir(app), "chart file", data)
+	if err != nil {
+		return nil, fmt.Errorf("rendering the chart of pack %s: %w", p.Name, err)
+	}
+	return files, nil
+}
+
+// renderTree renders every file of src with [[ ]] templates and data, as
+// files below dest.
+func renderTree(src fs.FS, dest, what string, data any) ([]File, error) {
 	var files []File
 	err := fs.WalkDir(src, ".", func(name string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
@@ -185,17 +195,14 @@ func (p *Pack) renderChart(app string, port int, runAs RunAs) ([]File, error) {
 		if err != nil {
 			return err
 		}
-		out, err := execute("chart file "+name, string(b), "[[", "]]", data)
+		out, err := execute(what+" "+name, string(b), "[[", "]]", data)
 		if err != nil {
 			return err
 		}
-		files = append(files, File{Path: path.Join(ChartDir(app), name), Data: out, Mode: 0o644})
+		files = append(files, File{Path: path.Join(dest, name), Data: out, Mode: 0o644})
 		return nil
 	})
-	if err != nil {
-		return nil, fmt.Errorf("rendering the chart of pack %s: %w", p.Name, err)
-	}
-	return files, nil
+	return files, err
 }
 
 func execute(what, text, left, right string, data any) ([]byte, error) {

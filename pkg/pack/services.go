@@ -153,23 +153,7 @@ func RenderService(name, kind, image, storage string) ([]File, error) {
 		data.Env = append(data.Env, env{key, k.Env[key]})
 	}
 	src, _ := fs.Sub(templates.Service, "service")
-	var files []File
-	err := fs.WalkDir(src, ".", func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := fs.ReadFile(src, p)
-		if err != nil {
-			return err
-		}
-		out, err := execute("service chart file "+p, string(b), "[[", "]]", data)
-		if err != nil {
-			return err
-		}
-		files = append(files, File{Path: path.Join(ServiceChartDir(name), p), Data: out, Mode: 0o644})
-		return nil
-	})
-	return files, err
+	return renderTree(src, ServiceChartDir(name), "service chart file", data)
 }
 
 func quoted(items []string) []string {
