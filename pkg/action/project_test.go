@@ -386,3 +386,28 @@ func TestCreateProjectComposeProfiles(t *testing.T) {
 		t.Errorf("apps %d, skipped %v", len(res.Project.Apps), res.Project.Skipped)
 	}
 }
+
+// up --auto-connect at a project's root: the project is upped, then every
+// app's ports are forwarded, with the cluster up resolved.
+func TestSessionProjectAutoConnect(t *testing.T) {
+	f, p := newProjectFixture(t)
+	u := p.Up
+	u.Deps.DialPod = func(ctx context.Context, pod *corev1.Pod) (httpstream.Connection, error) {
+		return nil, errors.New("not dialled in this test")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	yes, no := true, false
+	var apps []string
+	s := &Session{Up: &u, Watch: &no, AutoConnect: &yes, Connect: &Connect{},
+		ProjectReady: func(a []string, ports map[string][]PortMapping) { apps = a; cancel() }}
+	if err := s.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(apps, []string{"api", "web"}) {
+		t.Errorf("connected to %v", apps)
+	}
+	if f.resolved != 1 {
+		t.Errorf("the cluster was resolved %d times, want once", f.resolved)
+	}
+}

@@ -27,6 +27,9 @@ type ProjectWatch struct {
 	Delay time.Duration // quiet period after a change (0: watch.DefaultDelay)
 	// Redeployed, when set, is told of each up's outcome (the first too).
 	Redeployed func(res *ProjectResult, err error)
+	// Connected, when set, starts after the first up and runs until the
+	// loop ends (every app's ports and logs).
+	Connected func(ctx context.Context) error
 }
 
 // Run watches until ctx ends; it returns nil then.
@@ -50,6 +53,16 @@ func (w *ProjectWatch) Run(ctx context.Context) error {
 	w.told(res, nil)
 	if err != nil {
 		return err
+	}
+	if w.Connected != nil {
+		done := make(chan struct{})
+		defer func() { stop(); <-done }()
+		go func() {
+			defer close(done)
+			if err := w.Connected(wctx); err != nil && wctx.Err() == nil {
+				ui.Printf("connect stopped: %v", err)
+			}
+		}()
 	}
 	ui.Printf("watching %s for changes (%d folders, %s of quiet before a redeploy); Ctrl-C to stop", a.dir, watcher.Watches(), delay)
 	for {

@@ -1,9 +1,8 @@
 package action
 
 import (
-	"cmp"
 	"context"
-	"fmt"
+	"slices"
 	"time"
 )
 
@@ -26,6 +25,9 @@ type Session struct {
 	// Names, at a project's root, are the apps and services to up (with
 	// what they need); none for all.
 	Names []string
+	// ProjectReady, at a project's root with auto-connect, is told of every
+	// app's ports once they listen (Connect.OnReady is for one app's).
+	ProjectReady func(apps []string, ports map[string][]PortMapping)
 }
 
 // Run does the session; it returns up's error, watch mode's or connect's.
@@ -84,13 +86,31 @@ func (s *Session) Run(ctx context.Context) error {
 // a project's root are not there yet: said, not ignored).
 func (s *Session) runProject(ctx context.Context) error {
 	u := s.Up
-	if s.AutoConnect != nil && *s.AutoConnect {
-		return fmt.Errorf("%s is a project's root: draft up --auto-connect works in an app's folder for now; run draft connect here beside draft up --watch", cmp.Or(u.Dir, "."))
+	pu := &ProjectUp{Up: *u, Only: s.Names}
+	pw := &ProjectWatch{Up: *pu, Delay: s.Delay}
+	if s.Watch != nil && *s.Watch {
+		pu = &pw.Up // the watch's ups resolve the cluster that connect takes
+	}
+	var connected func(context.Context) error
+	if s.AutoConnect != nil && *s.AutoConnect && s.Connect != nil {
+		connected = func(ctx context.Context) error {
+			c := *s.Connect
+			c.Target, c.OnReady = pu.Up.Target, nil // the project's root, with the cluster up resolved
+			if c.UI == nil {
+				c.UI = u.UI
+			}
+			apps := s.Names
+			if a, err := pu.Up.loadProject(); err == nil && a != nil && len(apps) > 0 {
+				apps = slices.DeleteFunc(slices.Clone(apps), func(n string) bool { return a.cfg.Apps[n] == nil })
+			}
+			return (&ProjectConnect{Connect: c, Only: apps, OnReady: s.ProjectReady}).Run(ctx)
+		}
 	}
 	if s.Watch != nil && *s.Watch {
-		return (&ProjectWatch{Up: ProjectUp{Up: *u, Only: s.Names}, Delay: s.Delay}).Run(ctx)
+		pw.Connected = connected
+		return pw.Run(ctx)
 	}
-	res, err := (&ProjectUp{Up: *u, Only: s.Names}).Run(ctx)
+	res, err := pu.Run(ctx)
 	if res != nil {
 		for _, line := range ProjectSummary(res) {
 			u.say("%s", line)
@@ -101,5 +121,9 @@ func (s *Session) runProject(ctx context.Context) error {
 			}
 		}
 	}
-	return err
+	if err != nil || connected == nil {
+		return err
+	}
+	u.say("connecting: Ctrl-C to stop")
+	return connected(ctx)
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -73,6 +74,17 @@ ups only those apps and what they need. An app that fails is rolled back alone.`
 				sess.AutoConnect = &autoConnect
 			}
 			sess.Connect = upConnect(s, u)
+			sess.ProjectReady = func(apps []string, ports map[string][]action.PortMapping) {
+				for _, app := range apps {
+					for _, m := range ports[app] {
+						if u.Events != nil {
+							u.Events(action.Event{Event: action.EventForward, Time: time.Now(), Release: app, URL: m.URL(), Port: m.Remote})
+						} else {
+							fmt.Fprintf(s.Out, "%s: %s\n", app, m)
+						}
+					}
+				}
+			}
 			err = sess.Run(cmd.Context())
 			printDiagnosis(u.UI, err)
 			return err
