@@ -14,11 +14,11 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/yaml"
-
-	"k8s.io/client-go/kubernetes"
 )
 
 // workload is a Deployment of a release, as its manifest declares it.
@@ -250,10 +250,20 @@ func (st *informerStart) run(ctx context.Context, namespace string) error {
 	return nil
 }
 
-// stripManagedFields keeps the informers' caches small.
+// stripManagedFields keeps the informers' caches small. It strips a copy:
+// an object a watch hands over may be shared (client-go's fake clientset
+// gives its tracker's own, which other readers copy meanwhile).
 func stripManagedFields(obj any) (any, error) {
-	if m, ok := obj.(metav1.Object); ok {
-		m.SetManagedFields(nil)
+	m, ok := obj.(metav1.Object)
+	if !ok || len(m.GetManagedFields()) == 0 {
+		return obj, nil
+	}
+	if ro, ok := obj.(runtime.Object); ok {
+		c := ro.DeepCopyObject()
+		if cm, ok := c.(metav1.Object); ok {
+			cm.SetManagedFields(nil)
+			return c, nil
+		}
 	}
 	return obj, nil
 }
