@@ -93,8 +93,10 @@ var ServiceKinds = map[string]ServiceKind{
 	},
 	"redis": {
 		Kind: "redis", Image: "redis:7", Port: 6379, DataDir: "/data",
-		// an empty password (a Compose file's Redis without one) is none
-		Args:        []string{"redis-server", "--appendonly", "yes", "--requirepass", "$(REDIS_PASSWORD)"},
+		// an empty password (a Compose file's Redis without one) is none;
+		// protected mode off, as the official image builds it: without a
+		// password Redis would refuse every client but loopback
+		Args:        []string{"redis-server", "--appendonly", "yes", "--protected-mode", "no", "--requirepass", "$(REDIS_PASSWORD)"},
 		PasswordKey: "REDIS_PASSWORD",
 		Server: func(a Access) map[string]string {
 			return map[string]string{"REDIS_PASSWORD": a.Password}
