@@ -195,7 +195,8 @@ func (e *ProjectError) Unwrap() []error {
 
 // app ups one app of the project: its folder's draft.toml, in the
 // project's namespace, with its services' connections; it builds when a
-// build slot is free and deploys once what it needs is done.
+// build slot is free (the check of what changed needs none) and deploys
+// once what it needs is done.
 func (p *ProjectUp) app(ctx context.Context, pr *project, name string, done map[string]chan struct{}, builds chan struct{}) (*UpResult, error) {
 	a := pr.cfg.Apps[name]
 	u := p.Up // a copy: its own Target, the project's cluster
@@ -210,21 +211,17 @@ func (p *ProjectUp) app(ctx context.Context, pr *project, name string, done map[
 			u.EnvFrom = append(u.EnvFrom, n+"-connection")
 		}
 	}
-	var once sync.Once
-	free := func() { once.Do(func() { <-builds }) }
-	select {
-	case builds <- struct{}{}:
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-	defer free()
-	u.Phase = func(phase string) {
-		if phase == PhaseDeploy {
-			free()
+	// A build slot is taken only to build (an app whose image the
+	// registry has needs none), and given back once it is pushed.
+	u.Building = func(ctx context.Context) (func(), error) {
+		select {
+		case builds <- struct{}{}:
+			return func() { <-builds }, nil
+		case <-ctx.Done():
+			return nil, ctx.Err()
 		}
 	}
 	u.Gate = func(ctx context.Context) error {
-		free() // waiting for what it needs must not hold a build slot
 		for _, n := range a.Needs {
 			select {
 			case <-done[n]:

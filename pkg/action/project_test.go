@@ -411,3 +411,24 @@ func TestSessionProjectAutoConnect(t *testing.T) {
 		t.Errorf("the cluster was resolved %d times, want once", f.resolved)
 	}
 }
+
+// One build slot: the apps build one at a time, and an app whose image the
+// registry has takes no slot (nothing waits on a build that is not there).
+func TestProjectUpOneBuildSlot(t *testing.T) {
+	f, p := newProjectFixture(t)
+	p.Parallel = 1
+	ctx := context.Background()
+	res, err := p.Run(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Apps["api"].Path == "" || res.Apps["web"].Path == "" {
+		t.Errorf("both apps built: api %q, web %q", res.Apps["api"].Path, res.Apps["web"].Path)
+	}
+	if _, err := p.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.sim.Statuses("api") + " " + f.sim.Statuses("web"); got != "1:deployed 1:deployed" {
+		t.Errorf("after a no-op up with one slot: %s", got)
+	}
+}

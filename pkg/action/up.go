@@ -52,6 +52,11 @@ type Up struct {
 	// the deploy, and before pre-up tasks (watch mode starts building while
 	// the quiet period after a change runs, and deploys only after it).
 	Gate func(ctx context.Context) error
+	// Building, when set, is waited for before a build starts (only when
+	// there is one to do: not when the registry has the image), and the
+	// function it returns is called once the image is pushed (a project's
+	// up builds a few apps at once).
+	Building func(ctx context.Context) (done func(), err error)
 }
 
 // The phases Up reports.
@@ -279,6 +284,13 @@ func (r *upRun) image(ctx context.Context) error {
 // pushes it itself).
 func (r *upRun) buildAndPush(ctx context.Context) error {
 	u, e, res, tag := r.u, r.e, r.res, r.tag
+	if u.Building != nil {
+		done, err := u.Building(ctx)
+		if err != nil {
+			return err
+		}
+		defer done()
+	}
 	t0 := time.Now()
 	built, err := u.build(ctx, e, tag, r.deployed)
 	if err != nil {
