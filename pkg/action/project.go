@@ -84,6 +84,16 @@ func (t *Target) openProject(ctx context.Context, resolve bool) (*app, *kube.Clu
 	return a, cluster, err
 }
 
+// appTarget is the root's target t made one app's: its folder, its release
+// (the app's name in the project), the project's namespace and cluster.
+func (a *app) appTarget(t Target, name string, cluster *kube.Cluster) Target {
+	t.Dir = filepath.Join(a.dir, filepath.FromSlash(a.cfg.Apps[name].Path))
+	t.Release = name
+	t.Kube.Namespace = cluster.Namespace
+	t.Cluster = cluster
+	return t
+}
+
 // IsProject reports whether the target's draft.toml is a project's root.
 func (t *Target) IsProject() bool {
 	a, err := t.loadProject()
@@ -199,11 +209,8 @@ func (e *ProjectError) Unwrap() []error {
 // once what it needs is done.
 func (p *ProjectUp) app(ctx context.Context, pr *project, name string, done map[string]chan struct{}, builds chan struct{}) (*UpResult, error) {
 	a := pr.cfg.Apps[name]
-	u := p.Up // a copy: its own Target, the project's cluster
-	u.Target.Dir = filepath.Join(pr.dir, filepath.FromSlash(a.Path))
-	u.Target.Release = name
-	u.Target.Kube.Namespace = pr.cluster.Namespace
-	u.Target.Cluster = pr.cluster
+	u := p.Up // a copy: its own Target
+	u.Target = pr.appTarget(u.Target, name, pr.cluster)
 	u.Registry = cmp.Or(u.Registry, pr.env.Registry)
 	u.EnvFrom = nil
 	for _, n := range a.Needs {

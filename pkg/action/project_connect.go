@@ -57,14 +57,9 @@ func (p *ProjectConnect) Run(ctx context.Context) error {
 	defer cancel()
 	var mu sync.Mutex
 	ready := map[string][]PortMapping{}
-	var wg sync.WaitGroup
-	errs := make(chan error, len(apps))
-	for _, name := range apps {
-		c := p.Connect // a copy: its own Target, the project's cluster
-		c.Target.Dir = filepath.Join(a.dir, filepath.FromSlash(a.cfg.Apps[name].Path))
-		c.Target.Release = name
-		c.Target.Kube.Namespace = cluster.Namespace
-		c.Target.Cluster = cluster
+	return eachApp(apps, func(name string) error {
+		c := p.Connect // a copy: its own Target
+		c.Target = a.appTarget(c.Target, name, cluster)
 		c.OverridePorts = plan[name]
 		c.OnReady = func(m []PortMapping) {
 			mu.Lock()
@@ -75,22 +70,12 @@ func (p *ProjectConnect) Run(ctx context.Context) error {
 				p.OnReady(apps, ready)
 			}
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := c.Run(ctx); err != nil {
-				errs <- fmt.Errorf("%s: %w", name, err)
-				cancel() // one app that cannot be reached ends them all
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	var all []error
-	for err := range errs {
-		all = append(all, err)
-	}
-	return errors.Join(all...)
+		err := c.Run(ctx)
+		if err != nil {
+			cancel() // one app that cannot be reached ends them all
+		}
+		return err
+	})
 }
 
 // projectPorts gives each app's port (its chart's containerPort) a local
@@ -144,33 +129,40 @@ func (p *ProjectLogs) Run(ctx context.Context) error {
 		return err
 	}
 	out := &lockedWriter{w: p.Logs.Out}
-	var wg sync.WaitGroup
-	errs := make(chan error, len(a.cfg.Apps))
-	for name, app := range a.cfg.Apps {
-		if len(p.Only) > 0 && !slices.Contains(p.Only, name) {
-			continue
+	var apps []string
+	for name := range a.cfg.Apps {
+		if len(p.Only) == 0 || slices.Contains(p.Only, name) {
+			apps = append(apps, name)
 		}
-		l := p.Logs // a copy: its own Target, the project's cluster
-		l.Target.Dir = filepath.Join(a.dir, filepath.FromSlash(app.Path))
-		l.Target.Release = name
-		l.Target.Kube.Namespace = cluster.Namespace
-		l.Target.Cluster = cluster
+	}
+	slices.Sort(apps)
+	return eachApp(apps, func(name string) error {
+		l := p.Logs // a copy: its own Target
+		l.Target = a.appTarget(l.Target, name, cluster)
 		l.Out = out
+		if err := l.Run(ctx); err != nil && ctx.Err() == nil {
+			return err
+		}
+		return nil
+	})
+}
+
+// eachApp runs f for every app at once and joins their errors, each
+// named by its app.
+func eachApp(apps []string, f func(name string) error) error {
+	errs := make([]error, len(apps))
+	var wg sync.WaitGroup
+	for i, name := range apps {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := l.Run(ctx); err != nil && ctx.Err() == nil {
-				errs <- fmt.Errorf("%s: %w", name, err)
+			if err := f(name); err != nil {
+				errs[i] = fmt.Errorf("%s: %w", name, err)
 			}
 		}()
 	}
 	wg.Wait()
-	close(errs)
-	var all []error
-	for err := range errs {
-		all = append(all, err)
-	}
-	return errors.Join(all...)
+	return errors.Join(errs...)
 }
 
 // lockedWriter lets several log streams write whole lines to one writer.

@@ -86,9 +86,11 @@ func (s *Session) Run(ctx context.Context) error {
 // a project's root are not there yet: said, not ignored).
 func (s *Session) runProject(ctx context.Context) error {
 	u := s.Up
+	watching := s.Watch != nil && *s.Watch
 	pu := &ProjectUp{Up: *u, Only: s.Names}
-	pw := &ProjectWatch{Up: *pu, Delay: s.Delay}
-	if s.Watch != nil && *s.Watch {
+	var pw *ProjectWatch
+	if watching {
+		pw = &ProjectWatch{Up: *pu, Delay: s.Delay}
 		pu = &pw.Up // the watch's ups resolve the cluster that connect takes
 	}
 	var connected func(context.Context) error
@@ -106,7 +108,7 @@ func (s *Session) runProject(ctx context.Context) error {
 			return (&ProjectConnect{Connect: c, Only: apps, OnReady: s.ProjectReady}).Run(ctx)
 		}
 	}
-	if s.Watch != nil && *s.Watch {
+	if watching {
 		pw.Connected = connected
 		return pw.Run(ctx)
 	}
