@@ -279,7 +279,10 @@ func TestWatchRedeploysOnSave(t *testing.T) {
 		err error
 	}
 	redeployed := make(chan outcome, 8) // the first up's too
-	w := &Watch{Up: f.up(), Delay: 100 * time.Millisecond, Redeployed: func(res *UpResult, err error) {
+	var said testkit.LockedBuffer
+	u := f.up()
+	u.UI = ui.New(&said)
+	w := &Watch{Up: u, Delay: 100 * time.Millisecond, Redeployed: func(res *UpResult, err error) {
 		redeployed <- outcome{res, err}
 	}}
 	done := make(chan error, 1)
@@ -302,7 +305,7 @@ func TestWatchRedeploysOnSave(t *testing.T) {
 			}
 			rev = o.res.Revision
 		case <-time.After(20 * time.Second):
-			t.Fatal("no redeploy after a save")
+			t.Fatalf("no redeploy after a save; watch said:\n%s", said.String())
 		}
 	}
 	if got := f.sim.Statuses("go-plain"); got != "1:superseded 2:deployed" {

@@ -167,6 +167,14 @@ type loop struct {
 	next    int           // what to start once the running up has ended
 	held    *upOutcome    // an early up's failure, told when its batch comes
 	shown   bool          // this burst's changes were shown
+	// basis is the At of the Early the running up started on (zero when a
+	// batch started it): its batch opens the gate only if nothing changed
+	// after it. nextBasis is the same for the up next starts.
+	basis, nextBasis time.Time
+	// batched is the At of the last batch received: an Early of a burst
+	// whose batch came first (a select picks at random among the channels
+	// ready) is old news.
+	batched time.Time
 }
 
 // What loop.next starts.
@@ -196,14 +204,14 @@ func (l *loop) building() bool {
 
 // early: a burst paused, having changed paths so far.
 func (l *loop) early(ctx context.Context, b watch.Batch) {
-	if len(b.Paths) == 0 {
-		return // nothing lasting yet
+	if len(b.Paths) == 0 || !b.At.After(l.batched) {
+		return // nothing lasting yet, or its batch came already
 	}
 	l.w.Up.say("changed: %s", summarize(b.Paths))
 	l.shown, l.held = true, nil
 	switch {
 	case l.results == nil:
-		l.start(ctx, false)
+		l.start(ctx, false, b.At)
 	default:
 		if !l.stale && l.building() {
 			if l.open { // its change was over: say why it stops
@@ -212,14 +220,14 @@ func (l *loop) early(ctx context.Context, b watch.Batch) {
 			l.stale = true
 			l.cancel()
 		}
-		l.next = startEarly
+		l.next, l.nextBasis = startEarly, b.At
 	}
 }
 
 // batch: a burst is over (quiet for the whole delay).
 func (l *loop) batch(ctx context.Context, b watch.Batch) {
 	shown := l.shown
-	l.shown = false
+	l.shown, l.batched = false, b.At
 	if len(b.Paths) == 0 { // what Early told of came to nothing
 		if l.results != nil && !l.open && !l.stale {
 			l.stale = true
@@ -242,9 +250,13 @@ func (l *loop) batch(ctx context.Context, b watch.Batch) {
 	}
 	switch {
 	case l.results == nil:
-		l.start(ctx, true)
-	case !l.open && !l.stale: // the early up builds this very state
+		l.start(ctx, true, time.Time{})
+	case !l.open && !l.stale && b.At.Equal(l.basis): // the early up builds this very state
 		l.openGate()
+	case !l.open && !l.stale: // it started before the burst's last change
+		l.stale = true
+		l.cancel()
+		l.next = startNow
 	case !l.stale && l.building():
 		l.w.Up.say("a newer change came during the build: cancelling it")
 		l.stale = true
@@ -262,9 +274,10 @@ func (l *loop) openGate() {
 	}
 }
 
-func (l *loop) start(ctx context.Context, open bool) {
+func (l *loop) start(ctx context.Context, open bool, basis time.Time) {
 	uctx, cancel := context.WithCancel(ctx)
 	l.cancel, l.results, l.phase, l.stale = cancel, make(chan upOutcome, 1), "", false
+	l.basis = basis
 	l.gate, l.open = make(chan struct{}), false
 	if open {
 		l.openGate()
@@ -304,7 +317,7 @@ func (l *loop) finished(ctx context.Context, r upOutcome) {
 	next := l.next
 	l.next = startNothing
 	if ctx.Err() == nil && next != startNothing {
-		l.start(ctx, next == startNow)
+		l.start(ctx, next == startNow, l.nextBasis)
 	}
 }
 

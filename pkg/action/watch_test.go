@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/draftk8s/draft/pkg/watch"
 )
 
 // fakeUps plays up for the watch loop: it reads the app's file when its
@@ -261,3 +263,49 @@ func TestWatchInterruptedRedeploy(t *testing.T) {
 		t.Errorf("outcomes told: %q, want the interrupted redeploy", failed)
 	}
 }
+
+// The loop's order of notices, driven by hand: a select picks at random
+// among the channels ready, so a burst's Early can come after its batch,
+// and a batch can follow an Early that an early up started on while more
+// changes came after it.
+func TestWatchLoopNoticesOutOfOrder(t *testing.T) {
+	dir := t.TempDir()
+	f := &fakeUps{file: filepath.Join(dir, "app.py"), build: 20 * time.Millisecond}
+	ctx := context.Background()
+	settle := func(l *loop) { // runs the loop's ups to their end
+		for l.results != nil {
+			select {
+			case r := <-l.results:
+				l.finished(ctx, r)
+			case <-time.After(5 * time.Second):
+				t.Fatal("an up never ended: it waits for a gate no batch will open")
+			}
+		}
+	}
+	l := &loop{w: &Watch{Up: &Up{}, run: f.run, Redeployed: func(*UpResult, error) {}}}
+	t0 := time.Now()
+
+	// The batch, then the Early of the same burst: the Early is old news.
+	writeApp(t, f.file, "v1")
+	l.batch(ctx, batchOf(t0, "app.py"))
+	l.early(ctx, batchOf(t0, "app.py"))
+	settle(l)
+	if d, _, _ := f.snapshot(); strings.Join(d, " ") != "v1" {
+		t.Fatalf("deployed %q, want v1 once", d)
+	}
+
+	// An early up on the first Early; the burst changed again (its second
+	// Early not received) before its batch: the early up is given up, and
+	// the newest state deploys.
+	writeApp(t, f.file, "v2")
+	l.early(ctx, batchOf(t0.Add(time.Second), "app.py"))
+	writeApp(t, f.file, "v3")
+	time.Sleep(10 * time.Millisecond) // the early up read v2
+	l.batch(ctx, batchOf(t0.Add(2*time.Second), "app.py"))
+	settle(l)
+	if d, _, _ := f.snapshot(); strings.Join(d, " ") != "v1 v3" {
+		t.Fatalf("deployed %q, want v1 then v3 (v2 was built before the burst's last change)", d)
+	}
+}
+
+func batchOf(at time.Time, paths ...string) watch.Batch { return watch.Batch{Paths: paths, At: at} }
