@@ -25,7 +25,7 @@ const module = "github.com/draftk8s/draft/"
 // The tiers, by package path inside the module.
 var (
 	base   = []string{"pkg/kube", "pkg/ui", "pkg/config", "pkg/version"}
-	leaves = []string{"pkg/detect", "pkg/pack", "pkg/build", "pkg/registry", "pkg/deploy", "pkg/connect", "pkg/logs", "pkg/watch"}
+	leaves = []string{"pkg/detect", "pkg/pack", "pkg/build", "pkg/registry", "pkg/deploy", "pkg/connect", "pkg/logs", "pkg/watch", "pkg/live"}
 	// What the tests of any package may also import: the test helpers, and
 	// the leaves (a deploy test renders its chart with pack).
 	testHelpers = []string{"internal/testkit", "internal/testenv", "internal/deploysim"}
@@ -49,6 +49,8 @@ var rules = []struct {
 	{"pkg/connect", [][]string{base}},
 	{"pkg/logs", [][]string{base}},
 	{"pkg/watch", [][]string{base}},
+	{"pkg/live", [][]string{base}},
+	{"pkg/live/agent", nil}, // the program in the pods: the standard library only
 	{"pkg/kube", [][]string{{"pkg/ui", "pkg/config"}}},
 	{"pkg/ui", nil},
 	{"pkg/config", nil},
