@@ -4,21 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
-	"strconv"
 	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/httpstream"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
-	"k8s.io/client-go/transport/spdy"
-)
 
-// portForwardProtocol is the subprotocol of the pods' portforward subresource.
-const portForwardProtocol = "portforward.k8s.io"
+	"github.com/draftk8s/draft/pkg/kube"
+)
 
 // podConn is one upgraded connection to a pod's portforward subresource;
 // every local connection to that pod is a pair of streams on it.
@@ -44,24 +38,9 @@ func (c *podConn) close() {
 	})
 }
 
-// streams opens the error and data streams of one forwarded connection, as
-// the portforward protocol has them: same port and requestID, the error
-// stream first; we never write to the error stream.
+// streams opens the error and data streams of one forwarded connection.
 func (c *podConn) streams(port int, requestID int64) (data, errStream httpstream.Stream, err error) {
-	h := http.Header{}
-	h.Set(corev1.StreamType, corev1.StreamTypeError)
-	h.Set(corev1.PortHeader, strconv.Itoa(port))
-	h.Set(corev1.PortForwardRequestIDHeader, strconv.FormatInt(requestID, 10))
-	if errStream, err = c.conn.CreateStream(h); err != nil {
-		return nil, nil, err
-	}
-	errStream.Close()
-	h.Set(corev1.StreamType, corev1.StreamTypeData)
-	if data, err = c.conn.CreateStream(h); err != nil {
-		c.conn.RemoveStreams(errStream)
-		return nil, nil, err
-	}
-	return data, errStream, nil
+	return kube.ForwardStreams(c.conn, port, requestID)
 }
 
 // errMoved says that the port's target moved to another pod while streams
@@ -228,27 +207,4 @@ func (f *Forwarder) forget(uid types.UID) {
 			f.forgetConn(c)
 		}()
 	}
-}
-
-// dialPod upgrades a connection to the pod's portforward subresource
-// through the API server (SPDY), as kubectl port-forward does.
-func dialPod(ctx context.Context, cfg *rest.Config, client kubernetes.Interface, pod *corev1.Pod) (httpstream.Connection, error) {
-	rt, upgrader, err := spdy.RoundTripperFor(cfg)
-	if err != nil {
-		return nil, err
-	}
-	u := client.CoreV1().RESTClient().Post().Namespace(pod.Namespace).Resource("pods").Name(pod.Name).SubResource("portforward").URL()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), nil)
-	if err != nil {
-		return nil, err
-	}
-	conn, protocol, err := spdy.Negotiate(upgrader, &http.Client{Transport: rt}, req, portForwardProtocol)
-	if err != nil {
-		return nil, fmt.Errorf("dialling pod %s: %w", pod.Name, err)
-	}
-	if protocol != portForwardProtocol {
-		conn.Close()
-		return nil, fmt.Errorf("dialling pod %s: the API server answered protocol %q, not %q", pod.Name, protocol, portForwardProtocol)
-	}
-	return conn, nil
 }

@@ -115,7 +115,7 @@ func New(cfg *rest.Config, client kubernetes.Interface, namespace, selector stri
 	f.dial = f.o.dial
 	if f.dial == nil {
 		f.dial = func(ctx context.Context, pod *corev1.Pod) (httpstream.Connection, error) {
-			return dialPod(ctx, cfg, client, pod)
+			return kube.DialPod(ctx, cfg, client, pod)
 		}
 	}
 	return f

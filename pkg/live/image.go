@@ -1,0 +1,103 @@
+package live
+
+import (
+	"archive/tar"
+	"bytes"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+)
+
+// The agent in an image.
+const (
+	AgentPath = "/.draft/agent"    // where it is
+	AgentPort = 7471               // it listens on 127.0.0.1 here
+	Label     = "dev.draft.live"   // set on an image with the agent
+	envRoot   = "DRAFT_AGENT_ROOT" // see agent/main.go
+	envPort   = "DRAFT_AGENT_PORT"
+)
+
+// Image is base with the agent added as its first process: a layer with
+// the agent, and the entrypoint it gets (the agent, then base's entrypoint
+// and command). root is the folder the synced paths are relative to;
+// port, the app's port, waited for after a restart (0: base's first
+// exposed port, if any).
+func Image(base v1.Image, agent []byte, root string, port int) (v1.Image, error) {
+	cf, err := base.ConfigFile()
+	if err != nil {
+		return nil, err
+	}
+	cfg := *cf.Config.DeepCopy()
+	argv := append(append([]string{}, cfg.Entrypoint...), cfg.Cmd...)
+	if len(argv) == 0 {
+		return nil, fmt.Errorf("the image has no ENTRYPOINT or CMD for draft's agent to start")
+	}
+	if port == 0 {
+		port = firstPort(cfg.ExposedPorts)
+	}
+	layer, err := agentLayer(agent)
+	if err != nil {
+		return nil, err
+	}
+	img, err := mutate.Append(base, mutate.Addendum{Layer: layer, History: v1.History{CreatedBy: "draft: its agent, for live update in watch mode", Created: v1.Time{Time: epoch}}})
+	if err != nil {
+		return nil, err
+	}
+	cfg.Entrypoint = append([]string{AgentPath, "--"}, argv...)
+	cfg.Cmd = nil
+	cfg.Env = append(cfg.Env, envRoot+"="+root, envPort+"="+strconv.Itoa(port))
+	if cfg.Labels == nil {
+		cfg.Labels = map[string]string{}
+	}
+	cfg.Labels[Label] = "1"
+	return mutate.Config(img, cfg)
+}
+
+// epoch is the layer's time: the same agent makes the same layer.
+var epoch = time.Unix(0, 0).UTC()
+
+func agentLayer(agent []byte) (v1.Layer, error) {
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, h := range []*tar.Header{
+		{Name: ".draft/", Typeflag: tar.TypeDir, Mode: 0o755, ModTime: epoch, Format: tar.FormatPAX},
+		{Name: ".draft/agent", Typeflag: tar.TypeReg, Mode: 0o755, Size: int64(len(agent)), ModTime: epoch, Format: tar.FormatPAX},
+	} {
+		if err := tw.WriteHeader(h); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := tw.Write(agent); err != nil {
+		return nil, err
+	}
+	if err := tw.Close(); err != nil {
+		return nil, err
+	}
+	b := buf.Bytes()
+	return tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil })
+}
+
+// firstPort is the lowest TCP port of EXPOSE, 0 for none.
+func firstPort(exposed map[string]struct{}) int {
+	var ports []int
+	for p := range exposed {
+		num, proto, _ := strings.Cut(p, "/")
+		if proto != "" && proto != "tcp" {
+			continue
+		}
+		if n, err := strconv.Atoi(num); err == nil {
+			ports = append(ports, n)
+		}
+	}
+	if len(ports) == 0 {
+		return 0
+	}
+	return slices.Min(ports)
+}
