@@ -21,10 +21,10 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes/fake"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"syscall"
 	"github.com/draftk8s/draft/internal/testkit"
 	"github.com/draftk8s/draft/pkg/kube"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"syscall"
 )
 
 // The test binary plays the app in the agent's pods when asked: it serves
