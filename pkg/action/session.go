@@ -15,6 +15,10 @@ type Session struct {
 	Watch       *bool         // nil: draft.toml's watch
 	AutoConnect *bool         // nil: draft.toml's auto-connect
 	Delay       time.Duration // watch mode's quiet period; 0: draft.toml's watch-delay, else the default
+	// NoLiveUpdate turns watch mode's live update off (draft.toml's
+	// live-update = false does too); KeepLive leaves its image deployed
+	// when the watch ends.
+	NoLiveUpdate, KeepLive bool
 	// Connect is how to connect (its output, its OnReady); its Target is
 	// set to Up's, with the cluster up resolved.
 	Connect *Connect
@@ -62,7 +66,7 @@ func (s *Session) Run(ctx context.Context) error {
 		}
 	}
 	if *watching {
-		return (&Watch{Up: u, Delay: s.Delay, Connected: connected}).Run(ctx)
+		return (&Watch{Up: u, Delay: s.Delay, Connected: connected, Live: !s.NoLiveUpdate, KeepLive: s.KeepLive}).Run(ctx)
 	}
 	res, err := u.Run(ctx)
 	if err != nil {

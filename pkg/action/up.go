@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/draftk8s/draft/pkg/live"
 	"github.com/draftk8s/draft/pkg/build"
 	"github.com/draftk8s/draft/pkg/config"
 	"github.com/draftk8s/draft/pkg/deploy"
@@ -37,6 +38,7 @@ type Up struct {
 	CreateNamespace bool            // create the namespace when it does not exist
 	Timeout         time.Duration   // for the rollout; 0 for deploy's default
 	Settings        config.Settings // draft's environment variables (the registry, its mirrors, its idle timeout)
+	live            *liveUpdate     // watch mode's live update: deploy the image with draft's agent
 	// EnvFrom are Secrets whose keys the app gets as environment variables
 	// (a project's services' connections), after the chart's own envFrom.
 	EnvFrom []string
@@ -94,6 +96,8 @@ const (
 	EventError     EventKind = "error"     // up failed (Diagnosis for a failed rollout)
 	EventCancelled EventKind = "cancelled" // stopped before deploying (watch mode drops a stale build)
 	EventForward   EventKind = "forward"   // a forward of connect (--auto-connect)
+	EventSync      EventKind = "sync"      // watch mode's live update synced a change into the pods
+	EventRebuild   EventKind = "rebuild"   // watch mode rebuilds a change (Message says why)
 )
 
 // Event is one step of up, for editors and CI (--output json).
@@ -113,6 +117,9 @@ type Event struct {
 	// A forward of connect (--auto-connect): the local URL of a pod port.
 	URL  string `json:"url,omitempty"`
 	Port int    `json:"port,omitempty"`
+	// A sync of live update: files of the change, pods that got it.
+	Files int `json:"files,omitempty"`
+	Pods  int `json:"pods,omitempty"`
 }
 
 // UpResult is what up did.
@@ -165,6 +172,12 @@ func (u *Up) Run(ctx context.Context) (res *UpResult, err error) {
 	}
 	if err := r.image(ctx); err != nil {
 		return nil, err
+	}
+	if u.live != nil { // watch mode: the image with draft's agent
+		if r.img, err = u.live.wrap(ctx, r.e, r.img); err != nil {
+			return nil, err
+		}
+		r.res.Image = r.img
 	}
 	return r.deploy(ctx)
 }
@@ -494,7 +507,7 @@ func (u *Up) build(ctx context.Context, e *upEnv, tag name.Tag, deployed name.Re
 		// The deployed image is only needed to replace its top layer.
 		if deployed != nil && plan != nil && plan.Kind == build.KindSource && plan.NeedsPrevious {
 			if prev, err := e.reg.Image(ctx, deployed, e.platform); err == nil {
-				req.Previous = prev
+				req.Previous = livesBase(ctx, e, prev)
 			}
 		}
 	}
@@ -571,4 +584,18 @@ func withEnvFrom(values, chartValues map[string]any, secrets []string) map[strin
 		list = append(list, map[string]any{"secretRef": map[string]any{"name": s}})
 	}
 	return deploy.Overlay(values, map[string]any{"envFrom": list})
+}
+
+// livesBase is the image draft's agent was added to, when prev has it (watch
+// mode deployed it): the image whose layers a build may reuse.
+func livesBase(ctx context.Context, e *upEnv, prev v1.Image) v1.Image {
+	cf, err := prev.ConfigFile()
+	if err != nil || cf.Config.Labels[live.BaseLabel] == "" {
+		return prev
+	}
+	base, err := e.reg.Image(ctx, e.repo.Digest(cf.Config.Labels[live.BaseLabel]), e.platform)
+	if err != nil {
+		return nil // never the agent's layer taken for the source's
+	}
+	return base
 }

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/draftk8s/draft/pkg/live"
 	"github.com/draftk8s/draft/pkg/deploy"
 	"github.com/draftk8s/draft/pkg/detect"
 	"github.com/draftk8s/draft/pkg/watch"
@@ -25,6 +26,13 @@ type Watch struct {
 	Connected func(ctx context.Context) error
 	// Redeployed, when set, is told of each redeploy's outcome.
 	Redeployed func(res *UpResult, err error)
+	// Live turns live update on: the ups deploy the image with draft's
+	// agent, and a change of source files only is synced into the running
+	// pods (draft.toml's live-update = false turns it off again).
+	Live bool
+	// KeepLive leaves the image with the agent deployed when the watch
+	// ends; by default the exact image of the tree is deployed then.
+	KeepLive bool
 
 	run func(ctx context.Context, u *Up) (*UpResult, error) // (*Up).Run; tests fake it
 }
@@ -73,9 +81,21 @@ func (w *Watch) Run(ctx context.Context) error {
 	watchErr := make(chan error, 1)
 	go func() { watchErr <- watcher.Run(wctx) }()
 
+	lv, err := w.startLive(ctx)
+	if err != nil {
+		return err
+	}
+	if lv != nil {
+		defer lv.close()
+		lv.started()
+	}
 	first, err := w.runUp(ctx, u)
 	if err != nil {
 		return err
+	}
+	if lv != nil {
+		lv.deployed()
+		defer w.finalUp(lv)
 	}
 	w.report(first, nil)
 	var bg sync.WaitGroup
@@ -94,7 +114,7 @@ func (w *Watch) Run(ctx context.Context) error {
 	}
 	u.say("watching %s for changes (%d folders, %s of quiet before a redeploy); Ctrl-C to stop", dir, watcher.Watches(), delay)
 
-	l := &loop{w: w}
+	l := &loop{w: w, live: lv}
 	defer l.cancelAndWait()
 	for {
 		select {
@@ -171,6 +191,8 @@ type loop struct {
 	// batch started it): its batch opens the gate only if nothing changed
 	// after it. nextBasis is the same for the up next starts.
 	basis, nextBasis time.Time
+	live *liveUpdate // nil: every change rebuilds
+	due  []string    // the paths changed since the running up started
 	// batched is the At of the last batch received: an Early of a burst
 	// whose batch came first (a select picks at random among the channels
 	// ready) is old news.
@@ -207,6 +229,9 @@ func (l *loop) early(ctx context.Context, b watch.Batch) {
 	if len(b.Paths) == 0 || !b.At.After(l.batched) {
 		return // nothing lasting yet, or its batch came already
 	}
+	if l.live != nil && l.results == nil && l.live.decide(b.Paths) == "" {
+		return // synced when its batch comes
+	}
 	l.w.Up.say("changed: %s", summarize(b.Paths))
 	l.shown, l.held = true, nil
 	switch {
@@ -241,6 +266,13 @@ func (l *loop) batch(ctx context.Context, b watch.Batch) {
 	}
 	if !shown {
 		l.w.Up.say("changed: %s", summarize(b.Paths))
+	}
+	if l.results != nil {
+		l.due = append(l.due, b.Paths...)
+	} else if l.live != nil && l.held == nil {
+		if l.liveOrWhy(ctx, b.Paths) {
+			return
+		}
 	}
 	if l.held != nil { // the early up failed on this very state
 		r := *l.held
@@ -277,7 +309,10 @@ func (l *loop) openGate() {
 func (l *loop) start(ctx context.Context, open bool, basis time.Time) {
 	uctx, cancel := context.WithCancel(ctx)
 	l.cancel, l.results, l.phase, l.stale = cancel, make(chan upOutcome, 1), "", false
-	l.basis = basis
+	l.basis, l.due = basis, nil
+	if l.live != nil {
+		l.live.started()
+	}
 	l.gate, l.open = make(chan struct{}), false
 	if open {
 		l.openGate()
@@ -314,8 +349,14 @@ func (l *loop) finished(ctx context.Context, r upOutcome) {
 	default:
 		l.report(r)
 	}
-	next := l.next
-	l.next = startNothing
+	if r.err == nil && l.live != nil {
+		l.live.deployed()
+	}
+	next, due := l.next, l.due
+	l.next, l.due = startNothing, nil
+	if next == startNow && r.err == nil && l.live != nil && ctx.Err() == nil && l.liveOrWhy(ctx, due) {
+		return // what came during the up is synced instead
+	}
 	if ctx.Err() == nil && next != startNothing {
 		l.start(ctx, next == startNow, l.nextBasis)
 	}
@@ -401,6 +442,88 @@ func DiagnosisLines(err error) []string {
 		}
 	}
 	return out
+}
+
+// liveOrWhy syncs the paths into the running pods when they can be (true),
+// or says why they are rebuilt (false). A sync that fails says why and
+// rebuilds too.
+func (l *loop) liveOrWhy(ctx context.Context, paths []string) bool {
+	u := l.w.Up
+	why := l.live.decide(paths)
+	if why == "" {
+		rep, err := l.live.sync(ctx, paths)
+		if err == nil {
+			msg := rep.String()
+			if l.live.reload != "" {
+				msg += " (no restart: " + l.live.reload + ")"
+			}
+			u.say("%s", msg)
+			u.emit(Event{Event: EventSync, Release: l.live.release, Message: msg, Files: rep.Files, Pods: rep.Pods, Seconds: rep.Took.Seconds()})
+			return true
+		}
+		if ctx.Err() != nil {
+			return true
+		}
+		var pb *live.PutBackError
+		if errors.As(err, &pb) { // a rebuild would not start either
+			msg := fmt.Sprintf("the change was synced, but the app stopped on it (%s): its files were put back and it serves the previous version; watching for the next change", err)
+			u.say("%s", msg)
+			u.emit(Event{Event: EventError, Release: l.live.release, Message: msg})
+			if l.w.Redeployed != nil {
+				l.w.Redeployed(nil, err)
+			}
+			return true
+		}
+		why = "live update failed: " + err.Error()
+	}
+	u.say("rebuilding: %s", why)
+	u.emit(Event{Event: EventRebuild, Release: l.live.release, Message: why})
+	return false
+}
+
+// startLive sets up live update, when asked for and the app can take it,
+// and says which.
+func (w *Watch) startLive(ctx context.Context) (*liveUpdate, error) {
+	if !w.Live {
+		return nil, nil
+	}
+	lv, why, err := newLiveUpdate(ctx, w.Up)
+	if err != nil || lv == nil {
+		if why != "" {
+			w.Up.say("live update is off: %s; every change rebuilds", why)
+		}
+		return nil, err
+	}
+	how := "the app is restarted to take them"
+	if lv.reload != "" {
+		how = "no restart: " + lv.reload
+	}
+	w.Up.say("live update is on: a change of source files is synced into the running pods (%s); any other change rebuilds", how)
+	w.Up.live = lv
+	return lv, nil
+}
+
+// finalUp deploys the exact image of the tree, without draft's agent, when
+// the watch ends, so that helm and kubectl tell the truth and the next up
+// finds nothing changed; KeepLive skips it.
+func (w *Watch) finalUp(lv *liveUpdate) {
+	u := *w.Up
+	u.live, u.Gate, u.Phase = nil, nil, nil
+	w.Up.live = nil
+	if w.KeepLive {
+		u.say("watch mode ended: the image with draft's agent stays deployed (--keep-live); draft up deploys the exact image")
+		return
+	}
+	lv.close()
+	u.say("watch mode ended: deploying the exact image of the tree, without draft's agent, as draft up would")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	res, err := w.runUp(ctx, &u)
+	if err != nil {
+		u.say("the final deploy failed: %v; run draft up", err)
+		return
+	}
+	u.say("%s", UpSummary(res))
 }
 
 func summarize(paths []string) string { return detect.ListWords(paths, 3) }

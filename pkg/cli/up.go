@@ -98,6 +98,8 @@ ups only those apps and what they need. An app that fails is rolled back alone.`
 	f.BoolVarP(&watching, "watch", "w", false, "keep going: redeploy on every change (default: draft.toml's watch)")
 	f.BoolVar(&autoConnect, "auto-connect", false, "after up, connect: forward the ports and stream the logs (default: draft.toml's auto-connect)")
 	f.DurationVar(&sess.Delay, "watch-delay", 0, "quiet time after a change before a redeploy (default: draft.toml's watch-delay, else 200ms)")
+	f.BoolVar(&sess.NoLiveUpdate, "no-live-update", false, "in watch mode, rebuild every change (default: sync source changes into the running pods, unless draft.toml says live-update = false)")
+	f.BoolVar(&sess.KeepLive, "keep-live", false, "when watch mode ends, leave its image (with draft's agent) deployed instead of deploying the exact image of the tree")
 	f.StringVarP(&output, "output", "o", "", "json: one JSON event per line on stdout (build, push, deploy, ready, error)")
 	addTargetFlags(f, &u.Target)
 	return cmd

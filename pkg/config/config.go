@@ -46,6 +46,9 @@ type Environment struct {
 	Watch         bool              `toml:"watch"`
 	WatchDelay    float64           `toml:"watch-delay"`
 	AutoConnect   bool              `toml:"auto-connect"`
+	// LiveUpdate: watch mode syncs source changes into the running pods
+	// instead of rebuilding (nil: on).
+	LiveUpdate *bool `toml:"live-update"`
 	OverridePorts []string          `toml:"override-ports"`
 	Chart         string            `toml:"chart"`
 	Dockerfile    string            `toml:"dockerfile"`

@@ -45,6 +45,7 @@ type reply struct {
 	ApplyMS   float64 `json:"apply_ms,omitempty"`
 	RestartMS float64 `json:"restart_ms,omitempty"`
 	ReadyMS   float64 `json:"ready_ms,omitempty"`
+	PutBack   bool    `json:"put_back,omitempty"`
 	Error     string  `json:"error,omitempty"`
 }
 

@@ -17,10 +17,11 @@ import (
 
 // The agent in an image.
 const (
-	AgentPath = "/.draft/agent"    // where it is
-	AgentPort = 7471               // it listens on 127.0.0.1 here
-	Label     = "dev.draft.live"   // set on an image with the agent
-	envRoot   = "DRAFT_AGENT_ROOT" // see agent/main.go
+	AgentPath = "/.draft/agent"       // where it is
+	AgentPort = 7471                  // it listens on 127.0.0.1 here
+	Label     = "dev.draft.live"      // set on an image with the agent
+	BaseLabel = "dev.draft.live.base" // the digest of the image it was added to
+	envRoot   = "DRAFT_AGENT_ROOT"    // see agent/main.go
 	envPort   = "DRAFT_AGENT_PORT"
 )
 
@@ -57,6 +58,9 @@ func Image(base v1.Image, agent []byte, root string, port int) (v1.Image, error)
 		cfg.Labels = map[string]string{}
 	}
 	cfg.Labels[Label] = "1"
+	if d, err := base.Digest(); err == nil {
+		cfg.Labels[BaseLabel] = d.String()
+	}
 	return mutate.Config(img, cfg)
 }
 

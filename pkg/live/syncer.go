@@ -79,6 +79,20 @@ type worker struct {
 	err      error  // the last attempt's failure, nil once it succeeded
 	failedAt int64  // the generation err is for
 	last     reply  // the reply that brought it to gen
+	// putBack are paths the pod's agent put back to what they were (the
+	// app stopped with them): they go again with the next generation.
+	putBack map[string]bool
+}
+
+// PutBackError is a change on which the app stopped: its pods' agents put
+// the files back, and the app runs on them as before.
+type PutBackError struct {
+	Pods   []string
+	Reason string // the agent's words
+}
+
+func (e *PutBackError) Error() string {
+	return fmt.Sprintf("pod %s: %s", strings.Join(e.Pods, ", "), e.Reason)
 }
 
 // NewSyncer makes a Syncer of the pods that pods watches; say receives
@@ -246,7 +260,7 @@ func (s *Syncer) catchUp(ctx context.Context, w *worker) error {
 		target, pod, boot := s.gen, w.pod, w.boot
 		var paths []string
 		for p, g := range s.overlay {
-			if g > w.gen || boot == "" {
+			if g > w.gen || boot == "" || w.putBack[p] {
 				paths = append(paths, p)
 			}
 		}
@@ -261,12 +275,23 @@ func (s *Syncer) catchUp(ctx context.Context, w *worker) error {
 		case err != nil:
 			w.err, w.failedAt = err, target
 			s.dial.Forget(pod.UID)
+		case err == nil && rep.PutBack:
+			// The app stopped on these files: the agent put them back. Not
+			// tried again: the next change sends them again, with itself.
+			w.boot, w.gen, w.last = rep.Boot, target, rep
+			w.err, w.failedAt = &PutBackError{Pods: []string{pod.Name}, Reason: rep.Error}, target
+			if w.putBack == nil {
+				w.putBack = map[string]bool{}
+			}
+			for _, p := range paths {
+				w.putBack[p] = true
+			}
 		case boot != "" && rep.Boot != boot:
 			// The container started again since the last sync: what it got
 			// before is gone, all of it goes again.
 			w.boot, w.gen, w.err = "", 0, nil
 		default:
-			w.boot, w.gen, w.err, w.last = rep.Boot, target, nil, rep
+			w.boot, w.gen, w.err, w.last, w.putBack = rep.Boot, target, nil, rep, nil
 		}
 		s.broadcast()
 		s.mu.Unlock()
@@ -288,7 +313,7 @@ func (s *Syncer) send(ctx context.Context, pod *corev1.Pod, paths []string, gen 
 	// A first sync starts the app (or restarts it, if it started alone
 	// with the image's files); later ones restart it when it must be.
 	rep, err := call(ctx, c, request{Op: "sync", Gen: gen, Start: true, Restart: s.spec.Restart || whole}, body)
-	if err == nil && rep.Error != "" {
+	if err == nil && rep.Error != "" && !rep.PutBack {
 		err = errors.New(rep.Error)
 	}
 	return rep, err
@@ -317,9 +342,16 @@ func (s *Syncer) Apply(ctx context.Context, paths []string) (Report, error) {
 	s.mu.Unlock()
 	rep := Report{Files: files, Deleted: deleted}
 	var failed []string
+	var putBack *PutBackError
 	for _, w := range ws {
 		last, err := s.waitFor(ctx, w, g)
+		var pb *PutBackError
 		switch {
+		case errors.As(err, &pb):
+			if putBack == nil {
+				putBack = &PutBackError{Reason: pb.Reason}
+			}
+			putBack.Pods = append(putBack.Pods, pb.Pods...)
 		case err != nil:
 			failed = append(failed, fmt.Sprintf("pod %s: %v", w.pod.Name, err))
 		case last != nil:
@@ -329,6 +361,9 @@ func (s *Syncer) Apply(ctx context.Context, paths []string) (Report, error) {
 		}
 	}
 	rep.Took = time.Since(t0)
+	if putBack != nil && len(failed) == 0 {
+		return rep, putBack
+	}
 	if len(failed) > 0 {
 		return rep, errors.New(strings.Join(failed, "; "))
 	}
@@ -348,10 +383,10 @@ func (s *Syncer) waitFor(ctx context.Context, w *worker, g int64) (*reply, error
 		gen, err, failedAt, last, changed := w.gen, w.err, w.failedAt, w.last, s.changed
 		s.mu.Unlock()
 		switch {
-		case gen >= g:
-			return &last, nil
 		case err != nil && failedAt >= g:
 			return nil, err
+		case gen >= g:
+			return &last, nil
 		case !alive:
 			return nil, nil
 		}

@@ -24,6 +24,7 @@ package main
 import (
 	"archive/tar"
 	"bufio"
+	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -75,7 +76,10 @@ type Reply struct {
 	ApplyMS   float64 `json:"apply_ms,omitempty"`
 	RestartMS float64 `json:"restart_ms,omitempty"` // stop and start of the app
 	ReadyMS   float64 `json:"ready_ms,omitempty"`   // from the start until its port accepts
-	Error     string  `json:"error,omitempty"`
+	// PutBack: the app stopped with the new files, so the files it had
+	// before were put back, and it runs them again (Error says so).
+	PutBack bool   `json:"put_back,omitempty"`
+	Error   string `json:"error,omitempty"`
 }
 
 type settings struct {
@@ -251,17 +255,12 @@ func (a *agent) signalApp(sig syscall.Signal) {
 
 // restart stops the app (SIGTERM, then SIGKILL after the grace period) and
 // starts it again; it returns how long that took.
+// The caller has set restarting.
 func (a *agent) restart() (time.Duration, error) {
 	t0 := time.Now()
 	a.mu.Lock()
 	pid, done := a.pid, a.done
-	a.restarting = true
 	a.mu.Unlock()
-	defer func() {
-		a.mu.Lock()
-		a.restarting = false
-		a.mu.Unlock()
-	}()
 	if pid > 0 {
 		_ = syscall.Kill(-pid, syscall.SIGTERM)
 		select {
@@ -350,7 +349,8 @@ func (a *agent) do(req Request, body io.Reader) Reply {
 func (a *agent) sync(req Request, body io.Reader) Reply {
 	var rep Reply
 	t0 := time.Now()
-	files, deleted, err := apply(a.s.root, body)
+	var saved backup
+	files, deleted, err := apply(a.s.root, body, &saved)
 	rep.Files, rep.Deleted, rep.ApplyMS = files, deleted, ms(time.Since(t0))
 	if err != nil {
 		rep.Error = err.Error()
@@ -367,26 +367,108 @@ func (a *agent) sync(req Request, body io.Reader) Reply {
 		return rep
 	}
 	if req.Restart && running {
-		took, err := a.restart()
-		rep.RestartMS = ms(took)
-		if err != nil {
-			rep.Error = err.Error()
-			return rep
-		}
-		t1 := time.Now()
-		if err := a.accepting(30 * time.Second); err != nil {
-			rep.Error = err.Error()
-		}
-		rep.ReadyMS = ms(time.Since(t1))
+		a.restartWith(&rep, saved)
 	}
 	return rep
+}
+
+// restartWith restarts the app on the files just applied; if it stops
+// instead of taking connections, the files it had before are put back and
+// it is started on them again. An app that stops even then ends the agent,
+// as any end of the app does.
+func (a *agent) restartWith(rep *Reply, saved backup) {
+	a.mu.Lock()
+	a.restarting = true
+	a.mu.Unlock()
+	defer func() {
+		a.mu.Lock()
+		a.restarting = false
+		if a.pid == 0 && a.launched {
+			select {
+			case a.exited <- a.status:
+			default:
+			}
+		}
+		a.mu.Unlock()
+	}()
+	took, err := a.restart()
+	rep.RestartMS = ms(took)
+	if err != nil {
+		rep.Error = err.Error()
+		return
+	}
+	t1 := time.Now()
+	err = a.accepting(30 * time.Second)
+	rep.ReadyMS = ms(time.Since(t1))
+	if err == nil {
+		return
+	}
+	a.mu.Lock()
+	stopped, status := a.pid == 0, a.status
+	a.mu.Unlock()
+	if !stopped || len(saved) == 0 {
+		rep.Error = err.Error()
+		return
+	}
+	logf("the app stopped (status %d) with the new files: putting back the files it had, and starting it again", status)
+	saved.restore()
+	if _, err := a.restart(); err != nil {
+		rep.Error = err.Error()
+		return
+	}
+	_ = a.accepting(30 * time.Second)
+	rep.PutBack = true
+	rep.Error = fmt.Sprintf("the app stopped (exit status %d) instead of taking connections with the new files: the files it had before are back, and it runs them", status)
+}
+
+// backup is what a sync overwrote or created, to put back: the old content
+// of each file (nil for one that did not exist).
+type backup map[string]*savedFile
+
+type savedFile struct {
+	content []byte // nil: it did not exist
+	mode    fs.FileMode
+}
+
+// save keeps target's content, the first time the sync touches it. Folders
+// that a delete removes are not kept.
+func (b backup) save(target string) {
+	if b == nil {
+		return
+	}
+	if _, ok := b[target]; ok {
+		return
+	}
+	fi, err := os.Lstat(target)
+	if err != nil || !fi.Mode().IsRegular() {
+		b[target] = &savedFile{}
+		return
+	}
+	content, err := os.ReadFile(target)
+	if err != nil {
+		return
+	}
+	b[target] = &savedFile{content: content, mode: fi.Mode().Perm()}
+}
+
+func (b backup) restore() {
+	for target, f := range b {
+		if f.content == nil {
+			_ = os.Remove(target)
+			continue
+		}
+		_ = writeFile(target, bytes.NewReader(f.content), f.mode)
+	}
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // apply writes the tar's files and folders under root, each file whole or
 // not at all, and removes the paths its delete list names.
-func apply(root string, body io.Reader) (files, deleted int, err error) {
+func apply(root string, body io.Reader, saved *backup) (files, deleted int, err error) {
+	if *saved == nil {
+		*saved = backup{}
+	}
 	tr := tar.NewReader(body)
 	for {
 		h, err := tr.Next()
@@ -397,7 +479,7 @@ func apply(root string, body io.Reader) (files, deleted int, err error) {
 			return files, deleted, fmt.Errorf("reading the files: %v", err)
 		}
 		if path.Clean(h.Name) == deleteList {
-			n, err := removeAll(root, tr)
+			n, err := removeAll(root, tr, *saved)
 			deleted += n
 			if err != nil {
 				return files, deleted, err
@@ -412,11 +494,13 @@ func apply(root string, body io.Reader) (files, deleted int, err error) {
 				return files, deleted, err
 			}
 		case tar.TypeReg:
+			saved.save(target)
 			if err := writeFile(target, tr, mode); err != nil {
 				return files, deleted, err
 			}
 			files++
 		case tar.TypeSymlink:
+			saved.save(target)
 			_ = os.Remove(target)
 			if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
 				return files, deleted, err
@@ -434,7 +518,7 @@ func within(root, name string) string {
 	return filepath.Join(root, filepath.FromSlash(path.Clean("/"+name)))
 }
 
-func removeAll(root string, list io.Reader) (int, error) {
+func removeAll(root string, list io.Reader, saved backup) (int, error) {
 	n := 0
 	s := bufio.NewScanner(list)
 	for s.Scan() {
@@ -446,6 +530,7 @@ func removeAll(root string, list io.Reader) (int, error) {
 		if target == filepath.Clean(root) {
 			continue // never the root itself
 		}
+		saved.save(target)
 		if err := os.RemoveAll(target); err != nil {
 			return n, err
 		}

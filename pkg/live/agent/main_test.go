@@ -32,6 +32,10 @@ func TestMain(m *testing.M) {
 
 func serveApp(port string) {
 	root := os.Getenv(envRoot)
+	if b, _ := os.ReadFile(filepath.Join(root, "app.txt")); string(b) == "crash" {
+		fmt.Fprintln(os.Stderr, "app: crashing on start, as asked")
+		os.Exit(3)
+	}
 	http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		b, _ := os.ReadFile(filepath.Join(root, "app.txt"))
 		fmt.Fprintf(w, "%s pid=%d", b, os.Getpid())
@@ -218,6 +222,18 @@ func TestAgentSyncsAndRestarts(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(r.root, "escape.txt")); err != nil {
 		t.Errorf("a path above the root was not kept below it: %v", err)
+	}
+
+	// New files on which the app stops at once: the old ones are put back.
+	rep = r.call(Request{Op: "sync", Gen: 4, Restart: true}, map[string]string{"app.txt": "crash", "new.txt": "n"})
+	if !rep.PutBack || !strings.Contains(rep.Error, "exit status 3") || !rep.Running {
+		t.Fatalf("a sync the app stopped on: %+v, want the files put back and the app running", rep)
+	}
+	if got, err := r.get(); err != nil || !strings.HasPrefix(got, "v2") {
+		t.Errorf("after the files were put back the app answered %q (%v), want v2", got, err)
+	}
+	if _, err := os.Stat(filepath.Join(r.root, "new.txt")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a file the failed sync created is still there: %v", err)
 	}
 
 	_, _ = http.Get(r.app + "exit?code=7")

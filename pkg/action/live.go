@@ -1,0 +1,225 @@
+package action
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/google/go-containerregistry/pkg/name"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/draftk8s/draft/pkg/build"
+	"github.com/draftk8s/draft/pkg/config"
+	"github.com/draftk8s/draft/pkg/kube"
+	"github.com/draftk8s/draft/pkg/live"
+)
+
+// liveUpdate is watch mode's live update of one app: the ups of the watch
+// deploy the image with draft's agent (wrap), and a change of source files
+// only is synced to the running pods instead of rebuilt (decide, sync).
+type liveUpdate struct {
+	ctx     context.Context // the watch's: the syncer runs until it ends
+	u       *Up
+	plan    *build.Plan
+	restart bool
+	reload  string // why the app takes files without a restart ("" when it is restarted)
+	rules   []string
+	release string
+
+	mu     sync.Mutex
+	agent  []byte
+	syncer *live.Syncer
+	stop   context.CancelFunc
+	done   chan struct{}
+	wraps  map[string]name.Digest // plain image digest -> live image
+	mark   int64                  // the syncer's generation when the running up started
+}
+
+// newLiveUpdate reads how the app's image is made: live update works when
+// its Dockerfile copies the build context last (a source plan); else it is
+// off, and why says so.
+func newLiveUpdate(ctx context.Context, u *Up) (lv *liveUpdate, why string, err error) {
+	a, err := u.load()
+	if err != nil {
+		return nil, "", err
+	}
+	if a.env.LiveUpdate != nil && !*a.env.LiveUpdate {
+		return nil, "live-update = false in draft.toml", nil
+	}
+	dockerfile := a.env.Dockerfile
+	if dockerfile == "" {
+		dockerfile = "Dockerfile"
+	}
+	df, err := os.ReadFile(filepath.Join(a.dir, dockerfile))
+	if err != nil {
+		return nil, "", nil // up says so
+	}
+	plan, reason := build.Analyze(df)
+	switch {
+	case plan == nil:
+		return nil, "its image cannot take files as they are (" + reason + ")", nil
+	case plan.Kind == build.KindGo:
+		return nil, "a Go app's binary is not replaced in its pods yet", nil
+	case len(a.env.BuildArgs) > 0:
+		return nil, "the build has build arguments", nil
+	}
+	lv = &liveUpdate{ctx: ctx, u: u, plan: plan, release: a.release, wraps: map[string]name.Digest{}}
+	lv.reload = reloads(slices.Concat(plan.Entrypoint, plan.Cmd))
+	lv.restart = lv.reload == ""
+	lv.rules = slices.Concat([]string{dockerfile, ".dockerignore", config.FileName, cmpChart(a.env, a.release)}, a.env.Values)
+	return lv, "", nil
+}
+
+func cmpChart(env *config.Environment, release string) string {
+	if env.Chart != "" {
+		return env.Chart
+	}
+	return path.Join("charts", release)
+}
+
+// reloads says why the app's command takes changed files by itself, "" if
+// it must be restarted.
+func reloads(argv []string) string {
+	cmd := strings.Join(argv, " ")
+	switch {
+	case strings.Contains(cmd, "php -S") || strings.Contains(cmd, "apache2-foreground") || strings.Contains(cmd, "php-fpm"):
+		return "PHP reads the files on every request"
+	case strings.Contains(cmd, "--reload") || strings.Contains(cmd, "nodemon") || strings.Contains(cmd, "flask") && strings.Contains(cmd, "--debug"):
+		return "its server reloads changed files itself"
+	}
+	return ""
+}
+
+// decide says why the change needs a rebuild, "" when it can be synced: a
+// change of the Dockerfile, the chart or its values, draft.toml, or a file
+// a step before the source uses (a dependency manifest) rebuilds.
+func (lv *liveUpdate) decide(paths []string) string {
+	for _, p := range paths {
+		for _, r := range lv.rules {
+			if r != "" && (p == r || strings.HasPrefix(p, strings.TrimSuffix(r, "/")+"/")) {
+				return p + " changed"
+			}
+		}
+		if p == "." {
+			return "the whole tree may have changed (file events were lost)"
+		}
+		for _, d := range lv.plan.DepFiles {
+			if d = strings.TrimPrefix(path.Clean(d), "./"); p == d || strings.HasPrefix(p, d+"/") {
+				return p + " changed (a step before the source uses it)"
+			}
+		}
+	}
+	return ""
+}
+
+// wrap is the image to deploy in watch mode: img with draft's agent. The
+// first wrap starts the syncer, which must run before the rollout: the new
+// pods' apps start once it has given them the files.
+func (lv *liveUpdate) wrap(ctx context.Context, e *upEnv, img name.Digest) (name.Digest, error) {
+	lv.mu.Lock()
+	defer lv.mu.Unlock()
+	if d, ok := lv.wraps[img.DigestStr()]; ok {
+		return d, nil
+	}
+	if e.platform.OS == "" {
+		os, arch, err := kube.NodePlatform(ctx, e.cluster)
+		if err != nil {
+			return name.Digest{}, err
+		}
+		e.platform = v1.Platform{OS: os, Architecture: arch}
+	}
+	if lv.agent == nil {
+		home := lv.u.Settings.Home
+		if home == "" {
+			home = filepath.Join(os.TempDir(), "draft")
+		}
+		agent, err := live.AgentBinary(ctx, e.platform, filepath.Join(home, "cache"))
+		if err != nil {
+			return name.Digest{}, err
+		}
+		lv.agent = agent
+	}
+	base, err := e.reg.Image(ctx, img, e.platform)
+	if err != nil {
+		return name.Digest{}, err
+	}
+	limg, err := live.Image(base, lv.agent, lv.plan.SourceDest, 0)
+	if err != nil {
+		return name.Digest{}, err
+	}
+	tag := img.Context().Tag("live-" + strings.TrimPrefix(img.DigestStr(), "sha256:")[:20])
+	d, _, err := e.reg.Push(ctx, limg, tag)
+	if err != nil {
+		return name.Digest{}, fmt.Errorf("pushing the image with draft's agent: %w", err)
+	}
+	lv.wraps[img.DigestStr()] = d
+	if lv.syncer == nil {
+		lv.startSyncer(e)
+	}
+	lv.syncer.Track(d.DigestStr())
+	return d, nil
+}
+
+func (lv *liveUpdate) startSyncer(e *upEnv) {
+	c := e.cluster
+	pods := kube.NewPodWatch(c.Client, c.Namespace, "app.kubernetes.io/instance="+e.release)
+	ctx, stop := context.WithCancel(lv.ctx)
+	lv.stop, lv.done = stop, make(chan struct{})
+	dialer := live.NewForwardDialer(c.Config, c.Client)
+	lv.syncer = live.NewSyncer(live.Spec{Dir: e.dir, Restart: lv.restart}, dialer, pods, func(m string) { lv.u.say("%s", m) })
+	go func() {
+		defer close(lv.done)
+		defer dialer.Close()
+		if _, err := pods.Start(ctx); err != nil {
+			return
+		}
+		lv.syncer.Run(ctx)
+	}()
+}
+
+// close stops the syncer.
+func (lv *liveUpdate) close() {
+	lv.mu.Lock()
+	stop, done := lv.stop, lv.done
+	lv.mu.Unlock()
+	if stop != nil {
+		stop()
+		<-done
+	}
+}
+
+// started books the start of an up: its image holds the tree as it is now.
+func (lv *liveUpdate) started() {
+	lv.mu.Lock()
+	defer lv.mu.Unlock()
+	if lv.syncer != nil {
+		lv.mark = lv.syncer.Mark()
+	}
+}
+
+// deployed books an up's success: the paths synced before it started are
+// in its image.
+func (lv *liveUpdate) deployed() {
+	lv.mu.Lock()
+	defer lv.mu.Unlock()
+	if lv.syncer != nil {
+		lv.syncer.Rebase(lv.mark)
+	}
+}
+
+// sync applies the change to the running pods.
+func (lv *liveUpdate) sync(ctx context.Context, paths []string) (live.Report, error) {
+	lv.mu.Lock()
+	s := lv.syncer
+	lv.mu.Unlock()
+	if s == nil {
+		return live.Report{}, errors.New("no image with draft's agent is deployed yet")
+	}
+	return s.Apply(ctx, paths)
+}
