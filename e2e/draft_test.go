@@ -160,6 +160,12 @@ func get(t *testing.T, cfg *rest.Config, cs *kubernetes.Clientset, ns, release s
 			time.Sleep(200 * time.Millisecond)
 		}
 	}
+	return getPod(t, cfg, cs, ns, pod, port)
+}
+
+// getPod GETs / of the pod's port through a port-forward of its own.
+func getPod(t *testing.T, cfg *rest.Config, cs *kubernetes.Clientset, ns, pod string, port int) string {
+	t.Helper()
 	transport, upgrader, err := spdy.RoundTripperFor(cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -490,7 +490,7 @@ func TestFaultsAPIServerDrops(t *testing.T) {
 	})
 
 	t.Run("watch", func(t *testing.T) {
-		w := startWatch(t, dir, ns, false)
+		w := startWatch(t, dir, ns, false, "--no-live-update")
 		w.waitFor(t, "python-app v1", time.Minute)
 		p.drop()
 		time.Sleep(5 * time.Second)
@@ -509,7 +509,7 @@ func TestFaultsWatchInterrupted(t *testing.T) {
 	ns := namespace(t, cs)
 	dir := copyApp(t, "python-app")
 	mustDraft(t, dir, nil, "create")
-	w := startWatch(t, dir, ns, false)
+	w := startWatch(t, dir, ns, false, "--no-live-update") // a redeploy's rollout is what is interrupted
 	w.waitFor(t, "python-app v1", time.Minute)
 	w.settle()
 	// A version that takes 20 s to listen: its rollout is under way for long.

@@ -53,11 +53,11 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 
 var urlLine = regexp.MustCompile(`^(http://127\.0\.0\.1:\d+) -> `)
 
-func startWatch(t *testing.T, dir, ns string, jsonOut bool) *watching {
+func startWatch(t *testing.T, dir, ns string, jsonOut bool, extra ...string) *watching {
 	t.Helper()
 	w := &watching{done: make(chan error, 1), stdoutDone: make(chan struct{})}
 	testenv.BaseImagesOf(t, dir)
-	args := []string{"up", "--watch", "--auto-connect", "-n", ns}
+	args := append([]string{"up", "--watch", "--auto-connect", "-n", ns}, extra...)
 	if jsonOut {
 		args = append(args, "--output", "json")
 	}
@@ -203,7 +203,7 @@ func TestWatchPython(t *testing.T) {
 	version := func(v string) string { return strings.Replace(string(src), `VERSION = "v1"`, `VERSION = "`+v+`"`, 1) }
 	app := filepath.Join(dir, "app.py")
 
-	w := startWatch(t, dir, ns, false)
+	w := startWatch(t, dir, ns, false, "--no-live-update") // every save a redeploy: live update has its own tests
 	defer w.stop(t)
 	w.waitFor(t, "python-app v1", time.Minute)
 	w.settle()

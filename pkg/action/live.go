@@ -149,7 +149,7 @@ func (lv *liveUpdate) wrap(ctx context.Context, e *upEnv, img name.Digest) (name
 	if err != nil {
 		return name.Digest{}, err
 	}
-	limg, err := live.Image(base, lv.agent, lv.plan.SourceDest, 0)
+	limg, err := live.Image(base, lv.agent, live.ImageSpec{Root: lv.plan.SourceDest, UID: lv.plan.UID, GID: lv.plan.GID})
 	if err != nil {
 		return name.Digest{}, err
 	}

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"path"
 	"slices"
 	"strconv"
 	"strings"
@@ -25,12 +26,21 @@ const (
 	envPort   = "DRAFT_AGENT_PORT"
 )
 
+// Spec is where the agent puts synced files in an image.
+type ImageSpec struct {
+	Root string // the folder the synced paths are relative to (the image's copy of the build context)
+	// UID and GID own Root in the image with the agent, so that the app's
+	// user can create files in it (COPY --chown owns what it copies, not
+	// the folder WORKDIR made).
+	UID, GID int
+	Port     int // the app's port, waited for after a restart (0: the image's lowest exposed port, if any)
+}
+
 // Image is base with the agent added as its first process: a layer with
-// the agent, and the entrypoint it gets (the agent, then base's entrypoint
-// and command). root is the folder the synced paths are relative to;
-// port, the app's port, waited for after a restart (0: base's first
-// exposed port, if any).
-func Image(base v1.Image, agent []byte, root string, port int) (v1.Image, error) {
+// the agent (and Root, owned as the spec says), and the entrypoint it gets
+// (the agent, then base's entrypoint and command).
+func Image(base v1.Image, agent []byte, spec ImageSpec) (v1.Image, error) {
+	root, port := spec.Root, spec.Port
 	cf, err := base.ConfigFile()
 	if err != nil {
 		return nil, err
@@ -43,7 +53,7 @@ func Image(base v1.Image, agent []byte, root string, port int) (v1.Image, error)
 	if port == 0 {
 		port = firstPort(cfg.ExposedPorts)
 	}
-	layer, err := agentLayer(agent)
+	layer, err := agentLayer(agent, spec)
 	if err != nil {
 		return nil, err
 	}
@@ -67,13 +77,17 @@ func Image(base v1.Image, agent []byte, root string, port int) (v1.Image, error)
 // epoch is the layer's time: the same agent makes the same layer.
 var epoch = time.Unix(0, 0).UTC()
 
-func agentLayer(agent []byte) (v1.Layer, error) {
+func agentLayer(agent []byte, spec ImageSpec) (v1.Layer, error) {
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
-	for _, h := range []*tar.Header{
+	headers := []*tar.Header{
 		{Name: ".draft/", Typeflag: tar.TypeDir, Mode: 0o755, ModTime: epoch, Format: tar.FormatPAX},
 		{Name: ".draft/agent", Typeflag: tar.TypeReg, Mode: 0o755, Size: int64(len(agent)), ModTime: epoch, Format: tar.FormatPAX},
-	} {
+	}
+	if root := strings.Trim(path.Clean("/"+spec.Root), "/"); root != "" && (spec.UID != 0 || spec.GID != 0) {
+		headers = append([]*tar.Header{{Name: root + "/", Typeflag: tar.TypeDir, Mode: 0o755, Uid: spec.UID, Gid: spec.GID, ModTime: epoch, Format: tar.FormatPAX}}, headers...)
+	}
+	for _, h := range headers {
 		if err := tw.WriteHeader(h); err != nil {
 			return nil, err
 		}

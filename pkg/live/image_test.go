@@ -1,6 +1,7 @@
 package live
 
 import (
+	"archive/tar"
 	"slices"
 	"testing"
 
@@ -22,7 +23,7 @@ func TestImage(t *testing.T) {
 		c.Entrypoint, c.Cmd = []string{"python"}, []string{"app.py"}
 		c.ExposedPorts = map[string]struct{}{"8000/tcp": {}, "9000/tcp": {}}
 	})
-	img, err := Image(base, []byte("agent"), "/app", 0)
+	img, err := Image(base, []byte("agent"), ImageSpec{Root: "/app", UID: 10001, GID: 10001})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,16 +36,35 @@ func TestImage(t *testing.T) {
 	}
 	layers, _ := img.Layers()
 	if len(layers) != 2 {
-		t.Errorf("%d layers, want the base's and the agent's", len(layers))
+		t.Fatalf("%d layers, want the base's and the agent's", len(layers))
 	}
-	again, _ := Image(base, []byte("agent"), "/app", 0)
+	rc, err := layers[1].Uncompressed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	entries := map[string]*tar.Header{}
+	for tr := tar.NewReader(rc); ; {
+		h, err := tr.Next()
+		if err != nil {
+			break
+		}
+		entries[h.Name] = h
+	}
+	if h := entries["app/"]; h == nil || h.Uid != 10001 || h.Gid != 10001 {
+		t.Errorf("the source folder in the agent's layer: %+v, want it owned by 10001:10001", h)
+	}
+	if h := entries[".draft/agent"]; h == nil || h.Mode&0o111 == 0 {
+		t.Errorf("the agent in its layer: %+v, want an executable", h)
+	}
+	again, _ := Image(base, []byte("agent"), ImageSpec{Root: "/app", UID: 10001, GID: 10001})
 	d1, _ := img.Digest()
 	d2, _ := again.Digest()
 	if d1 != d2 {
 		t.Errorf("the same agent on the same base gave %s and %s", d1, d2)
 	}
 	empty := testkit.WithConfig(t, base, func(c *v1.Config) { c.Entrypoint, c.Cmd = nil, nil })
-	if _, err := Image(empty, []byte("agent"), "/app", 0); err == nil {
+	if _, err := Image(empty, []byte("agent"), ImageSpec{Root: "/app"}); err == nil {
 		t.Error("an image with no ENTRYPOINT or CMD was given the agent")
 	}
 }

@@ -1,0 +1,205 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/draftk8s/draft/pkg/kube"
+)
+
+// TestLivePython: watch mode's live update of a Python app with a
+// dependency manifest. An edit of the source answers through the same
+// local port with no new revision; an edit of requirements.txt rebuilds and
+// says why; a replaced pod serves the newest edit, never the image's; two
+// replicas both get an edit; an edit the app stops on is put back while the
+// previous version serves; Ctrl-C deploys the exact image, after which
+// draft up finds nothing changed.
+func TestLivePython(t *testing.T) {
+	cfg, cs, _ := cluster(t)
+	ns := namespace(t, cs)
+	dir := copyApp(t, "python-app")
+	write(t, filepath.Join(dir, "requirements.txt"), "# standard library only\n")
+	mustDraft(t, dir, nil, "create")
+	app := filepath.Join(dir, "app.py")
+	src, _ := os.ReadFile(app)
+	version := func(v string) string { return strings.Replace(string(src), `VERSION = "v1"`, `VERSION = "`+v+`"`, 1) }
+
+	w := startWatch(t, dir, ns, false)
+	defer w.stop(t)
+	w.waitFor(t, "python-app v1", 2*time.Minute)
+	if !strings.Contains(w.stderr(), "live update is on") {
+		t.Fatalf("watch mode did not say that live update is on\n%s", w.stderr())
+	}
+	revs := revisions(t, cs, ns, "python-app")
+
+	// Source edits: synced, the app restarted, no new revision.
+	for i := 2; i <= 4; i++ {
+		v := fmt.Sprintf("v%d", i)
+		t0 := time.Now()
+		write(t, app, version(v))
+		w.waitFor(t, "python-app "+v, time.Minute)
+		t.Logf("edit %s answered through connect %s after the save", v, time.Since(t0).Round(time.Millisecond))
+	}
+	w.waitLine(t, "synced 1 file to 1 pod")
+	if n := revisions(t, cs, ns, "python-app"); n != revs {
+		t.Errorf("%d revisions after source edits, want %d: live update made new ones", n, revs)
+	}
+
+	// A dependency manifest: a rebuild, which says why.
+	write(t, filepath.Join(dir, "requirements.txt"), "# standard library only, still\n")
+	w.waitLine(t, "rebuilding: requirements.txt changed")
+	for deadline := time.Now().Add(3 * time.Minute); revisions(t, cs, ns, "python-app") == revs; time.Sleep(200 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no new revision after requirements.txt changed\n%s", w.stderr())
+		}
+	}
+	w.waitFor(t, "python-app v4", time.Minute)
+	w.settle()
+
+	// A synced edit, then the pod deleted: the new pod answers with the
+	// edit, never with what its image holds.
+	write(t, app, version("v5"))
+	w.waitFor(t, "python-app v5", time.Minute)
+	old := podNames(t, cs, ns)
+	out, err := exec.Command("kubectl", "-n", ns, "delete", "pod", "-l", "app.kubernetes.io/instance=python-app", "--wait=false").CombinedOutput()
+	if err != nil {
+		t.Fatalf("kubectl delete pod: %v %s", err, out)
+	}
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(50 * time.Millisecond) {
+		got := w.tryGet()
+		if strings.HasPrefix(got, "python-app ") && got != "python-app v5" {
+			t.Fatalf("after kubectl delete pod the app answered %q, want v5 (the synced edit)\n%s", got, w.stderr())
+		}
+		if got == "python-app v5" && replaced(t, cs, ns, old) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the replaced pod did not serve within a minute\n%s", w.stderr())
+		}
+	}
+
+	// Two replicas: both get the next edit.
+	edit(t, filepath.Join(dir, "draft.toml"), "set = []", `set = ["replicaCount=2"]`)
+	w.waitLine(t, "rebuilding: draft.toml changed")
+	waitPods(t, cs, ns, 2)
+	w.settle()
+	write(t, app, version("v6"))
+	w.waitLine(t, "to 2 pods")
+	pods, _ := cs.CoreV1().Pods(ns).List(context.Background(), metav1.ListOptions{LabelSelector: "app.kubernetes.io/instance=python-app"})
+	for _, p := range pods.Items {
+		if p.DeletionTimestamp == nil {
+			if got := getPod(t, cfg, cs, ns, p.Name, 8080); got != "python-app v6" {
+				t.Errorf("pod %s answers %q, want v6", p.Name, got)
+			}
+		}
+	}
+
+	// An edit the app stops on: put back, the previous version serves.
+	write(t, app, version("v6")+"\nthis is not python (\n")
+	w.waitLine(t, "its files were put back")
+	w.waitFor(t, "python-app v6", 10*time.Second)
+	write(t, app, version("v7"))
+	w.waitFor(t, "python-app v7", time.Minute)
+	w.settle()
+
+	// Ctrl-C: the exact image of the tree, then nothing left to do.
+	w.stop(t)
+	if !strings.Contains(w.stderr(), "deploying the exact image of the tree") || !strings.Contains(lastLine(w.stderr()), "is ready: revision") {
+		t.Fatalf("watch mode did not end with the exact image deployed\n%s", w.stderr())
+	}
+	if got := get(t, cfg, cs, ns, "python-app", 8080); got != "python-app v7" {
+		t.Errorf("after the final deploy the app answers %q, want v7", got)
+	}
+	r := mustDraft(t, dir, nil, "up", "-n", ns)
+	if !strings.Contains(r.stderr, "nothing changed") {
+		t.Errorf("draft up after watch mode did something:\n%s", r.stderr)
+	}
+}
+
+// waitLine waits until the watch's stderr says s.
+func (w *watching) waitLine(t *testing.T, s string) {
+	t.Helper()
+	for deadline := time.Now().Add(3 * time.Minute); !strings.Contains(w.stderr(), s); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("watch mode never said %q\n%s", s, w.stderr())
+		}
+	}
+}
+
+// tryGet is one GET of the connected URL: its body, or "" on an error.
+func (w *watching) tryGet() string {
+	resp, err := (&http.Client{Timeout: 3 * time.Second}).Get(w.url)
+	if err != nil {
+		return ""
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return strings.TrimSpace(string(b))
+}
+
+// podNames are the names of the release's pods now.
+func podNames(t *testing.T, cs *kubernetes.Clientset, ns string) map[string]bool {
+	t.Helper()
+	pods, err := cs.CoreV1().Pods(ns).List(context.Background(), metav1.ListOptions{LabelSelector: "app.kubernetes.io/instance=python-app"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]bool{}
+	for _, p := range pods.Items {
+		names[p.Name] = true
+	}
+	return names
+}
+
+// replaced tells whether none of the old pods is left and a new one is Ready.
+func replaced(t *testing.T, cs *kubernetes.Clientset, ns string, old map[string]bool) bool {
+	t.Helper()
+	pods, err := cs.CoreV1().Pods(ns).List(context.Background(), metav1.ListOptions{LabelSelector: "app.kubernetes.io/instance=python-app"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ready := false
+	for _, p := range pods.Items {
+		if old[p.Name] {
+			return false
+		}
+		ready = ready || kube.PodReady(&p)
+	}
+	return ready
+}
+
+// waitPods waits until n pods of the release are Ready and none is going.
+func waitPods(t *testing.T, cs *kubernetes.Clientset, ns string, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(3 * time.Minute); ; time.Sleep(200 * time.Millisecond) {
+		pods, err := cs.CoreV1().Pods(ns).List(context.Background(), metav1.ListOptions{LabelSelector: "app.kubernetes.io/instance=python-app"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ready := 0
+		for _, p := range pods.Items {
+			if p.DeletionTimestamp == nil && kube.PodReady(&p) {
+				ready++
+			}
+		}
+		if ready == n && len(pods.Items) == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d pods Ready, %d in all", ready, n, len(pods.Items))
+		}
+	}
+}
