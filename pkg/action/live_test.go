@@ -1,0 +1,76 @@
+package action
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/draftk8s/draft/internal/testkit"
+)
+
+// Which changes a live update syncs, and why the others rebuild, on the
+// Python pack's own Dockerfile (requirements.txt copied before the source).
+func TestLiveDecide(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "app")
+	testkit.CopyTree(t, filepath.Join("testdata", "create", "python-flask", "want"), dir)
+	lv, why, err := newLiveUpdate(context.Background(), &Up{Target: Target{Dir: dir}})
+	if err != nil || lv == nil {
+		t.Fatalf("live update is off (%s, %v)", why, err)
+	}
+	for _, c := range []struct {
+		paths []string
+		why   string // "" for a sync
+	}{
+		{[]string{"app.py"}, ""},
+		{[]string{"templates/index.html", "static/app.css"}, ""},
+		{[]string{"app.py", "requirements.txt"}, "requirements.txt changed (a step before the source uses it)"},
+		{[]string{"Dockerfile"}, "Dockerfile changed"},
+		{[]string{"draft.toml"}, "draft.toml changed"},
+		{[]string{"charts/python-flask/values.yaml"}, "charts/python-flask/values.yaml changed"},
+		{[]string{"."}, "the whole tree may have changed (file events were lost)"},
+	} {
+		if got := lv.decide(c.paths); got != c.why {
+			t.Errorf("decide(%q) = %q, want %q", c.paths, got, c.why)
+		}
+	}
+}
+
+// A Dockerfile that builds the source in a stage, draft.toml's
+// live-update = false: live update is off, and says why.
+func TestLiveOff(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "draft.toml"), []byte("[environments.development]\n  name = \"web\"\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM node:20 AS build\nCOPY . .\nRUN npm run build\nFROM nginx\nCOPY --from=build /dist /usr/share/nginx/html\n"), 0o644)
+	lv, why, err := newLiveUpdate(context.Background(), &Up{Target: Target{Dir: dir}})
+	if err != nil || lv != nil || !strings.Contains(why, "cannot take files") {
+		t.Errorf("a build stage: %v %q %v, want off and why", lv, why, err)
+	}
+	os.WriteFile(filepath.Join(dir, "draft.toml"), []byte("[environments.development]\n  name = \"web\"\n  live-update = false\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM python:3.12-slim\nWORKDIR /app\nCOPY . .\nCMD [\"python\", \"app.py\"]\n"), 0o644)
+	if lv, why, _ := newLiveUpdate(context.Background(), &Up{Target: Target{Dir: dir}}); lv != nil || why != "live-update = false in draft.toml" {
+		t.Errorf("live-update = false: %v %q", lv, why)
+	}
+}
+
+func TestReloads(t *testing.T) {
+	for _, c := range []struct {
+		argv    []string
+		restart bool
+	}{
+		{[]string{"python", "app.py"}, true},
+		{[]string{"gunicorn", "--bind", "0.0.0.0:8000", "app:app"}, true},
+		{[]string{"uvicorn", "main:app", "--reload"}, false},
+		{[]string{"php", "-S", "0.0.0.0:8080", "-t", "public"}, false},
+		{[]string{"apache2-foreground"}, false},
+		{[]string{"node", "server.js"}, true},
+		{[]string{"npx", "nodemon", "server.js"}, false},
+		{[]string{"python", "-m", "flask", "run", "--debug"}, false},
+		{[]string{"bundle", "exec", "rackup"}, true},
+	} {
+		if got := reloads(c.argv) == ""; got != c.restart {
+			t.Errorf("%q: restart %v, want %v", c.argv, got, c.restart)
+		}
+	}
+}
