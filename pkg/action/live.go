@@ -2,22 +2,25 @@ package action
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"os"
 	"path"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/draftk8s/draft/pkg/build"
 	"github.com/draftk8s/draft/pkg/config"
 	"github.com/draftk8s/draft/pkg/kube"
 	"github.com/draftk8s/draft/pkg/live"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
 // liveUpdate is watch mode's live update of one app: the ups of the watch
@@ -31,14 +34,21 @@ type liveUpdate struct {
 	reload  string // why the app takes files without a restart ("" when it is restarted)
 	rules   []string
 	release string
+	dir     string
 
-	mu     sync.Mutex
-	agent  []byte
-	syncer *live.Syncer
-	stop   context.CancelFunc
-	done   chan struct{}
-	wraps  map[string]name.Digest // plain image digest -> live image
-	mark   int64                  // the syncer's generation when the running up started
+	// A Go app: its binary, compiled here into binDir, replaces the
+	// image's (synced to goBinary, which the agent then starts).
+	binDir  string
+	lastBin [32]byte // the sha256 of the binary the pods have
+
+	mu       sync.Mutex
+	agent    []byte
+	syncer   *live.Syncer
+	stop     context.CancelFunc
+	done     chan struct{}
+	wraps    map[string]name.Digest // plain image digest -> live image
+	platform v1.Platform            // the cluster's, once an up found it
+	mark     int64                  // the syncer's generation when the running up started
 }
 
 // newLiveUpdate reads how the app's image is made: live update works when
@@ -64,15 +74,23 @@ func newLiveUpdate(ctx context.Context, u *Up) (lv *liveUpdate, why string, err 
 	switch {
 	case plan == nil:
 		return nil, "its image cannot take files as they are (" + reason + ")", nil
-	case plan.Kind == build.KindGo:
-		return nil, "a Go app's binary is not replaced in its pods yet", nil
 	case len(a.env.BuildArgs) > 0:
 		return nil, "the build has build arguments", nil
 	}
-	lv = &liveUpdate{ctx: ctx, u: u, plan: plan, release: a.release, wraps: map[string]name.Digest{}}
+	lv = &liveUpdate{ctx: ctx, u: u, plan: plan, release: a.release, dir: a.dir, wraps: map[string]name.Digest{}}
+	lv.rules = slices.Concat([]string{dockerfile, ".dockerignore", config.FileName, cmpChart(a.env, a.release)}, a.env.Values)
+	if plan.Kind == build.KindGo {
+		// Compiled here; the folders the image copies beside the binary
+		// (templates/) are rebuilt.
+		lv.restart = true
+		lv.rules = append(lv.rules, "go.mod", "go.sum", "vendor")
+		for _, f := range plan.Files {
+			lv.rules = append(lv.rules, f.Src)
+		}
+		return lv, "", nil
+	}
 	lv.reload = reloads(slices.Concat(plan.Entrypoint, plan.Cmd))
 	lv.restart = lv.reload == ""
-	lv.rules = slices.Concat([]string{dockerfile, ".dockerignore", config.FileName, cmpChart(a.env, a.release)}, a.env.Values)
 	return lv, "", nil
 }
 
@@ -149,7 +167,13 @@ func (lv *liveUpdate) wrap(ctx context.Context, e *upEnv, img name.Digest) (name
 	if err != nil {
 		return name.Digest{}, err
 	}
-	limg, err := live.Image(base, lv.agent, live.ImageSpec{Root: lv.plan.SourceDest, UID: lv.plan.UID, GID: lv.plan.GID})
+	spec := live.ImageSpec{Root: lv.plan.SourceDest, UID: lv.plan.UID, GID: lv.plan.GID}
+	if lv.plan.Kind == build.KindGo {
+		spec = live.ImageSpec{Root: "/", Exec: "/" + goBinary}
+		spec.UID, spec.GID = numericUser(lv.plan.User)
+	}
+	lv.platform = e.platform
+	limg, err := live.Image(base, lv.agent, spec)
 	if err != nil {
 		return name.Digest{}, err
 	}
@@ -172,7 +196,11 @@ func (lv *liveUpdate) startSyncer(e *upEnv) {
 	ctx, stop := context.WithCancel(lv.ctx)
 	lv.stop, lv.done = stop, make(chan struct{})
 	dialer := live.NewForwardDialer(c.Config, c.Client)
-	lv.syncer = live.NewSyncer(live.Spec{Dir: e.dir, Restart: lv.restart}, dialer, pods, func(m string) { lv.u.say("%s", m) })
+	spec := live.Spec{Dir: e.dir, Restart: lv.restart}
+	if lv.plan.Kind == build.KindGo {
+		spec.Source = func(p string) string { return filepath.Join(lv.binDir, filepath.Base(p)) }
+	}
+	lv.syncer = live.NewSyncer(spec, dialer, pods, func(m string) { lv.u.say("%s", m) })
 	go func() {
 		defer close(lv.done)
 		defer dialer.Close()
@@ -221,5 +249,65 @@ func (lv *liveUpdate) sync(ctx context.Context, paths []string) (live.Report, er
 	if s == nil {
 		return live.Report{}, errors.New("no image with draft's agent is deployed yet")
 	}
+	if lv.plan.Kind == build.KindGo {
+		return lv.syncGo(ctx, s)
+	}
 	return s.Apply(ctx, paths)
+}
+
+// goBinary is where a Go app's binary compiled here goes in its pods.
+const goBinary = ".draft/app"
+
+// syncGo compiles the app here and syncs the binary, if it changed.
+func (lv *liveUpdate) syncGo(ctx context.Context, s *live.Syncer) (live.Report, error) {
+	if lv.binDir == "" {
+		d, err := os.MkdirTemp("", "draft-live-go-")
+		if err != nil {
+			return live.Report{}, err
+		}
+		lv.binDir = d
+	}
+	t0 := time.Now()
+	tmp := filepath.Join(lv.binDir, "app.new")
+	req := build.Request{Dir: lv.dir, Platform: lv.platform, Log: lv.u.UI.Writer()}
+	if err := build.NewDaemonless(nil).CompileGo(ctx, req, lv.plan, tmp); err != nil {
+		return live.Report{}, &compileError{err}
+	}
+	b, err := os.ReadFile(tmp)
+	if err != nil {
+		return live.Report{}, err
+	}
+	compiled := time.Since(t0)
+	sum := sha256.Sum256(b)
+	if sum == lv.lastBin {
+		os.Remove(tmp)
+		return live.Report{Compiled: compiled, Same: true}, nil
+	}
+	if err := os.Rename(tmp, filepath.Join(lv.binDir, path.Base(goBinary))); err != nil {
+		return live.Report{}, err
+	}
+	rep, err := s.Apply(ctx, []string{goBinary})
+	rep.Compiled = compiled
+	if err == nil {
+		lv.lastBin = sum
+	}
+	return rep, err
+}
+
+// compileError is a Go app that does not compile: told, not rebuilt (the
+// build would fail the same way).
+type compileError struct{ err error }
+
+func (e *compileError) Error() string { return e.err.Error() }
+func (e *compileError) Unwrap() error { return e.err }
+
+// numericUser is a USER uid[:gid] of numbers, 0:0 otherwise.
+func numericUser(user string) (uid, gid int) {
+	u, g, _ := strings.Cut(user, ":")
+	uid, _ = strconv.Atoi(u)
+	gid, _ = strconv.Atoi(g)
+	if g == "" {
+		gid = uid
+	}
+	return uid, gid
 }

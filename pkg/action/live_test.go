@@ -74,3 +74,34 @@ func TestReloads(t *testing.T) {
 		}
 	}
 }
+
+// A Go app: every change is compiled here (a file may be embedded), but
+// go.mod, go.sum and the folders the image copies beside the binary
+// rebuild.
+func TestLiveDecideGo(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "app")
+	testkit.CopyTree(t, filepath.Join("testdata", "create", "go-templates", "want"), dir)
+	lv, why, err := newLiveUpdate(context.Background(), &Up{Target: Target{Dir: dir}})
+	if err != nil || lv == nil {
+		t.Fatalf("live update is off (%s, %v)", why, err)
+	}
+	if len(lv.plan.Files) == 0 {
+		t.Fatalf("the fixture's image copies no folder beside the binary: %+v", lv.plan)
+	}
+	folder := lv.plan.Files[0].Src
+	for _, c := range []struct {
+		path string
+		why  string
+	}{
+		{"main.go", ""},
+		{"internal/x/x.go", ""},
+		{"README.md", ""},
+		{"go.mod", "go.mod changed"},
+		{"go.sum", "go.sum changed"},
+		{folder + "/index.html", folder + "/index.html changed"},
+	} {
+		if got := lv.decide([]string{c.path}); got != c.why {
+			t.Errorf("decide(%q) = %q, want %q", c.path, got, c.why)
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/draftk8s/draft/pkg/build"
 	"github.com/draftk8s/draft/pkg/live"
 	"github.com/draftk8s/draft/pkg/deploy"
 	"github.com/draftk8s/draft/pkg/detect"
@@ -464,6 +465,16 @@ func (l *loop) liveOrWhy(ctx context.Context, paths []string) bool {
 		if ctx.Err() != nil {
 			return true
 		}
+		var ce *compileError
+		if errors.As(err, &ce) { // a rebuild would fail the same way
+			msg := fmt.Sprintf("the change does not compile: %v; the pods keep the previous binary; watching for the next change", ce.err)
+			u.say("%s", msg)
+			u.emit(Event{Event: EventError, Release: l.live.release, Message: msg})
+			if l.w.Redeployed != nil {
+				l.w.Redeployed(nil, err)
+			}
+			return true
+		}
 		var pb *live.PutBackError
 		if errors.As(err, &pb) { // a rebuild would not start either
 			msg := fmt.Sprintf("the change was synced, but the app stopped on it (%s): its files were put back and it serves the previous version; watching for the next change", err)
@@ -494,11 +505,14 @@ func (w *Watch) startLive(ctx context.Context) (*liveUpdate, error) {
 		}
 		return nil, err
 	}
-	how := "the app is restarted to take them"
-	if lv.reload != "" {
-		how = "no restart: " + lv.reload
+	switch {
+	case lv.plan.Kind == build.KindGo:
+		w.Up.say("live update is on: a change is compiled here, and the new binary replaces the running one in the pods; a change of go.mod, the Dockerfile, the chart or draft.toml rebuilds")
+	case lv.reload != "":
+		w.Up.say("live update is on: a change of source files is synced into the running pods (no restart: %s); any other change rebuilds", lv.reload)
+	default:
+		w.Up.say("live update is on: a change of source files is synced into the running pods, and the app restarted; any other change rebuilds")
 	}
-	w.Up.say("live update is on: a change of source files is synced into the running pods (%s); any other change rebuilds", how)
 	w.Up.live = lv
 	return lv, nil
 }

@@ -327,24 +327,8 @@ func (d *Daemonless) buildGo(ctx context.Context, req Request, p *Plan) (v1.Imag
 	}
 	defer os.RemoveAll(tmp)
 	bin := filepath.Join(tmp, "app")
-	args := append([]string{"build", "-buildvcs=false"}, p.GoFlags...)
-	args = append(args, "-o", bin, p.GoPackage)
-	cmd := exec.CommandContext(ctx, d.goCmd, args...)
-	cmd.Dir = req.Dir
-	cmd.Env = append(append(os.Environ(), p.GoEnv...), "GOOS="+req.Platform.OS, "GOARCH="+req.Platform.Architecture)
-	if req.Platform.Architecture == "arm" && strings.HasPrefix(req.Platform.Variant, "v") {
-		cmd.Env = append(cmd.Env, "GOARM="+strings.TrimPrefix(req.Platform.Variant, "v"))
-	}
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Run(); err != nil {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		return nil, fmt.Errorf("go build %s failed: %s", p.GoPackage, strings.Join(ui.LastLines(out.String(), 20), "\n"))
-	}
-	if req.Log != nil && out.Len() > 0 {
-		req.Log.Write(out.Bytes())
+	if err := d.CompileGo(ctx, req, p, bin); err != nil {
+		return nil, err
 	}
 	base, err := d.base(ctx, p, req.Platform)
 	if err != nil {
@@ -379,6 +363,32 @@ func (d *Daemonless) buildGo(ctx context.Context, req Request, p *Plan) (v1.Imag
 		return nil, err
 	}
 	return d.configure(img, p, req.Labels)
+}
+
+// CompileGo compiles the plan's Go package on this machine for the
+// request's platform, as the Dockerfile's build stage would, into bin
+// (watch mode's live update replaces a running binary with it).
+func (d *Daemonless) CompileGo(ctx context.Context, req Request, p *Plan, bin string) error {
+	args := append([]string{"build", "-buildvcs=false"}, p.GoFlags...)
+	args = append(args, "-o", bin, p.GoPackage)
+	cmd := exec.CommandContext(ctx, d.goCmd, args...)
+	cmd.Dir = req.Dir
+	cmd.Env = append(append(os.Environ(), p.GoEnv...), "GOOS="+req.Platform.OS, "GOARCH="+req.Platform.Architecture)
+	if req.Platform.Architecture == "arm" && strings.HasPrefix(req.Platform.Variant, "v") {
+		cmd.Env = append(cmd.Env, "GOARM="+strings.TrimPrefix(req.Platform.Variant, "v"))
+	}
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return fmt.Errorf("go build %s failed: %s", p.GoPackage, strings.Join(ui.LastLines(out.String(), 20), "\n"))
+	}
+	if req.Log != nil && out.Len() > 0 {
+		req.Log.Write(out.Bytes())
+	}
+	return nil
 }
 
 // layerEntry is one file, directory or symlink of a layer.

@@ -11,7 +11,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -84,14 +83,15 @@ func call(ctx context.Context, c io.ReadWriteCloser, req request, body []byte) (
 	return rep, nil
 }
 
-// archive is the tar of paths (relative to dir, slash-separated) as they
-// are now: a path that is gone goes on the delete list.
-func archive(dir string, paths []string) (body []byte, files, deleted int, err error) {
+// archive is the tar of paths (relative to the agent's root, slash-
+// separated) as their local files (source) are now: a path whose file is
+// gone goes on the delete list.
+func archive(source func(string) string, paths []string) (body []byte, files, deleted int, err error) {
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
 	var gone []string
 	for _, p := range paths {
-		abs := filepath.Join(dir, filepath.FromSlash(p))
+		abs := source(p)
 		fi, err := os.Lstat(abs)
 		switch {
 		case errors.Is(err, fs.ErrNotExist):

@@ -24,6 +24,7 @@ const (
 	BaseLabel = "dev.draft.live.base" // the digest of the image it was added to
 	envRoot   = "DRAFT_AGENT_ROOT"    // see agent/main.go
 	envPort   = "DRAFT_AGENT_PORT"
+	envExec   = "DRAFT_AGENT_EXEC"
 )
 
 // Spec is where the agent puts synced files in an image.
@@ -34,6 +35,10 @@ type ImageSpec struct {
 	// the folder WORKDIR made).
 	UID, GID int
 	Port     int // the app's port, waited for after a restart (0: the image's lowest exposed port, if any)
+	// Exec, when set, is where a binary compiled here goes (under
+	// /.draft/, which UID and GID own): the agent starts it instead of the
+	// image's command once it is there.
+	Exec string
 }
 
 // Image is base with the agent added as its first process: a layer with
@@ -64,6 +69,9 @@ func Image(base v1.Image, agent []byte, spec ImageSpec) (v1.Image, error) {
 	cfg.Entrypoint = append([]string{AgentPath, "--"}, argv...)
 	cfg.Cmd = nil
 	cfg.Env = append(cfg.Env, envRoot+"="+root, envPort+"="+strconv.Itoa(port))
+	if spec.Exec != "" {
+		cfg.Env = append(cfg.Env, envExec+"="+spec.Exec)
+	}
 	if cfg.Labels == nil {
 		cfg.Labels = map[string]string{}
 	}
@@ -81,7 +89,7 @@ func agentLayer(agent []byte, spec ImageSpec) (v1.Layer, error) {
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
 	headers := []*tar.Header{
-		{Name: ".draft/", Typeflag: tar.TypeDir, Mode: 0o755, ModTime: epoch, Format: tar.FormatPAX},
+		{Name: ".draft/", Typeflag: tar.TypeDir, Mode: 0o755, Uid: spec.UID, Gid: spec.GID, ModTime: epoch, Format: tar.FormatPAX},
 		{Name: ".draft/agent", Typeflag: tar.TypeReg, Mode: 0o755, Size: int64(len(agent)), ModTime: epoch, Format: tar.FormatPAX},
 	}
 	if root := strings.Trim(path.Clean("/"+spec.Root), "/"); root != "" && (spec.UID != 0 || spec.GID != 0) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -20,10 +21,23 @@ import (
 type Spec struct {
 	Dir     string // the local folder the synced paths are relative to (the build context)
 	Restart bool   // the app is restarted to take the files (else it reads them itself)
+	// Source, when set, is the local file of a synced path (a binary
+	// compiled here); else the path under Dir.
+	Source func(path string) string
+}
+
+func (s Spec) source(p string) string {
+	if s.Source != nil {
+		return s.Source(p)
+	}
+	return filepath.Join(s.Dir, filepath.FromSlash(p))
 }
 
 // Report is what one Apply did, over every pod.
 type Report struct {
+	Compiled time.Duration // compiling the binary here, when one was (set by the caller)
+	Same     bool          // the binary compiled is the one the pods run: nothing was synced
+
 	Files, Deleted int           // of the change
 	Pods           int           // brought to it
 	Took           time.Duration // from Apply until every pod had it
@@ -32,11 +46,17 @@ type Report struct {
 }
 
 func (r Report) String() string {
+	if r.Same {
+		return fmt.Sprintf("compiled in %s: the binary is the one the pods run, nothing to sync", r.Compiled.Round(time.Millisecond))
+	}
 	what := fmt.Sprintf("%d file%s", r.Files, plural(r.Files))
 	if r.Deleted > 0 {
 		what += fmt.Sprintf(" and %d deletion%s", r.Deleted, plural(r.Deleted))
 	}
 	s := fmt.Sprintf("synced %s to %d pod%s in %s", what, r.Pods, plural(r.Pods), r.Took.Round(time.Millisecond))
+	if r.Compiled > 0 {
+		s = fmt.Sprintf("compiled in %s, %s", r.Compiled.Round(time.Millisecond), s)
+	}
 	if r.Restart > 0 {
 		s += fmt.Sprintf(", app restarted in %s", (r.Restart + r.Ready).Round(time.Millisecond))
 	}
@@ -302,7 +322,7 @@ func (s *Syncer) catchUp(ctx context.Context, w *worker) error {
 }
 
 func (s *Syncer) send(ctx context.Context, pod *corev1.Pod, paths []string, gen int64, whole bool) (reply, error) {
-	body, _, _, err := archive(s.spec.Dir, paths)
+	body, _, _, err := archive(s.spec.source, paths)
 	if err != nil {
 		return reply{}, err
 	}
@@ -324,7 +344,7 @@ func (s *Syncer) send(ctx context.Context, pod *corev1.Pod, paths []string, gen 
 // or has failed.
 func (s *Syncer) Apply(ctx context.Context, paths []string) (Report, error) {
 	t0 := time.Now()
-	_, files, deleted, err := archive(s.spec.Dir, paths)
+	_, files, deleted, err := archive(s.spec.source, paths)
 	if err != nil {
 		return Report{}, err
 	}

@@ -52,6 +52,7 @@ const (
 	envPort   = "DRAFT_AGENT_PORT"   // the app's port, waited for after a restart (0: not waited for)
 	envWait   = "DRAFT_AGENT_WAIT"   // seconds to wait for draft before the app starts with the image's files
 	envGrace  = "DRAFT_AGENT_GRACE"  // seconds between SIGTERM and SIGKILL at a restart
+	envExec   = "DRAFT_AGENT_EXEC"   // a binary that replaces the command's, once draft has put one there
 )
 
 // deleteList is the tar entry that lists the paths to remove.
@@ -88,6 +89,7 @@ type settings struct {
 	port   int
 	wait   time.Duration
 	grace  time.Duration
+	exec   string
 }
 
 func fromEnv() settings {
@@ -99,6 +101,7 @@ func fromEnv() settings {
 		s.root = v
 	}
 	s.port, _ = strconv.Atoi(os.Getenv(envPort))
+	s.exec = os.Getenv(envExec)
 	if f, err := strconv.ParseFloat(os.Getenv(envWait), 64); err == nil && f >= 0 {
 		s.wait = time.Duration(f * float64(time.Second))
 	}
@@ -223,6 +226,11 @@ func (a *agent) ended(pid, status int) {
 // output and environment.
 func (a *agent) startApp() error {
 	bin := a.argv[0]
+	if a.s.exec != "" {
+		if fi, err := os.Stat(a.s.exec); err == nil && fi.Mode().IsRegular() {
+			bin = a.s.exec // a binary compiled by draft since the image
+		}
+	}
 	if !strings.Contains(bin, "/") {
 		p, err := exec.LookPath(bin)
 		if err != nil {
