@@ -14,11 +14,11 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
-	"github.com/draftk8s/draft/pkg/live"
 	"github.com/draftk8s/draft/pkg/build"
 	"github.com/draftk8s/draft/pkg/config"
 	"github.com/draftk8s/draft/pkg/deploy"
 	"github.com/draftk8s/draft/pkg/kube"
+	"github.com/draftk8s/draft/pkg/live"
 	"github.com/draftk8s/draft/pkg/registry"
 	"github.com/draftk8s/draft/pkg/ui"
 )

@@ -8,9 +8,9 @@ import (
 	"time"
 
 	"github.com/draftk8s/draft/pkg/build"
-	"github.com/draftk8s/draft/pkg/live"
 	"github.com/draftk8s/draft/pkg/deploy"
 	"github.com/draftk8s/draft/pkg/detect"
+	"github.com/draftk8s/draft/pkg/live"
 	"github.com/draftk8s/draft/pkg/watch"
 )
 
@@ -192,8 +192,8 @@ type loop struct {
 	// batch started it): its batch opens the gate only if nothing changed
 	// after it. nextBasis is the same for the up next starts.
 	basis, nextBasis time.Time
-	live *liveUpdate // nil: every change rebuilds
-	due  []string    // the paths changed since the running up started
+	live             *liveUpdate // nil: every change rebuilds
+	due              []string    // the paths changed since the running up started
 	// batched is the At of the last batch received: an Early of a burst
 	// whose batch came first (a select picks at random among the channels
 	// ready) is old news.

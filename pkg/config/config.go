@@ -39,16 +39,16 @@ type Config struct {
 
 // Environment is one [environments.NAME] table.
 type Environment struct {
-	Name          string            `toml:"name"` // release name
-	Namespace     string            `toml:"namespace"`
-	Registry      string            `toml:"registry"`
-	Wait          *bool             `toml:"wait"`
-	Watch         bool              `toml:"watch"`
-	WatchDelay    float64           `toml:"watch-delay"`
-	AutoConnect   bool              `toml:"auto-connect"`
+	Name        string  `toml:"name"` // release name
+	Namespace   string  `toml:"namespace"`
+	Registry    string  `toml:"registry"`
+	Wait        *bool   `toml:"wait"`
+	Watch       bool    `toml:"watch"`
+	WatchDelay  float64 `toml:"watch-delay"`
+	AutoConnect bool    `toml:"auto-connect"`
 	// LiveUpdate: watch mode syncs source changes into the running pods
 	// instead of rebuilding (nil: on).
-	LiveUpdate *bool `toml:"live-update"`
+	LiveUpdate    *bool             `toml:"live-update"`
 	OverridePorts []string          `toml:"override-ports"`
 	Chart         string            `toml:"chart"`
 	Dockerfile    string            `toml:"dockerfile"`
