@@ -150,10 +150,14 @@ func (w *watching) tryGet() string {
 	return strings.TrimSpace(string(b))
 }
 
-// podNames are the names of the release's pods now.
 func podNames(t *testing.T, cs *kubernetes.Clientset, ns string) map[string]bool {
+	return podNamesOf(t, cs, ns, "python-app")
+}
+
+// podNamesOf are the names of the release's pods now.
+func podNamesOf(t *testing.T, cs *kubernetes.Clientset, ns, release string) map[string]bool {
 	t.Helper()
-	pods, err := cs.CoreV1().Pods(ns).List(context.Background(), metav1.ListOptions{LabelSelector: "app.kubernetes.io/instance=python-app"})
+	pods, err := cs.CoreV1().Pods(ns).List(context.Background(), metav1.ListOptions{LabelSelector: "app.kubernetes.io/instance=" + release})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,10 +168,15 @@ func podNames(t *testing.T, cs *kubernetes.Clientset, ns string) map[string]bool
 	return names
 }
 
-// replaced tells whether none of the old pods is left and a new one is Ready.
 func replaced(t *testing.T, cs *kubernetes.Clientset, ns string, old map[string]bool) bool {
+	return replacedOf(t, cs, ns, "python-app", old)
+}
+
+// replacedOf tells whether none of the old pods of the release is left and
+// a new one is Ready.
+func replacedOf(t *testing.T, cs *kubernetes.Clientset, ns, release string, old map[string]bool) bool {
 	t.Helper()
-	pods, err := cs.CoreV1().Pods(ns).List(context.Background(), metav1.ListOptions{LabelSelector: "app.kubernetes.io/instance=python-app"})
+	pods, err := cs.CoreV1().Pods(ns).List(context.Background(), metav1.ListOptions{LabelSelector: "app.kubernetes.io/instance=" + release})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,5 +210,72 @@ func waitPods(t *testing.T, cs *kubernetes.Clientset, ns string, n int) {
 		if time.Now().After(deadline) {
 			t.Fatalf("%d of %d pods Ready, %d in all", ready, n, len(pods.Items))
 		}
+	}
+}
+
+// TestLivePacks: live update of the Go, Node.js, Ruby and PHP packs' apps
+// (the Go app on its scratch image: no shell, no tar): an edit answers
+// through the same local port with no new revision and says what it got;
+// a replaced pod answers with the edit, not with its image's code; Ctrl-C
+// deploys the exact image, after which draft up finds nothing changed.
+func TestLivePacks(t *testing.T) {
+	_, cs, _ := cluster(t)
+	for _, c := range []struct {
+		app, file, v1, said string
+	}{
+		{"go-app", "main.go", `const version = "v1"`, "compiled in"},
+		{"node-app", "server.js", `const VERSION = "v1"`, "app restarted in"},
+		{"ruby-app", "app.rb", `VERSION = "v1"`, "app restarted in"},
+		{"php-app", "index.php", `$version = "v1"`, "no restart: PHP reads the files on every request"},
+	} {
+		t.Run(c.app, func(t *testing.T) {
+			ns := namespace(t, cs)
+			dir := copyApp(t, c.app)
+			mustDraft(t, dir, nil, "create")
+			file := filepath.Join(dir, c.file)
+			src, _ := os.ReadFile(file)
+			if !strings.Contains(string(src), c.v1) {
+				t.Fatalf("%s has no %s", c.file, c.v1)
+			}
+			version := func(v string) string { return strings.Replace(string(src), c.v1, strings.Replace(c.v1, "v1", v, 1), 1) }
+			w := startWatch(t, dir, ns, false)
+			defer w.stop(t)
+			w.waitFor(t, c.app+" v1", 2*time.Minute)
+			w.settle()
+			revs := revisions(t, cs, ns, c.app)
+			t0 := time.Now()
+			write(t, file, version("v2"))
+			w.waitFor(t, c.app+" v2", time.Minute)
+			t.Logf("the edit answered through connect %s after the save", time.Since(t0).Round(time.Millisecond))
+			w.waitLine(t, c.said)
+			if n := revisions(t, cs, ns, c.app); n != revs {
+				t.Errorf("%d revisions after an edit, want %d", n, revs)
+			}
+
+			old := podNamesOf(t, cs, ns, c.app)
+			if out, err := exec.Command("kubectl", "-n", ns, "delete", "pod", "-l", "app.kubernetes.io/instance="+c.app, "--wait=false").CombinedOutput(); err != nil {
+				t.Fatalf("kubectl delete pod: %v %s", err, out)
+			}
+			for deadline := time.Now().Add(time.Minute); ; time.Sleep(50 * time.Millisecond) {
+				got := w.tryGet()
+				if got == c.app+" v1" {
+					t.Fatalf("a replaced pod answered with its image's code\n%s", w.stderr())
+				}
+				if got == c.app+" v2" && replacedOf(t, cs, ns, c.app, old) {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("the replaced pod did not serve within a minute\n%s", w.stderr())
+				}
+			}
+
+			w.stop(t)
+			if !strings.Contains(w.stderr(), "deploying the exact image of the tree") {
+				t.Fatalf("watch mode did not end with the exact image deployed\n%s", w.stderr())
+			}
+			if r := mustDraft(t, dir, nil, "up", "-n", ns); !strings.Contains(r.stderr, "nothing changed") {
+				t.Errorf("draft up after watch mode did something:\n%s", r.stderr)
+			}
+		})
 	}
 }
