@@ -47,7 +47,7 @@ func main() {
 	exec.Command("kubectl", "create", "namespace", *ns).Run()
 
 	// draft
-	cmd := exec.Command(draft, "up", "--watch", "--auto-connect", "-n", *ns)
+	cmd := exec.Command(draft, "up", "--watch", "--auto-connect", "--no-live-update", "-n", *ns) // the full-redeploy loop; bench/live has live update
 	cmd.Dir = dir
 	stdout, _ := cmd.StdoutPipe()
 	stderr, _ := cmd.StderrPipe()
