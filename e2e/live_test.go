@@ -58,6 +58,21 @@ func TestLivePython(t *testing.T) {
 		t.Errorf("%d revisions after source edits, want %d: live update made new ones", n, revs)
 	}
 
+	// A burst of 1,000 files (a git checkout) with the new version last:
+	// one sync of all of it.
+	os.MkdirAll(filepath.Join(dir, "data"), 0o755)
+	for i := 0; i < 1000; i++ {
+		write(t, filepath.Join(dir, "data", fmt.Sprintf("f%04d.txt", i)), fmt.Sprint(i))
+	}
+	write(t, app, version("burst"))
+	w.waitFor(t, "python-app burst", time.Minute)
+	w.waitLine(t, "synced 1001 files to 1 pod")
+	if n := strings.Count(w.stderr(), "\nsynced "); n != 4 {
+		t.Errorf("%d syncs after 3 edits and a burst, want 4\n%s", n, w.stderr())
+	}
+	write(t, app, version("v4"))
+	w.waitFor(t, "python-app v4", time.Minute)
+
 	// A dependency manifest: a rebuild, which says why.
 	write(t, filepath.Join(dir, "requirements.txt"), "# standard library only, still\n")
 	w.waitLine(t, "rebuilding: requirements.txt changed")

@@ -198,6 +198,7 @@ type loop struct {
 	// whose batch came first (a select picks at random among the channels
 	// ready) is old news.
 	batched time.Time
+	synced  time.Time // the At of the last Early that live update synced
 }
 
 // What loop.next starts.
@@ -230,8 +231,23 @@ func (l *loop) early(ctx context.Context, b watch.Batch) {
 	if len(b.Paths) == 0 || !b.At.After(l.batched) {
 		return // nothing lasting yet, or its batch came already
 	}
-	if l.live != nil && l.results == nil && l.live.decide(b.Paths) == "" {
-		return // synced when its batch comes
+	if l.live != nil && l.results == nil {
+		why := l.live.decide(b.Paths)
+		if why == "" && len(b.Paths) > earlySyncMost {
+			return // a mass change (a git checkout): synced once, when its batch comes
+		}
+		l.w.Up.say("changed: %s", summarize(b.Paths))
+		l.shown, l.held = true, nil
+		if why == "" { // a save: synced at once, again with its batch if more came
+			if l.liveOrWhy(ctx, b.Paths) {
+				l.synced = b.At
+				return
+			}
+		} else {
+			l.rebuilding(why)
+		}
+		l.start(ctx, false, b.At)
+		return
 	}
 	l.w.Up.say("changed: %s", summarize(b.Paths))
 	l.shown, l.held = true, nil
@@ -264,6 +280,9 @@ func (l *loop) batch(ctx context.Context, b watch.Batch) {
 		}
 		l.held = nil
 		return
+	}
+	if l.live != nil && l.results == nil && b.At.Equal(l.synced) {
+		return // synced at its pause, and nothing came since
 	}
 	if !shown {
 		l.w.Up.say("changed: %s", summarize(b.Paths))
@@ -487,10 +506,20 @@ func (l *loop) liveOrWhy(ctx context.Context, paths []string) bool {
 		}
 		why = "live update failed: " + err.Error()
 	}
-	u.say("rebuilding: %s", why)
-	u.emit(Event{Event: EventRebuild, Release: l.live.release, Message: why})
+	l.rebuilding(why)
 	return false
 }
+
+// rebuilding says why a change is rebuilt, not synced.
+func (l *loop) rebuilding(why string) {
+	l.w.Up.say("rebuilding: %s", why)
+	l.w.Up.emit(Event{Event: EventRebuild, Release: l.live.release, Message: why})
+}
+
+// earlySyncMost is the most paths a burst may have changed for live
+// update to sync them as soon as it pauses (a save), not only once the
+// quiet period is over (a git checkout: one sync).
+const earlySyncMost = 20
 
 // startLive sets up live update, when asked for and the app can take it,
 // and says which.

@@ -20,6 +20,10 @@ const (
 	maxReplay = 64 << 10
 	// maxAttempts bounds the pods one local connection is tried on.
 	maxAttempts = 3
+	// refusedHold is how long a connection the pod's app refused (it was
+	// not listening: an app restarting, as watch mode's live update does)
+	// is tried again, however many attempts that takes.
+	refusedHold = 5 * time.Second
 )
 
 // relay carries one local connection to a pod's port. When the pod could
@@ -189,6 +193,7 @@ func (f *Forwarder) handle(ctx context.Context, conn net.Conn, m Mapping) {
 	var clientErr <-chan error // set once readClient runs, nil again when it has ended
 	deadline := time.Now().Add(f.o.hold)
 	first := true
+	var refusedSince time.Time
 	for attempt := 1; ; attempt++ {
 		pc, data, errStream, release, err := f.open(ctx, m, deadline)
 		if err != nil {
@@ -239,16 +244,26 @@ func (f *Forwarder) handle(ctx context.Context, conn net.Conn, m Mapping) {
 			f.forgetConn(pc)
 		}
 		why := f.replayable(ctx, r, pc, m.Remote, msg, answered)
-		if why == "" || attempt == maxAttempts {
+		last := attempt >= maxAttempts
+		if refused(msg) {
+			// Nothing reached the app: wait for it to listen again.
+			if refusedSince.IsZero() {
+				refusedSince = time.Now()
+			}
+			last = time.Since(refusedSince) > refusedHold
+		}
+		if why == "" || last {
 			if msg != "" {
 				f.emit("error", pc.pod, "%s -> %s port %d: %s", m.URL(), pc.pod, m.Remote, msg)
 			}
 			break
 		}
-		f.emit("retry", pc.pod, "%s -> %s port %d: %s; sending the connection to the current pod", m.URL(), pc.pod, m.Remote, why)
+		if attempt < maxAttempts {
+			f.emit("retry", pc.pod, "%s -> %s port %d: %s; sending the connection to the current pod", m.URL(), pc.pod, m.Remote, why)
+		}
 		select {
 		case <-ctx.Done():
-		case <-time.After(time.Duration(attempt) * 50 * time.Millisecond):
+		case <-time.After(time.Duration(min(attempt, maxAttempts)) * 25 * time.Millisecond):
 		}
 	}
 	conn.Close()
