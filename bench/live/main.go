@@ -70,7 +70,7 @@ func measure(root, draft, app string) {
 	}
 
 	w := start(draft, dir)
-	var live, syncs, restarts []time.Duration
+	var live, syncs, restarts, compiles []time.Duration
 	for i := 0; i < *runs+2; i++ { // the first two warm up
 		version := fmt.Sprintf("live%d", i)
 		t0 := save(version)
@@ -80,6 +80,10 @@ func measure(root, draft, app string) {
 			live = append(live, took)
 			if d, r, ok := phases(line); ok {
 				syncs, restarts = append(syncs, d), append(restarts, r)
+			}
+			if m := compiledLine.FindStringSubmatch(line); m != nil {
+				c, _ := time.ParseDuration(m[1])
+				compiles = append(compiles, c)
 			}
 		}
 		time.Sleep(300 * time.Millisecond)
@@ -104,6 +108,9 @@ func measure(root, draft, app string) {
 	fmt.Printf("live %s: save -> new answer through connect, median of %d: %s (min %s, max %s)\n", app, len(live), ms(p50), ms(minOf(live)), ms(maxOf(live)))
 	if len(syncs) > 0 {
 		fmt.Printf("  draft's own line (medians of %d): sync to the pod %s, of which the app's restart until it accepts %s\n", len(syncs), ms(benchutil.Median(syncs)), ms(benchutil.Median(restarts)))
+	}
+	if len(compiles) > 0 {
+		fmt.Printf("  compiling here (medians of %d): %s, before the sync\n", len(compiles), ms(benchutil.Median(compiles)))
 	}
 	if len(redeploys) > 0 {
 		r := benchutil.Median(redeploys)
@@ -166,7 +173,9 @@ func (w *watching) stop() {
 	w.cmd.Wait()
 }
 
-var syncLine = regexp.MustCompile(`synced .* in ([0-9.]+[mµ]?s)(, app restarted in ([0-9.]+[mµ]?s))?`)
+var compiledLine = regexp.MustCompile(`^compiled in ([0-9.]+[mµ]?s)`)
+
+var syncLine = regexp.MustCompile(`synced .*? to \d+ pods? in ([0-9.]+[mµ]?s)(, app restarted in ([0-9.]+[mµ]?s))?`)
 
 // phases reads the sync's time and the restart's from draft's line.
 func phases(line string) (sync, restart time.Duration, ok bool) {
