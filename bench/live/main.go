@@ -192,7 +192,7 @@ func phases(line string) (sync, restart time.Duration, ok bool) {
 
 // agentRSS is the resident memory of draft's agents running here.
 func agentRSS() string {
-	out, _ := exec.Command("pgrep", "-f", "^/.draft/agent").Output()
+	out, _ := exec.Command("pgrep", "-f", `^/\.draft/agent `).Output()
 	var parts []string
 	for _, f := range strings.Fields(string(out)) {
 		pid, err := strconv.Atoi(f)

@@ -44,7 +44,6 @@ type relay struct {
 
 	// Moving a keep-alive HTTP connection to the new pod (see readClient).
 	podLast  bool          // the last bytes were the pod's
-	moved    func() bool   // the attempt's pod is no longer the port's target, and another is
 	move     chan struct{} // closed to end the attempt and move on; nil when not allowed
 	switched chan struct{} // closed when the next attempt has begun, or none will
 }
@@ -57,11 +56,14 @@ func (r *relay) readClient() {
 		n, err := r.conn.Read(buf)
 		if n > 0 {
 			r.mu.Lock()
-			if r.podLast && r.move != nil && r.moved != nil && startsHTTPRequest(buf[:n]) && r.moved() {
-				// A new request on a keep-alive connection to a pod that
-				// is no longer the target: the previous exchange is over
-				// (HTTP/1 clients do not pipeline), so the request goes to
-				// the new target, on a new stream, as a replay would.
+			if r.podLast && r.move != nil && startsHTTPRequest(buf[:n]) {
+				// A new request on a keep-alive connection: the previous
+				// exchange is over (HTTP/1 clients do not pipeline), so the
+				// request goes to the port's target now, on a new stream,
+				// as a replay would: to the new pod after a redeploy, and
+				// to the app itself after it restarted in its pod (live
+				// update, a reloader), where the old stream would hold the
+				// request until the runtime noticed that its app was gone.
 				r.sent = append([]byte(nil), buf[:n]...)
 				r.replayable, r.podLast = true, false
 				move, switched := r.move, make(chan struct{})
@@ -104,11 +106,11 @@ func (r *relay) readClient() {
 
 // switchTo makes data the stream the client's bytes go to, replaying what
 // the client already sent; it reports false when that cannot be done. move
-// and moved are the attempt's (see relay).
-func (r *relay) switchTo(data httpstream.Stream, first bool, move chan struct{}, moved func() bool) bool {
+// is the attempt's (see relay).
+func (r *relay) switchTo(data httpstream.Stream, first bool, move chan struct{}) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.move, r.moved = move, moved
+	r.move = move
 	if !first {
 		if !r.replayable {
 			return false
@@ -203,12 +205,7 @@ func (f *Forwarder) handle(ctx context.Context, conn net.Conn, m Mapping) {
 			break
 		}
 		move := make(chan struct{})
-		moved := func() bool {
-			all, _ := f.pods.Pods()
-			t := f.targetOf(all, m.Remote)
-			return t != nil && t.UID != pc.uid
-		}
-		if !r.switchTo(data, first, move, moved) {
+		if !r.switchTo(data, first, move) {
 			release()
 			pc.conn.RemoveStreams(data, errStream)
 			_ = data.Reset()
@@ -370,12 +367,22 @@ func (f *Forwarder) carry(ctx context.Context, r *relay, pc *podConn, data, errS
 		}
 	}
 	_ = data.Reset()
+	// The error stream tells why the pod's side ended: whether anything
+	// reached the app decides a replay. Once the pod has answered, nothing
+	// is replayed: the client's connection is closed at once, so that a
+	// kept-alive client sends its next request on a new one (and not into
+	// this ended exchange, while the runtime takes its time to say why: up
+	// to seconds after an app restarted, as live update restarts them).
+	wait := 2 * time.Second
+	if got.Load() > 0 {
+		wait = 20 * time.Millisecond
+	}
 	var msg string
 	select {
 	case msg = <-errc:
 	case <-pc.closed:
 	case <-ctx.Done():
-	case <-time.After(2 * time.Second):
+	case <-time.After(wait):
 	}
 	_ = errStream.Reset()
 	if got.Load() == 0 && msg != "" {
