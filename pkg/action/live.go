@@ -101,13 +101,16 @@ func cmpChart(env *config.Environment, release string) string {
 	return path.Join("charts", release)
 }
 
+// phpReads is why a PHP app is not restarted.
+const phpReads = "PHP reads the files on every request"
+
 // reloads says why the app's command takes changed files by itself, "" if
 // it must be restarted.
 func reloads(argv []string) string {
 	cmd := strings.Join(argv, " ")
 	switch {
 	case strings.Contains(cmd, "php -S") || strings.Contains(cmd, "apache2-foreground") || strings.Contains(cmd, "php-fpm"):
-		return "PHP reads the files on every request"
+		return phpReads
 	case strings.Contains(cmd, "--reload") || strings.Contains(cmd, "nodemon") || strings.Contains(cmd, "flask") && strings.Contains(cmd, "--debug"):
 		return "its server reloads changed files itself"
 	}
@@ -168,9 +171,15 @@ func (lv *liveUpdate) wrap(ctx context.Context, e *upEnv, img name.Digest) (name
 		return name.Digest{}, err
 	}
 	spec := live.ImageSpec{Root: lv.plan.SourceDest, UID: lv.plan.UID, GID: lv.plan.GID}
-	if lv.plan.Kind == build.KindGo {
+	switch {
+	case lv.plan.Kind == build.KindGo:
 		spec = live.ImageSpec{Root: "/", Exec: "/" + goBinary}
 		spec.UID, spec.GID = numericUser(lv.plan.User)
+	case lv.reload == phpReads:
+		// PHP's opcache looks at a file's time only every 2 s by default
+		// (the built-in server and FPM use it): every request, here.
+		spec.Files = map[string][]byte{"php/draft-live.ini": []byte("opcache.revalidate_freq=0\nopcache.validate_timestamps=1\n")}
+		spec.Env = []string{"PHP_INI_SCAN_DIR=:/.draft/php"}
 	}
 	lv.platform = e.platform
 	limg, err := live.Image(base, lv.agent, spec)

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"maps"
 	"path"
 	"slices"
 	"strconv"
@@ -39,6 +40,11 @@ type ImageSpec struct {
 	// /.draft/, which UID and GID own): the agent starts it instead of the
 	// image's command once it is there.
 	Exec string
+	// Files are more files for the agent's folder (name -> content, under
+	// /.draft/), and Env more variables of the image, for what the app
+	// needs to take synced files (PHP's opcache told to look every time).
+	Files map[string][]byte
+	Env   []string
 }
 
 // Image is base with the agent added as its first process: a layer with
@@ -72,6 +78,7 @@ func Image(base v1.Image, agent []byte, spec ImageSpec) (v1.Image, error) {
 	if spec.Exec != "" {
 		cfg.Env = append(cfg.Env, envExec+"="+spec.Exec)
 	}
+	cfg.Env = append(cfg.Env, spec.Env...)
 	if cfg.Labels == nil {
 		cfg.Labels = map[string]string{}
 	}
@@ -102,6 +109,15 @@ func agentLayer(agent []byte, spec ImageSpec) (v1.Layer, error) {
 	}
 	if _, err := tw.Write(agent); err != nil {
 		return nil, err
+	}
+	for _, name := range slices.Sorted(maps.Keys(spec.Files)) {
+		b := spec.Files[name]
+		if err := tw.WriteHeader(&tar.Header{Name: ".draft/" + strings.TrimPrefix(path.Clean("/"+name), "/"), Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(b)), ModTime: epoch, Format: tar.FormatPAX}); err != nil {
+			return nil, err
+		}
+		if _, err := tw.Write(b); err != nil {
+			return nil, err
+		}
 	}
 	if err := tw.Close(); err != nil {
 		return nil, err

@@ -38,6 +38,8 @@ import (
 	"os/signal"
 	"path"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -131,6 +133,10 @@ type agent struct {
 }
 
 func main() {
+	// Small: one P, a tight heap, and what a sync held given back at once
+	// (see sync); the agent does little, and its app should have the pod.
+	runtime.GOMAXPROCS(1)
+	debug.SetGCPercent(25)
 	args := os.Args[1:]
 	if len(args) > 0 && args[0] == "--" {
 		args = args[1:]
@@ -351,13 +357,20 @@ func (a *agent) do(req Request, body io.Reader) Reply {
 	a.mu.Lock()
 	rep.Boot, rep.Gen, rep.Running = a.boot, a.gen, a.pid > 0
 	a.mu.Unlock()
+	if req.Op == "sync" {
+		debug.FreeOSMemory() // the files and their backups are garbage now
+	}
 	return rep
 }
 
-func (a *agent) sync(req Request, body io.Reader) Reply {
-	var rep Reply
+func (a *agent) sync(req Request, body io.Reader) (rep Reply) {
 	t0 := time.Now()
 	var saved backup
+	defer func() {
+		if !rep.PutBack {
+			saved.drop() // kept: the old content is not needed
+		}
+	}()
 	files, deleted, err := apply(a.s.root, body, &saved)
 	rep.Files, rep.Deleted, rep.ApplyMS = files, deleted, ms(time.Since(t0))
 	if err != nil {
@@ -429,12 +442,15 @@ func (a *agent) restartWith(rep *Reply, saved backup) {
 	rep.Error = fmt.Sprintf("the app stopped (exit status %d) instead of taking connections with the new files: the files it had before are back, and it runs them", status)
 }
 
-// backup is what a sync overwrote or created, to put back: the old content
-// of each file (nil for one that did not exist).
+// backup is what a sync overwrote or created, to put back: each file's
+// old content, kept as a hard link beside it (no copy in memory: a Go
+// binary is megabytes), or in memory where no link can be made.
 type backup map[string]*savedFile
 
 type savedFile struct {
-	content []byte // nil: it did not exist
+	existed bool
+	link    string // the hard link holding the old content, "" if none
+	content []byte // else the old content
 	mode    fs.FileMode
 }
 
@@ -452,20 +468,37 @@ func (b backup) save(target string) {
 		b[target] = &savedFile{}
 		return
 	}
-	content, err := os.ReadFile(target)
-	if err != nil {
+	f := &savedFile{existed: true, mode: fi.Mode().Perm()}
+	link := filepath.Join(filepath.Dir(target), ".draft-old-"+filepath.Base(target))
+	_ = os.Remove(link)
+	if err := os.Link(target, link); err == nil {
+		f.link = link
+	} else if f.content, err = os.ReadFile(target); err != nil {
 		return
 	}
-	b[target] = &savedFile{content: content, mode: fi.Mode().Perm()}
+	b[target] = f
 }
 
+// restore puts every file back as it was.
 func (b backup) restore() {
 	for target, f := range b {
-		if f.content == nil {
+		switch {
+		case !f.existed:
 			_ = os.Remove(target)
-			continue
+		case f.link != "":
+			_ = os.Rename(f.link, target)
+		default:
+			_ = writeFile(target, bytes.NewReader(f.content), f.mode)
 		}
-		_ = writeFile(target, bytes.NewReader(f.content), f.mode)
+	}
+}
+
+// drop removes the links of a sync that is kept.
+func (b backup) drop() {
+	for _, f := range b {
+		if f.link != "" {
+			_ = os.Remove(f.link)
+		}
 	}
 }
 

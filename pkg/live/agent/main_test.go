@@ -212,6 +212,9 @@ func TestAgentSyncsAndRestarts(t *testing.T) {
 	if err != nil || !strings.HasPrefix(got, "v2") || got == first {
 		t.Fatalf("after the restart the app answered %q (%v), want v2 from a new process (was %q)", got, err, first)
 	}
+	if left, _ := filepath.Glob(filepath.Join(r.root, ".draft-*")); len(left) > 0 {
+		t.Errorf("a sync left %q behind", left)
+	}
 	if _, err := os.Stat(filepath.Join(r.root, "sub")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("sub was not removed: %v", err)
 	}
@@ -234,6 +237,9 @@ func TestAgentSyncsAndRestarts(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(r.root, "new.txt")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("a file the failed sync created is still there: %v", err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(r.root, ".draft-*")); len(left) > 0 {
+		t.Errorf("putting the files back left %q behind", left)
 	}
 
 	_, _ = http.Get(r.app + "exit?code=7")
