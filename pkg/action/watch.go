@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/draftk8s/draft/pkg/build"
+	"github.com/draftk8s/draft/pkg/config"
 	"github.com/draftk8s/draft/pkg/deploy"
 	"github.com/draftk8s/draft/pkg/detect"
 	"github.com/draftk8s/draft/pkg/live"
@@ -56,24 +57,8 @@ func (w *Watch) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	dir, env := a.dir, a.env
-	delay := w.Delay
-	if delay == 0 && env.WatchDelay > 0 {
-		delay = time.Duration(env.WatchDelay * float64(time.Second))
-	}
-	if delay == 0 {
-		delay = watch.DefaultDelay
-	}
-	var include []string
-	for _, p := range append([]string{env.Chart, env.Dockerfile}, env.Values...) {
-		if p != "" {
-			include = append(include, p)
-		}
-	}
 	// Watch before the first up, so that a change made during it is not missed.
-	opts := []watch.Option{watch.WithDelay(delay), watch.WithEarly(earlyAfter), watch.WithInclude(include...)}
-	opts = append(opts, watch.WithLog(u.UI.Writer()))
-	watcher, err := watch.New(dir, opts...)
+	watcher, delay, err := w.newWatcher(a.dir, a.env)
 	if err != nil {
 		return err
 	}
@@ -113,10 +98,36 @@ func (w *Watch) Run(ctx context.Context) error {
 			}
 		}()
 	}
-	u.say("watching %s for changes (%d folders, %s of quiet before a redeploy); Ctrl-C to stop", dir, watcher.Watches(), delay)
-
+	u.say("watching %s for changes (%d folders, %s of quiet before a redeploy); Ctrl-C to stop", a.dir, watcher.Watches(), delay)
 	l := &loop{w: w, live: lv}
 	defer l.cancelAndWait()
+	return l.run(ctx, watcher, watchErr)
+}
+
+// newWatcher watches the app's folder, with its chart, Dockerfile and
+// values files whatever the ignore files say, and the quiet period.
+func (w *Watch) newWatcher(dir string, env *config.Environment) (*watch.Watcher, time.Duration, error) {
+	delay := w.Delay
+	if delay == 0 && env.WatchDelay > 0 {
+		delay = time.Duration(env.WatchDelay * float64(time.Second))
+	}
+	if delay == 0 {
+		delay = watch.DefaultDelay
+	}
+	var include []string
+	for _, p := range append([]string{env.Chart, env.Dockerfile}, env.Values...) {
+		if p != "" {
+			include = append(include, p)
+		}
+	}
+	opts := []watch.Option{watch.WithDelay(delay), watch.WithEarly(earlyAfter), watch.WithInclude(include...), watch.WithLog(w.Up.UI.Writer())}
+	watcher, err := watch.New(dir, opts...)
+	return watcher, delay, err
+}
+
+// run takes the watcher's notices and the ups' ends until ctx ends or the
+// watch does.
+func (l *loop) run(ctx context.Context, watcher *watch.Watcher, watchErr <-chan error) error {
 	for {
 		select {
 		case <-ctx.Done():

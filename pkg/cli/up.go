@@ -10,6 +10,7 @@ import (
 
 	"github.com/draftk8s/draft/pkg/action"
 	"github.com/draftk8s/draft/pkg/ui"
+	"github.com/spf13/pflag"
 )
 
 func newUpCommand(s streams) *cobra.Command {
@@ -90,19 +91,24 @@ ups only those apps and what they need. An app that fails is rolled back alone.`
 			return err
 		},
 	}
-	f := cmd.Flags()
+	addUpFlags(cmd.Flags(), sess, &watching, &autoConnect, &output)
+	return cmd
+}
+
+// addUpFlags sets up's flags into the session and its up.
+func addUpFlags(f *pflag.FlagSet, sess *action.Session, watching, autoConnect *bool, output *string) {
+	u := sess.Up
 	f.StringVar(&u.Registry, "registry", "", "where to push the image (default: draft.toml's registry, else $DRAFT_REGISTRY)")
 	f.StringVar(&u.Builder, "builder", "", "auto, docker or daemonless (default: draft.toml's builder, else auto)")
 	f.BoolVar(&u.CreateNamespace, "create-namespace", false, "create the namespace if it does not exist")
 	f.DurationVar(&u.Timeout, "timeout", 0, "how long to wait for the rollout (default 2m)")
-	f.BoolVarP(&watching, "watch", "w", false, "keep going: redeploy on every change (default: draft.toml's watch)")
-	f.BoolVar(&autoConnect, "auto-connect", false, "after up, connect: forward the ports and stream the logs (default: draft.toml's auto-connect)")
+	f.BoolVarP(watching, "watch", "w", false, "keep going: redeploy on every change (default: draft.toml's watch)")
+	f.BoolVar(autoConnect, "auto-connect", false, "after up, connect: forward the ports and stream the logs (default: draft.toml's auto-connect)")
 	f.DurationVar(&sess.Delay, "watch-delay", 0, "quiet time after a change before a redeploy (default: draft.toml's watch-delay, else 200ms)")
 	f.BoolVar(&sess.NoLiveUpdate, "no-live-update", false, "in watch mode, rebuild every change (default: sync source changes into the running pods, unless draft.toml says live-update = false)")
 	f.BoolVar(&sess.KeepLive, "keep-live", false, "when watch mode ends, leave its image (with draft's agent) deployed instead of deploying the exact image of the tree")
-	f.StringVarP(&output, "output", "o", "", "json: one JSON event per line on stdout (build, push, deploy, ready, error)")
+	f.StringVarP(output, "output", "o", "", "json: one JSON event per line on stdout (build, push, deploy, ready, error)")
 	addTargetFlags(f, &u.Target)
-	return cmd
 }
 
 // printDiagnosis shows the failed pod's last log lines and events above the

@@ -232,35 +232,8 @@ func (f *Forwarder) handle(ctx context.Context, conn net.Conn, m Mapping) {
 			attempt, deadline = 0, time.Now().Add(f.o.hold)
 			continue
 		}
-		if refused(msg) {
-			f.setEarly(ctx, pc.uid, false) // its checks passed, but it does not take connections
-			// What the client wrote to a connection the runtime could not
-			// make (before or after it said so) is never read on its side,
-			// and holds up one of the few workers that serve all the
-			// streams to the pod: the next connections get a fresh one.
-			f.forgetConn(pc)
-		}
-		why := f.replayable(ctx, r, pc, m.Remote, msg, answered)
-		last := attempt >= maxAttempts
-		if refused(msg) {
-			// Nothing reached the app: wait for it to listen again.
-			if refusedSince.IsZero() {
-				refusedSince = time.Now()
-			}
-			last = time.Since(refusedSince) > refusedHold
-		}
-		if why == "" || last {
-			if msg != "" {
-				f.emit("error", pc.pod, "%s -> %s port %d: %s", m.URL(), pc.pod, m.Remote, msg)
-			}
+		if !f.again(ctx, r, pc, m, msg, answered, attempt, &refusedSince) {
 			break
-		}
-		if attempt < maxAttempts {
-			f.emit("retry", pc.pod, "%s -> %s port %d: %s; sending the connection to the current pod", m.URL(), pc.pod, m.Remote, why)
-		}
-		select {
-		case <-ctx.Done():
-		case <-time.After(time.Duration(min(attempt, maxAttempts)) * 25 * time.Millisecond):
 		}
 	}
 	conn.Close()
@@ -270,6 +243,40 @@ func (f *Forwarder) handle(ctx context.Context, conn net.Conn, m Mapping) {
 	if clientErr != nil {
 		<-clientErr // readClient has ended
 	}
+}
+
+// again decides, after an attempt that ended with the error stream's msg,
+// whether the connection is sent again (after a pause), and says why.
+func (f *Forwarder) again(ctx context.Context, r *relay, pc *podConn, m Mapping, msg string, answered bool, attempt int, refusedSince *time.Time) bool {
+	last := attempt >= maxAttempts
+	if refused(msg) {
+		f.setEarly(ctx, pc.uid, false) // its checks passed, but it does not take connections
+		// What the client wrote to a connection the runtime could not
+		// make (before or after it said so) is never read on its side,
+		// and holds up one of the few workers that serve all the
+		// streams to the pod: the next connections get a fresh one.
+		f.forgetConn(pc)
+		// Nothing reached the app: wait for it to listen again.
+		if refusedSince.IsZero() {
+			*refusedSince = time.Now()
+		}
+		last = time.Since(*refusedSince) > refusedHold
+	}
+	why := f.replayable(ctx, r, pc, m.Remote, msg, answered)
+	if why == "" || last {
+		if msg != "" {
+			f.emit("error", pc.pod, "%s -> %s port %d: %s", m.URL(), pc.pod, m.Remote, msg)
+		}
+		return false
+	}
+	if attempt < maxAttempts {
+		f.emit("retry", pc.pod, "%s -> %s port %d: %s; sending the connection to the current pod", m.URL(), pc.pod, m.Remote, why)
+	}
+	select {
+	case <-ctx.Done():
+	case <-time.After(time.Duration(min(attempt, maxAttempts)) * 25 * time.Millisecond):
+	}
+	return true
 }
 
 // replayable says why the connection can be sent again to another pod, or

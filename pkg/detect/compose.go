@@ -65,19 +65,7 @@ func ReadCompose(root string) (*Compose, error) {
 // composeService reads one service, in either of Compose's syntaxes for
 // build, ports, depends_on and environment.
 func composeService(name string, s map[string]any) ComposeService {
-	cs := ComposeService{Name: name}
-	switch b := s["build"].(type) {
-	case string:
-		cs.Build = b
-	case map[string]any:
-		cs.Build, _ = b["context"].(string)
-		if cs.Build == "" {
-			cs.Build = "."
-		}
-	}
-	if cs.Build != "" {
-		cs.Build = strings.TrimPrefix(path.Clean(filepath.ToSlash(cs.Build)), "./")
-	}
+	cs := ComposeService{Name: name, Build: composeBuild(s["build"])}
 	cs.Image, _ = s["image"].(string)
 	cs.Kind = ImageKind(cs.Image)
 	for _, key := range []string{"ports", "expose"} {
@@ -90,20 +78,64 @@ func composeService(name string, s map[string]any) ComposeService {
 	}
 	switch d := s["depends_on"].(type) {
 	case []any:
-		for _, x := range d {
-			if n, ok := x.(string); ok {
-				cs.DependsOn = append(cs.DependsOn, n)
-			}
-		}
+		cs.DependsOn = composeStrings(d)
 	case map[string]any:
 		for n := range d {
 			cs.DependsOn = append(cs.DependsOn, n)
 		}
 	}
 	sort.Strings(cs.DependsOn)
-	cs.Values = map[string]string{}
+	cs.Env, cs.Values = composeEnv(s["environment"])
+	switch c := s["command"].(type) {
+	case string:
+		cs.Command = strings.Fields(c)
+	case []any:
+		for _, x := range c {
+			cs.Command = append(cs.Command, fmt.Sprint(x))
+		}
+	}
+	if ps, ok := s["profiles"].([]any); ok {
+		cs.Profiles = composeStrings(ps)
+	}
+	return cs
+}
+
+// composeBuild is a service's build context, slash-separated and clean;
+// "" when it is not built.
+func composeBuild(build any) string {
+	var dir string
+	switch b := build.(type) {
+	case string:
+		dir = b
+	case map[string]any:
+		dir, _ = b["context"].(string)
+		if dir == "" {
+			dir = "."
+		}
+	}
+	if dir == "" {
+		return ""
+	}
+	return strings.TrimPrefix(path.Clean(filepath.ToSlash(dir)), "./")
+}
+
+// composeStrings are the strings of a list.
+func composeStrings(list []any) []string {
+	var out []string
+	for _, x := range list {
+		if s, ok := x.(string); ok {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// composeEnv reads a service's environment, in either syntax: every
+// variable's name (sorted), and the values given literally (not ${...}).
+func composeEnv(env any) (names []string, values map[string]string) {
+	values = map[string]string{}
 	value := func(k string, v any) {
-		cs.Env = append(cs.Env, k)
+		names = append(names, k)
 		var s string
 		switch x := v.(type) {
 		case string:
@@ -114,19 +146,16 @@ func composeService(name string, s map[string]any) ComposeService {
 			return
 		}
 		if !strings.Contains(s, "${") && !strings.HasPrefix(s, "$") {
-			cs.Values[k] = s
+			values[k] = s
 		}
 	}
-	switch e := s["environment"].(type) {
+	switch e := env.(type) {
 	case []any:
-		for _, x := range e {
-			if kv, ok := x.(string); ok {
-				k, v, has := strings.Cut(kv, "=")
-				if has {
-					value(k, v)
-				} else {
-					cs.Env = append(cs.Env, k)
-				}
+		for _, kv := range composeStrings(e) {
+			if k, v, has := strings.Cut(kv, "="); has {
+				value(k, v)
+			} else {
+				names = append(names, k)
 			}
 		}
 	case map[string]any:
@@ -134,23 +163,8 @@ func composeService(name string, s map[string]any) ComposeService {
 			value(k, v)
 		}
 	}
-	switch c := s["command"].(type) {
-	case string:
-		cs.Command = strings.Fields(c)
-	case []any:
-		for _, x := range c {
-			cs.Command = append(cs.Command, fmt.Sprint(x))
-		}
-	}
-	sort.Strings(cs.Env)
-	if ps, ok := s["profiles"].([]any); ok {
-		for _, p := range ps {
-			if n, ok := p.(string); ok {
-				cs.Profiles = append(cs.Profiles, n)
-			}
-		}
-	}
-	return cs
+	sort.Strings(names)
+	return names, values
 }
 
 // composePort is the container port of a ports or expose entry ("8080",
