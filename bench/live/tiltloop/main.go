@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/draftk8s/draft/bench/internal/benchutil"
@@ -20,6 +21,7 @@ func main() {
 	file := flag.String("file", "index.php", "the source file with the version line")
 	runs := flag.Int("runs", 20, "saves")
 	logFile := flag.String("log", "", "Tilt's log, shown when it does not serve")
+	pid := flag.Int("pid", 0, "Tilt's process: its end stops the wait")
 	flag.Parse()
 	src, err := os.ReadFile(*file)
 	if err != nil {
@@ -36,6 +38,9 @@ func main() {
 		}
 		if time.Now().After(deadline) {
 			fail(*logFile, "Tilt's port-forward %s did not answer within 5 minutes", *url)
+		}
+		if *pid > 0 && syscall.Kill(*pid, 0) != nil {
+			fail(*logFile, "tilt up ended before its port-forward answered")
 		}
 	}
 	var times []time.Duration
