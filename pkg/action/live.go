@@ -278,7 +278,10 @@ func (lv *liveUpdate) syncGo(ctx context.Context, s *live.Syncer) (live.Report, 
 	}
 	t0 := time.Now()
 	tmp := filepath.Join(lv.binDir, "app.new")
-	req := build.Request{Dir: lv.dir, Platform: lv.platform, Log: lv.u.UI.Writer()}
+	lv.mu.Lock()
+	platform := lv.platform // an up's wrap found it
+	lv.mu.Unlock()
+	req := build.Request{Dir: lv.dir, Platform: platform, Log: lv.u.UI.Writer()}
 	if err := build.NewDaemonless(nil).CompileGo(ctx, req, lv.plan, tmp); err != nil {
 		return live.Report{}, &compileError{err}
 	}

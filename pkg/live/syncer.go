@@ -90,7 +90,9 @@ type Syncer struct {
 
 // worker brings one pod to the newest generation.
 type worker struct {
-	pod      *corev1.Pod
+	uid      types.UID   // the pod's, as name: never change
+	name     string
+	pod      *corev1.Pod // its newest state (under the Syncer's lock)
 	kick     chan struct{}
 	stop     context.CancelFunc
 	boot     string // its agent's, "" until it answered
@@ -201,7 +203,7 @@ func (s *Syncer) follow(ctx context.Context, all []*corev1.Pod) {
 		w := s.workers[p.UID]
 		if w == nil {
 			wctx, stop := context.WithCancel(ctx)
-			w = &worker{pod: p, kick: make(chan struct{}, 1), stop: stop, restarts: restarts}
+			w = &worker{uid: p.UID, name: p.Name, pod: p, kick: make(chan struct{}, 1), stop: stop, restarts: restarts}
 			s.workers[p.UID] = w
 			go s.work(wctx, w)
 			w.poke()
@@ -262,7 +264,7 @@ func (s *Syncer) work(ctx context.Context, w *worker) {
 				return
 			}
 			if attempt == 20 {
-				s.say(fmt.Sprintf("live update: pod %s: %v", w.pod.Name, err))
+				s.say(fmt.Sprintf("live update: pod %s: %v", w.name, err))
 			}
 			select {
 			case <-ctx.Done():
@@ -277,7 +279,7 @@ func (s *Syncer) work(ctx context.Context, w *worker) {
 func (s *Syncer) catchUp(ctx context.Context, w *worker) error {
 	for {
 		s.mu.Lock()
-		target, pod, boot := s.gen, w.pod, w.boot
+		target, pod, boot, gen := s.gen, w.pod, w.boot, w.gen
 		var paths []string
 		for p, g := range s.overlay {
 			if g > w.gen || boot == "" || w.putBack[p] {
@@ -285,7 +287,7 @@ func (s *Syncer) catchUp(ctx context.Context, w *worker) error {
 			}
 		}
 		s.mu.Unlock()
-		if boot != "" && w.gen >= target {
+		if boot != "" && gen >= target {
 			return nil
 		}
 		slices.Sort(paths)
@@ -373,7 +375,7 @@ func (s *Syncer) Apply(ctx context.Context, paths []string) (Report, error) {
 			}
 			putBack.Pods = append(putBack.Pods, pb.Pods...)
 		case err != nil:
-			failed = append(failed, fmt.Sprintf("pod %s: %v", w.pod.Name, err))
+			failed = append(failed, fmt.Sprintf("pod %s: %v", w.name, err))
 		case last != nil:
 			rep.Pods++
 			rep.Restart = max(rep.Restart, time.Duration(last.RestartMS*float64(time.Millisecond)))
@@ -399,7 +401,7 @@ func (s *Syncer) waitFor(ctx context.Context, w *worker, g int64) (*reply, error
 	timeout := time.After(60 * time.Second)
 	for {
 		s.mu.Lock()
-		_, alive := s.workers[w.pod.UID]
+		_, alive := s.workers[w.uid]
 		gen, err, failedAt, last, changed := w.gen, w.err, w.failedAt, w.last, s.changed
 		s.mu.Unlock()
 		switch {
