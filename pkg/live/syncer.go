@@ -90,7 +90,7 @@ type Syncer struct {
 
 // worker brings one pod to the newest generation.
 type worker struct {
-	uid      types.UID   // the pod's, as name: never change
+	uid      types.UID // the pod's, as name: never change
 	name     string
 	pod      *corev1.Pod // its newest state (under the Syncer's lock)
 	kick     chan struct{}
