@@ -21,9 +21,10 @@ const (
 	// maxAttempts bounds the pods one local connection is tried on.
 	maxAttempts = 3
 	// refusedHold is how long a connection the pod's app refused (it was
-	// not listening: an app restarting, as watch mode's live update does)
-	// is tried again, however many attempts that takes.
-	refusedHold = 5 * time.Second
+	// not listening: an app restarting, as watch mode's live update does,
+	// in 10 to 120 ms here) is tried again, however many attempts that
+	// takes; short, so that a port nothing listens on fails soon.
+	refusedHold = time.Second
 )
 
 // relay carries one local connection to a pod's port. When the pod could
@@ -157,6 +158,13 @@ func startsHTTPRequest(b []byte) bool {
 	return ok && len(target) > 0 && (string(proto) == "HTTP/1.1" || string(proto) == "HTTP/1.0")
 }
 
+// canReplay reports whether what the client sent can still be sent again.
+func (r *relay) canReplay() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.replayable && !r.clientGone
+}
+
 // answered marks that a pod has answered: no replay from now on.
 func (r *relay) answered() {
 	r.mu.Lock()
@@ -210,12 +218,18 @@ func (f *Forwarder) handle(ctx context.Context, conn net.Conn, m Mapping) {
 			pc.conn.RemoveStreams(data, errStream)
 			_ = data.Reset()
 			_ = errStream.Reset()
-			if !first {
-				// The replay's write failed, most likely on a connection
-				// the pod refused: see the "failed to connect" case below.
-				f.forgetConn(pc)
+			if first {
+				break
 			}
-			break
+			// The replay's write failed, most likely on a connection the
+			// pod refused at once (see the "failed to connect" case in
+			// again): tried again like one, while the client's bytes may
+			// still be sent.
+			f.forgetConn(pc)
+			if !r.canReplay() || !f.again(ctx, r, pc, m, "failed to connect (the replay could not be written)", false, attempt, &refusedSince) {
+				break
+			}
+			continue
 		}
 		if first {
 			go r.readClient()
@@ -274,7 +288,7 @@ func (f *Forwarder) again(ctx context.Context, r *relay, pc *podConn, m Mapping,
 	}
 	select {
 	case <-ctx.Done():
-	case <-time.After(time.Duration(min(attempt, maxAttempts)) * 25 * time.Millisecond):
+	case <-time.After(time.Duration(min(attempt, maxAttempts)) * 50 * time.Millisecond):
 	}
 	return true
 }
