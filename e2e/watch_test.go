@@ -304,7 +304,7 @@ func TestWatchGoEditDuringBuild(t *testing.T) {
 	mustDraft(t, dir, nil, "create")
 	src, _ := os.ReadFile(filepath.Join(dir, "main.go"))
 	version := func(v string) string { return strings.Replace(string(src), `version = "v1"`, `version = "`+v+`"`, 1) }
-	w := startWatch(t, dir, ns, true)
+	w := startWatch(t, dir, ns, true, "--no-live-update") // stale builds: the rebuild path (live update compiles here instead)
 	defer w.stop(t)
 	w.waitFor(t, "go-app v1", time.Minute)
 	w.settle()
