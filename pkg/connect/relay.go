@@ -25,6 +25,8 @@ const (
 	// in 10 to 120 ms here) is tried again, however many attempts that
 	// takes; short, so that a port nothing listens on fails soon.
 	refusedHold = time.Second
+	// refusedEvery is the pause between those attempts.
+	refusedEvery = 20 * time.Millisecond
 )
 
 // relay carries one local connection to a pod's port. When the pod could
@@ -286,9 +288,13 @@ func (f *Forwarder) again(ctx context.Context, r *relay, pc *podConn, m Mapping,
 	if attempt < maxAttempts {
 		f.emit("retry", pc.pod, "%s -> %s port %d: %s; sending the connection to the current pod", m.URL(), pc.pod, m.Remote, why)
 	}
+	pause := time.Duration(min(attempt, maxAttempts)) * 50 * time.Millisecond
+	if refused(msg) {
+		pause = refusedEvery // an app starting again: asked often, it answers soon
+	}
 	select {
 	case <-ctx.Done():
-	case <-time.After(time.Duration(min(attempt, maxAttempts)) * 50 * time.Millisecond):
+	case <-time.After(pause):
 	}
 	return true
 }
