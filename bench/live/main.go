@@ -19,7 +19,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/draftk8s/draft/bench/internal/benchutil"
@@ -75,7 +74,7 @@ func measure(root, draft, app string) {
 		version := fmt.Sprintf("live%d", i)
 		t0 := save(version)
 		took := benchutil.WaitFor(w.url, app+" "+version, t0)
-		line := w.lines.after(t0, "synced ")
+		line := lineAfter(w.lines, t0, "synced ")
 		if i >= 2 {
 			live = append(live, took)
 			if d, r, ok := phases(line); ok {
@@ -122,7 +121,7 @@ func measure(root, draft, app string) {
 type watching struct {
 	cmd   *exec.Cmd
 	url   string
-	lines *stamps
+	lines *benchutil.Lines
 }
 
 func start(draft, dir string, extra ...string) *watching {
@@ -134,12 +133,12 @@ func start(draft, dir string, extra ...string) *watching {
 	if err := cmd.Start(); err != nil {
 		panic(err)
 	}
-	w := &watching{cmd: cmd, lines: &stamps{}}
+	w := &watching{cmd: cmd, lines: &benchutil.Lines{}}
 	ready := make(chan struct{}, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
-			w.lines.add(sc.Text())
+			w.lines.Add(sc.Text())
 			if os.Getenv("BENCH_VERBOSE") != "" {
 				fmt.Fprintln(os.Stderr, sc.Text())
 			}
@@ -233,34 +232,12 @@ func maxOf(ds []time.Duration) time.Duration {
 	return m
 }
 
-// stamps are the lines draft wrote, with when they came.
-type stamps struct {
-	mu    sync.Mutex
-	lines []stamp
-}
-
-type stamp struct {
-	at   time.Time
-	line string
-}
-
-func (s *stamps) add(line string) {
-	s.mu.Lock()
-	s.lines = append(s.lines, stamp{time.Now(), line})
-	s.mu.Unlock()
-}
-
-// after is the first line after t that holds what, "" for none yet.
-func (s *stamps) after(t time.Time, what string) string {
+// lineAfter waits a little for the first line after t that holds what.
+func lineAfter(lines *benchutil.Lines, t time.Time, what string) string {
 	for i := 0; i < 40; i++ {
-		s.mu.Lock()
-		for _, l := range s.lines {
-			if l.at.After(t) && strings.Contains(l.line, what) {
-				s.mu.Unlock()
-				return l.line
-			}
+		if _, l := lines.After(t, func(l string) bool { return strings.Contains(l, what) }); l != "" {
+			return l
 		}
-		s.mu.Unlock()
 		time.Sleep(25 * time.Millisecond)
 	}
 	return ""

@@ -18,7 +18,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/draftk8s/draft/bench/internal/benchutil"
@@ -55,11 +54,11 @@ func main() {
 		panic(err)
 	}
 	phases := make(chan string, 100)
-	marks := &stamps{}
+	marks := &benchutil.Lines{}
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
-			marks.add(sc.Text())
+			marks.Add(sc.Text())
 			if strings.Contains(sc.Text(), " is ready: revision ") {
 				phases <- sc.Text()
 			}
@@ -85,7 +84,10 @@ func main() {
 		draftTimes = append(draftTimes, took)
 		// The phases, from when draft's lines came: the change seen (its
 		// build starts), the image pushed, the forward moved to the new pod.
-		c, p, m := marks.after(start, "changed: "), marks.after(start, "pushed "), marks.after(start, url+" -> ")
+		prefix := func(p string) func(string) bool { return func(l string) bool { return strings.HasPrefix(l, p) } }
+		c, _ := marks.After(start, prefix("changed: "))
+		p, _ := marks.After(start, prefix("pushed "))
+		m, _ := marks.After(start, prefix(url+" -> "))
 		if !c.IsZero() && !p.IsZero() && !m.IsZero() {
 			changed, pushed = append(changed, c.Sub(start)), append(pushed, p.Sub(c))
 			moved, answered = append(moved, m.Sub(p)), append(answered, start.Add(took).Sub(m))
@@ -161,35 +163,6 @@ func main() {
 
 func ms(ds []time.Duration) string {
 	return benchutil.Median(ds).Round(time.Millisecond).String()
-}
-
-// stamps are the lines draft wrote, with when they came.
-type stamps struct {
-	mu    sync.Mutex
-	lines []stamp
-}
-
-type stamp struct {
-	at   time.Time
-	line string
-}
-
-func (s *stamps) add(line string) {
-	s.mu.Lock()
-	s.lines = append(s.lines, stamp{time.Now(), line})
-	s.mu.Unlock()
-}
-
-// after is when the first line after t that begins with prefix came.
-func (s *stamps) after(t time.Time, prefix string) time.Time {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, l := range s.lines {
-		if l.at.After(t) && strings.HasPrefix(l.line, prefix) {
-			return l.at
-		}
-	}
-	return time.Time{}
 }
 
 func competitor() string {

@@ -118,16 +118,6 @@ func (d *localDialer) Dial(ctx context.Context, pod *corev1.Pod) (io.ReadWriteCl
 
 func (d *localDialer) Forget(types.UID) {}
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // Two pods of a live image: each starts its app only once it has the
 // overlay; a change reaches both at once, and each serves it when Apply
 // returns; a container that starts again gets the whole overlay before its
@@ -148,7 +138,7 @@ func TestSyncerKeepsEveryPodAtTheNewestState(t *testing.T) {
 	dialer := &localDialer{ports: map[string]int{}}
 	var pods []*localPod
 	for _, name := range []string{"web-1", "web-2"} {
-		lp := &localPod{t: t, bin: agentFile, root: t.TempDir(), agentPort: freePort(t), appPort: freePort(t)}
+		lp := &localPod{t: t, bin: agentFile, root: t.TempDir(), agentPort: testkit.FreePort(t), appPort: testkit.FreePort(t)}
 		lp.start()
 		t.Cleanup(lp.kill)
 		pods = append(pods, lp)

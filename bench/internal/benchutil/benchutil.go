@@ -17,6 +17,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"sync"
 )
 
 // Proxy counts the bytes pushed through it to a registry.
@@ -187,4 +189,35 @@ func FreePort() int {
 func LastLine(s string) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	return lines[len(lines)-1]
+}
+
+// Lines are the lines a command wrote, with when each came.
+type Lines struct {
+	mu    sync.Mutex
+	lines []stampedLine
+}
+
+type stampedLine struct {
+	at   time.Time
+	line string
+}
+
+// Add books a line, now.
+func (s *Lines) Add(line string) {
+	s.mu.Lock()
+	s.lines = append(s.lines, stampedLine{time.Now(), line})
+	s.mu.Unlock()
+}
+
+// After is the first line that came after t and that match takes, and
+// when it came (zero, "" for none yet).
+func (s *Lines) After(t time.Time, match func(string) bool) (time.Time, string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, l := range s.lines {
+		if l.at.After(t) && match(l.line) {
+			return l.at, l.line
+		}
+	}
+	return time.Time{}, ""
 }

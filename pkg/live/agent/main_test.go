@@ -18,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/draftk8s/draft/internal/testkit"
 )
 
 // The test binary plays the app when asked: it serves the content of
@@ -47,16 +49,6 @@ func serveApp(port string) {
 	_ = http.ListenAndServe("127.0.0.1:"+port, nil)
 }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 type running struct {
 	t       *testing.T
 	cmd     *exec.Cmd
@@ -80,7 +72,7 @@ func startAgent(t *testing.T, wait string) *running {
 		t.Fatalf("building the agent: %v\n%s", err, out)
 	}
 	r := &running{t: t, root: t.TempDir(), exited: make(chan struct{})}
-	agentPort, appPort := freePort(t), freePort(t)
+	agentPort, appPort := testkit.FreePort(t), testkit.FreePort(t)
 	r.agent = "127.0.0.1:" + strconv.Itoa(agentPort)
 	r.app = "http://127.0.0.1:" + strconv.Itoa(appPort) + "/"
 	self, _ := os.Executable()
