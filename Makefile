@@ -26,7 +26,7 @@ unit:
 	$(GO) test -race -count=1 ./...
 
 e2e: build
-	@set -e; eval "$$($(ENV_UP_LAZY))"; \
+	@set -e; env=$$($(ENV_UP_LAZY)) || { echo "make e2e: the environment did not start (its error is above)" >&2; exit 1; }; eval "$$env"; \
 	  DRAFT_BIN=$(CURDIR)/$(BIN) $(GO) test -tags e2e -count=1 -timeout 40m ./e2e/... ./pkg/build/ ./pkg/kube/ ./pkg/deploy/
 
 cluster:

@@ -39,7 +39,7 @@ for f in Dockerfile .dockerignore draft.toml; do
   printf '\n%s--- %s%s\n' "$B" "$f" "$N"
   cat "$app/$f"
 done
-chart=$(find "$app/charts" -mindepth 1 -maxdepth 1 -type d 2>/dev/null | head -1)
+chart=$(find "$app/charts" -mindepth 1 -maxdepth 1 -type d 2>/dev/null | sed -n 1p)
 if [[ -n $chart ]]; then
   printf '\n%s--- %s/values.yaml%s\n' "$B" "${chart#"$app"/}" "$N"
   cat "$chart/values.yaml"
@@ -55,7 +55,7 @@ echo "\$ draft up"
 "$DRAFT" up
 
 step "6. draft connect: the app on localhost (in the background here), its logs streamed"
-release=$(sed -n 's/^ *name = "\(.*\)".*/\1/p' draft.toml | head -1)
+release=$(sed -n 's/^ *name = "\(.*\)".*/\1/p' draft.toml | sed -n 1p)
 echo "\$ draft connect --no-logs &"
 "$DRAFT" connect --no-logs > "$work/connect.out" 2> "$work/connect.err" &
 pf=$!

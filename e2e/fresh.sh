@@ -59,7 +59,7 @@ if ((CHECK)); then :; elif [[ -d /var/lib/draft-env || -e /run/draft-env.lock ]]
 fi
 for p in 5000 6443 2379 10250; do
   ((CHECK)) && break
-  if ss -Hltn "sport = :$p" 2>/dev/null | grep -q .; then die "port $p is in use on this machine: $(ss -Hltnp "sport = :$p" | sed 's/.*users://' | head -1)"; fi
+  if [[ -n $(ss -Hltn "sport = :$p" 2>/dev/null) ]]; then die "port $p is in use on this machine: $(ss -Hltnp "sport = :$p" | sed -n '1s/.*users://p')"; fi
 done
 
 # ---------------------------------------------------------------- cleanup
@@ -71,7 +71,7 @@ host_cleanup() {
   # the root's own down, which ran inside; this is the fallback when it did not.
   # Only when the root's environment ran (ENTERED) and the host's was stopped
   # first (not --check): then the bridge and the chains can only be the root's.
-  if ((ENTERED && !CHECK)) && { ip link show draft0 >/dev/null 2>&1 || iptables -S FORWARD 2>/dev/null | grep -q draft-env-guard; }; then
+  if ((ENTERED && !CHECK)) && { ip link show draft0 >/dev/null 2>&1 || [[ $(iptables -S FORWARD 2>/dev/null) == *draft-env-guard* ]]; }; then
     log "cleaning up what the root's environment left on the network (its own down did not finish)"
     DRAFT_ENV_STATE=$R/var/lib/draft-env DRAFT_ENV_CACHE=$R/var/cache/draft-env DRAFT_ENV_RUN=$R/run/draft-env \
       bash "$ROOT/e2e/env/down" >/dev/null 2>&1
@@ -80,7 +80,7 @@ host_cleanup() {
   if [[ ${DRAFT_FRESH_KEEP:-0} == 1 ]]; then
     log "kept the root at $R (DRAFT_FRESH_KEEP=1); remove it with: rm -rf --one-file-system $R"
   elif [[ -d $R ]]; then
-    if findmnt -rn -o TARGET | grep -qE "^$R(/|$)"; then
+    if grep -qE "^$R(/|$)" <<<"$(findmnt -rn -o TARGET)"; then
       log "warning: something is still mounted under $R: not removed"
     else
       rm -rf --one-file-system "$R"
@@ -98,7 +98,7 @@ REPORT=()
 
 mkdir -p "$DIR"
 if [[ -d $R ]]; then
-  findmnt -rn -o TARGET | grep -qE "^$R(/|$)" && die "$R has mounts (a run still going?): not touching it"
+  grep -qE "^$R(/|$)" <<<"$(findmnt -rn -o TARGET)" && die "$R has mounts (a run still going?): not touching it"
   rm -rf --one-file-system "$R"
 fi
 command -v debootstrap >/dev/null || { log "installing debootstrap on this machine"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >&2; }
@@ -155,7 +155,7 @@ step check-mounts "findmnt -rn -o TARGET,FSTYPE | grep -E '^/(proc|sys|sys/fs/cg
 step check-no-host "! test -e /work && ! test -e /var/cache/draft-env && ! test -e /root/go && ! test -e /root/.cache" || ok=0
 step check-go "go version && go env GOPROXY GOFLAGS && ! touch /usr/local/go/x" || ok=0
 step check-ns "unshare -U -r true" || ok=0
-step check-proxy "cd /tmp && go mod init x >/dev/null 2>&1 && go mod download -json github.com/google/uuid@v1.6.0 | grep -q Version" || ok=0
+step check-proxy "cd /tmp && go mod init x >/dev/null 2>&1 && go mod download -json github.com/google/uuid@v1.6.0 | grep Version" || ok=0
 step check-dns "getent hosts localhost && getent hosts deb.debian.org" || ok=0
 exit $((ok ? 0 : 1))
 EOF2

@@ -82,8 +82,8 @@ score() {
     gport=$(awk '/^service:/ {s=1; next} s && /^  port:/ {print $2; exit}' "$app"/charts/*/values.yaml 2>/dev/null || true)
     ghas=-
     # exec-form instructions read as shell words: ["java", "-jar", "x"] holds "java -jar x"
-    if [[ $has != - && $got == project ]]; then ghas=no; tr -s ' \n' ' ' < "$app/draft.toml" | grep -qF -- "$has" && ghas=yes
-    elif [[ $has != - ]]; then ghas=no; sed -E 's/", *"/ /g; s/\[ *"//g; s/" *\]//g' "$app/Dockerfile" 2>/dev/null | grep -qF -- "$has" && ghas=yes; fi
+    if [[ $has != - && $got == project ]]; then ghas=no; grep -qF -- "$has" <<<"$(tr -s ' \n' ' ' < "$app/draft.toml")" && ghas=yes
+    elif [[ $has != - ]]; then ghas=no; grep -qF -- "$has" <<<"$(sed -E 's/", *"/ /g; s/\[ *"//g; s/" *\]//g' "$app/Dockerfile" 2>/dev/null)" && ghas=yes; fi
     fields=$((fields + 1)); if [[ $got == "$stack" ]]; then fright=$((fright + 1)); else ok=0; fi
     if [[ $port != - ]]; then fields=$((fields + 1)); if [[ $gport == "$port" ]]; then fright=$((fright + 1)); else ok=0; fi; fi
     if [[ $has != - ]]; then fields=$((fields + 1)); if [[ $ghas == yes ]]; then fright=$((fright + 1)); else ok=0; fi; fi

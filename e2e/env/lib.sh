@@ -70,7 +70,8 @@ pid_of() {
   p=$(cat "$f")
   [[ $p =~ ^[0-9]+$ ]] || return 1
   [[ $(cut -d' ' -f3 "/proc/$p/stat" 2>/dev/null) != Z ]] || return 1   # zombies: PID 1 here does not reap
-  { tr '\0' ' ' < "/proc/$p/cmdline"; } 2>/dev/null | grep -qF -- "$STATE" || return 1
+  # (no "| grep -q" under pipefail: its early exit can fail the pipe with SIGPIPE)
+  [[ $({ tr '\0' ' ' < "/proc/$p/cmdline"; } 2>/dev/null) == *"$STATE"* ]] || return 1
   echo "$p"
 }
 pid_alive() { pid_of "$1" >/dev/null; }
