@@ -35,6 +35,7 @@ type liveUpdate struct {
 	rules   []string
 	release string
 	dir     string
+	prefix  string // "api: " for the app api of a project; "" for an app's own watch
 
 	// A Go app: its binary, compiled here into binDir, replaces the
 	// image's (synced to goBinary, which the agent then starts).
@@ -209,7 +210,7 @@ func (lv *liveUpdate) startSyncer(e *upEnv) {
 	if lv.plan.Kind == build.KindGo {
 		spec.Source = func(p string) string { return filepath.Join(lv.binDir, filepath.Base(p)) }
 	}
-	lv.syncer = live.NewSyncer(spec, dialer, pods, func(m string) { lv.u.say("%s", m) })
+	lv.syncer = live.NewSyncer(spec, dialer, pods, func(m string) { lv.say("%s", m) })
 	go func() {
 		defer close(lv.done)
 		defer dialer.Close()
@@ -304,6 +305,59 @@ func (lv *liveUpdate) syncGo(ctx context.Context, s *live.Syncer) (live.Report, 
 		lv.lastBin = sum
 	}
 	return rep, err
+}
+
+// syncOrWhy syncs the paths into the running pods when they can be (true),
+// or says why they must be rebuilt (false, and why). A change that does not
+// compile, or on which the app stopped (its files put back), is told and
+// not rebuilt: a rebuild would fail the same way; failed, when set, is told
+// of it. A sync that fails otherwise is rebuilt.
+func (lv *liveUpdate) syncOrWhy(ctx context.Context, paths []string, failed func(*UpResult, error)) (bool, string) {
+	why := lv.decide(paths)
+	if why != "" {
+		return false, why
+	}
+	rep, err := lv.sync(ctx, paths)
+	if err == nil {
+		msg := rep.String()
+		if lv.reload != "" {
+			msg += " (no restart: " + lv.reload + ")"
+		}
+		lv.say("%s", msg)
+		lv.u.emit(Event{Event: EventSync, Release: lv.release, Message: msg, Files: rep.Files, Pods: rep.Pods, Seconds: rep.Took.Seconds()})
+		return true, ""
+	}
+	if ctx.Err() != nil {
+		return true, ""
+	}
+	var ce *compileError
+	var pb *live.PutBackError
+	var msg string
+	switch {
+	case errors.As(err, &ce):
+		msg = fmt.Sprintf("the change does not compile: %v; the pods keep the previous binary; watching for the next change", ce.err)
+	case errors.As(err, &pb):
+		msg = fmt.Sprintf("the change was synced, but the app stopped on it (%s): its files were put back and it serves the previous version; watching for the next change", err)
+	default:
+		return false, "live update failed: " + err.Error()
+	}
+	lv.say("%s", msg)
+	lv.u.emit(Event{Event: EventError, Release: lv.release, Message: msg})
+	if failed != nil {
+		failed(nil, err)
+	}
+	return true, ""
+}
+
+// rebuilding says why a change is rebuilt, not synced.
+func (lv *liveUpdate) rebuilding(why string) {
+	lv.say("rebuilding: %s", why)
+	lv.u.emit(Event{Event: EventRebuild, Release: lv.release, Message: why})
+}
+
+// say tells of the app's live update; in a project, prefixed by the app.
+func (lv *liveUpdate) say(format string, a ...any) {
+	lv.u.say("%s", lv.prefix+fmt.Sprintf(format, a...))
 }
 
 // compileError is a Go app that does not compile: told, not rebuilt (the

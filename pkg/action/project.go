@@ -32,6 +32,8 @@ type ProjectUp struct {
 	Only []string
 	// Parallel is how many apps build at once (0: 2).
 	Parallel int
+
+	lives map[string]*liveUpdate // watch mode's live update, by app (ProjectWatch)
 }
 
 // ProjectResult is what a ProjectUp did, by app and service, in deploy
@@ -238,7 +240,17 @@ func (p *ProjectUp) app(ctx context.Context, pr *project, name string, done map[
 		}
 		return nil
 	}
-	return u.Run(ctx)
+	lv := p.lives[name]
+	if lv == nil {
+		return u.Run(ctx)
+	}
+	u.live = lv // watch mode: the image with draft's agent
+	lv.started()
+	res, err := u.Run(ctx)
+	if err == nil {
+		lv.deployed()
+	}
+	return res, err
 }
 
 // service ups one service: its Secrets (made once), then its chart at the

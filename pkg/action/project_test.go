@@ -20,6 +20,7 @@ import (
 	"github.com/draftk8s/draft/internal/testkit"
 	"github.com/draftk8s/draft/pkg/config"
 	"github.com/draftk8s/draft/pkg/detect"
+	"github.com/draftk8s/draft/pkg/ui"
 )
 
 // newProjectFixture is testdata/project (a Compose file: api and web built
@@ -430,5 +431,64 @@ func TestProjectUpOneBuildSlot(t *testing.T) {
 	}
 	if got := f.sim.Statuses("api") + " " + f.sim.Statuses("web"); got != "1:deployed 1:deployed" {
 		t.Errorf("after a no-op up with one slot: %s", got)
+	}
+}
+
+// live update at a project's root: each app's own, said per app; a change
+// is synced into the app whose folder holds it when its live update takes
+// it, and rebuilt, with why, when it does not (the root's draft.toml is
+// every app's; an app with live-update = false is always rebuilt).
+func TestProjectLivePlan(t *testing.T) {
+	_, p := newProjectFixture(t)
+	web := filepath.Join(p.Up.Dir, "web", config.FileName)
+	b, _ := os.ReadFile(web)
+	if err := os.WriteFile(web, regexp.MustCompile(`(?m)^ *name = "web"$`).ReplaceAll(b, []byte("$0\n  live-update = false")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var said testkit.LockedBuffer
+	p.Up.UI = ui.New(&said)
+	w := &ProjectWatch{Up: *p, Live: true}
+	a, _, err := w.Up.Up.openProject(context.Background(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Up.lives, err = w.startLives(context.Background(), a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.closeLives()
+	if w.Up.lives["api"] == nil || w.Up.lives["web"] != nil || len(w.Up.lives) != 1 {
+		t.Fatalf("live updates %v, want api's only", w.Up.lives)
+	}
+	for _, line := range []string{"api: live update is on: a change is compiled here", "web: live update is off: live-update = false in draft.toml; every change rebuilds"} {
+		if !strings.Contains(said.String(), line) {
+			t.Errorf("not said: %q in\n%s", line, said.String())
+		}
+	}
+	for _, c := range []struct {
+		paths []string
+		want  string // app: why, ...; "" for a sync
+	}{
+		{[]string{"api/main.go"}, "api: [main.go]"},
+		{[]string{"api/go.mod", "api/main.go"}, "api: [go.mod main.go] go.mod changed"},
+		{[]string{"api/draft.toml"}, "api: [draft.toml] draft.toml changed"},
+		{[]string{"api/main.go", "web/main.go"}, "api: [main.go]; web: [main.go] live update is off"},
+		{[]string{"draft.toml", "api/main.go"}, "api: [main.go] draft.toml changed (the project's); web: [] draft.toml changed (the project's)"},
+		{[]string{"charts/db/values.yaml"}, "api: [] charts/db/values.yaml changed (the project's); web: [] charts/db/values.yaml changed (the project's)"},
+		{[]string{"README.md"}, ""},
+	} {
+		var got []string
+		for _, ch := range w.plan(a.cfg, c.paths) {
+			got = append(got, strings.TrimSpace(fmt.Sprintf("%s: %v %s", ch.app, ch.paths, ch.why)))
+		}
+		if g := strings.Join(got, "; "); g != c.want {
+			t.Errorf("plan(%v) = %q, want %q", c.paths, g, c.want)
+		}
+	}
+}
+
+func TestAppPaths(t *testing.T) {
+	if got := appPaths("services/api/", []string{"services/api/main.go", "services/api", "services/apix/a", "web/x"}); !slices.Equal(got, []string{"main.go", "."}) {
+		t.Errorf("appPaths = %v", got)
 	}
 }

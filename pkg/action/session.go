@@ -86,15 +86,15 @@ func (s *Session) Run(ctx context.Context) error {
 	return nil
 }
 
-// runProject ups a project's apps and services (watch mode and connect at
-// a project's root are not there yet: said, not ignored).
+// runProject ups a project's apps and services: once, or in watch mode
+// (with live update unless told not to), and connects when asked.
 func (s *Session) runProject(ctx context.Context) error {
 	u := s.Up
 	watching := s.Watch != nil && *s.Watch
 	pu := &ProjectUp{Up: *u, Only: s.Names}
 	var pw *ProjectWatch
 	if watching {
-		pw = &ProjectWatch{Up: *pu, Delay: s.Delay}
+		pw = &ProjectWatch{Up: *pu, Delay: s.Delay, Live: !s.NoLiveUpdate, KeepLive: s.KeepLive}
 		pu = &pw.Up // the watch's ups resolve the cluster that connect takes
 	}
 	var connected func(context.Context) error

@@ -11,7 +11,6 @@ import (
 	"github.com/draftk8s/draft/pkg/config"
 	"github.com/draftk8s/draft/pkg/deploy"
 	"github.com/draftk8s/draft/pkg/detect"
-	"github.com/draftk8s/draft/pkg/live"
 	"github.com/draftk8s/draft/pkg/watch"
 )
 
@@ -476,56 +475,17 @@ func DiagnosisLines(err error) []string {
 }
 
 // liveOrWhy syncs the paths into the running pods when they can be (true),
-// or says why they are rebuilt (false). A sync that fails says why and
-// rebuilds too.
+// or says why they are rebuilt (false).
 func (l *loop) liveOrWhy(ctx context.Context, paths []string) bool {
-	u := l.w.Up
-	why := l.live.decide(paths)
-	if why == "" {
-		rep, err := l.live.sync(ctx, paths)
-		if err == nil {
-			msg := rep.String()
-			if l.live.reload != "" {
-				msg += " (no restart: " + l.live.reload + ")"
-			}
-			u.say("%s", msg)
-			u.emit(Event{Event: EventSync, Release: l.live.release, Message: msg, Files: rep.Files, Pods: rep.Pods, Seconds: rep.Took.Seconds()})
-			return true
-		}
-		if ctx.Err() != nil {
-			return true
-		}
-		var ce *compileError
-		if errors.As(err, &ce) { // a rebuild would fail the same way
-			msg := fmt.Sprintf("the change does not compile: %v; the pods keep the previous binary; watching for the next change", ce.err)
-			u.say("%s", msg)
-			u.emit(Event{Event: EventError, Release: l.live.release, Message: msg})
-			if l.w.Redeployed != nil {
-				l.w.Redeployed(nil, err)
-			}
-			return true
-		}
-		var pb *live.PutBackError
-		if errors.As(err, &pb) { // a rebuild would not start either
-			msg := fmt.Sprintf("the change was synced, but the app stopped on it (%s): its files were put back and it serves the previous version; watching for the next change", err)
-			u.say("%s", msg)
-			u.emit(Event{Event: EventError, Release: l.live.release, Message: msg})
-			if l.w.Redeployed != nil {
-				l.w.Redeployed(nil, err)
-			}
-			return true
-		}
-		why = "live update failed: " + err.Error()
+	ok, why := l.live.syncOrWhy(ctx, paths, l.w.Redeployed)
+	if !ok {
+		l.rebuilding(why)
 	}
-	l.rebuilding(why)
-	return false
+	return ok
 }
 
 // rebuilding says why a change is rebuilt, not synced.
-func (l *loop) rebuilding(why string) {
-	l.w.Up.say("rebuilding: %s", why)
-	l.w.Up.emit(Event{Event: EventRebuild, Release: l.live.release, Message: why})
-}
+func (l *loop) rebuilding(why string) { l.live.rebuilding(why) }
 
 // earlySyncMost is the most paths a burst may have changed for live
 // update to sync them as soon as it pauses (a save), not only once the
@@ -538,22 +498,32 @@ func (w *Watch) startLive(ctx context.Context) (*liveUpdate, error) {
 	if !w.Live {
 		return nil, nil
 	}
-	lv, why, err := newLiveUpdate(ctx, w.Up)
+	lv, err := startLive(ctx, w.Up, "")
+	if lv != nil {
+		w.Up.live = lv
+	}
+	return lv, err
+}
+
+// startLive sets up the live update of the app u ups, and says whether it
+// is on and what it does, each line after prefix; nil when it is off.
+func startLive(ctx context.Context, u *Up, prefix string) (*liveUpdate, error) {
+	lv, why, err := newLiveUpdate(ctx, u)
 	if err != nil || lv == nil {
 		if why != "" {
-			w.Up.say("live update is off: %s; every change rebuilds", why)
+			u.say("%slive update is off: %s; every change rebuilds", prefix, why)
 		}
 		return nil, err
 	}
+	lv.prefix = prefix
 	switch {
 	case lv.plan.Kind == build.KindGo:
-		w.Up.say("live update is on: a change is compiled here, and the new binary replaces the running one in the pods; a change of go.mod, the Dockerfile, the chart or draft.toml rebuilds")
+		lv.say("live update is on: a change is compiled here, and the new binary replaces the running one in the pods; a change of go.mod, the Dockerfile, the chart or draft.toml rebuilds")
 	case lv.reload != "":
-		w.Up.say("live update is on: a change of source files is synced into the running pods (no restart: %s); any other change rebuilds", lv.reload)
+		lv.say("live update is on: a change of source files is synced into the running pods (no restart: %s); any other change rebuilds", lv.reload)
 	default:
-		w.Up.say("live update is on: a change of source files is synced into the running pods, and the app restarted; any other change rebuilds")
+		lv.say("live update is on: a change of source files is synced into the running pods, and the app restarted; any other change rebuilds")
 	}
-	w.Up.live = lv
 	return lv, nil
 }
 

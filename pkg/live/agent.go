@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
@@ -24,6 +25,9 @@ var agentSource []byte
 // agentMod makes the source a module of its own to build.
 const agentMod = "module draftagent\n\ngo 1.22\n"
 
+// agentMu holds one build of the agent at a time in this process.
+var agentMu sync.Mutex
+
 // AgentBinary is draft-agent built for the platform (linux/amd64 ...),
 // static and stripped; it is built once per source and platform into
 // cacheDir, with the Go toolchain.
@@ -36,6 +40,8 @@ func AgentBinary(ctx context.Context, platform v1.Platform, cacheDir string) ([]
 	}
 	sum := sha256.Sum256(agentSource)
 	out := filepath.Join(cacheDir, "agent", fmt.Sprintf("%s-%s-%s", hex.EncodeToString(sum[:8]), platform.OS, platform.Architecture), "draft-agent")
+	agentMu.Lock() // two apps' live updates at once: the second reads what the first built
+	defer agentMu.Unlock()
 	if b, err := os.ReadFile(out); err == nil {
 		return b, nil
 	}
@@ -57,7 +63,12 @@ func AgentBinary(ctx context.Context, platform v1.Platform, cacheDir string) ([]
 	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 		return nil, err
 	}
-	tmp := out + ".tmp"
+	tmpDir, err := os.MkdirTemp(filepath.Dir(out), "build-") // another draft may build it at the same time
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmpDir)
+	tmp := filepath.Join(tmpDir, "draft-agent")
 	cmd := exec.CommandContext(ctx, goBin, "build", "-trimpath", "-buildvcs=false", "-ldflags=-s -w -buildid=", "-o", tmp, ".")
 	cmd.Dir = src
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS="+platform.OS, "GOARCH="+platform.Architecture, "GOFLAGS=", "GOWORK=off", "GOTOOLCHAIN=local")
