@@ -16,8 +16,15 @@ GOLDEN_PKGS = $(sort $(dir $(shell grep -rlE --include='*_test.go' 'testkit\.(Go
 
 .PHONY: build test unit e2e bench lint golden cluster cluster-down demo fresh clean
 
+# draft carries its live-update agent for these platforms (pkg/live/prebuilt,
+# not committed): live update then needs no Go toolchain where draft runs.
+AGENT_PLATFORMS := linux/amd64 linux/arm64
+
 build:
-	$(GO) build $(GOFLAGS_BUILD) -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/draft
+	@set -e; for p in $(AGENT_PLATFORMS); do \
+	  CGO_ENABLED=0 GOOS=$${p%/*} GOARCH=$${p#*/} $(GO) build -trimpath -buildvcs=false -ldflags='-s -w -buildid=' \
+	    -o pkg/live/prebuilt/draft-agent-$${p%/*}-$${p#*/} ./pkg/live/agent; done
+	$(GO) build $(GOFLAGS_BUILD) -tags draft_prebuilt_agent -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/draft
 
 # unit + integration tests, then the e2e suite against the real environment.
 test: unit e2e

@@ -17,6 +17,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/draftk8s/draft/internal/testenv"
+	"github.com/draftk8s/draft/internal/testkit"
 	"github.com/draftk8s/draft/pkg/kube"
 )
 
@@ -293,4 +295,93 @@ func TestLivePacks(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestLiveProject: live update at a project's root, a Python back-end and a
+// Node front-end: each app's edit is synced into its own pods and answers
+// through its own local port, with no new revision of either; an edit of
+// the back-end's requirements.txt rebuilds the back-end alone and says why;
+// Ctrl-C deploys the exact images, after which draft up at the root finds
+// nothing changed.
+func TestLiveProject(t *testing.T) {
+	_, cs, _ := cluster(t)
+	ns := namespace(t, cs)
+	root := filepath.Join(t.TempDir(), "duo")
+	testkit.CopyTree(t, filepath.Join("testdata", "python-app"), filepath.Join(root, "backend"))
+	testkit.CopyTree(t, filepath.Join("testdata", "node-app"), filepath.Join(root, "frontend"))
+	write(t, filepath.Join(root, "backend", "requirements.txt"), "# standard library only\n")
+	r := mustDraft(t, root, nil, "create")
+	for _, want := range []string{"backend/Dockerfile", "frontend/Dockerfile", "draft.toml"} {
+		if !strings.Contains(r.stdout, want+"\n") {
+			t.Fatalf("create at the root did not write %s:\n%s\n%s", want, r.stdout, r.stderr)
+		}
+	}
+	for _, app := range []string{"backend", "frontend"} {
+		testenv.BaseImagesOf(t, filepath.Join(root, app))
+	}
+	// No Go toolchain on PATH and a new DRAFT_HOME (no agent built before):
+	// make build's draft carries its agent.
+	noGo := []string{"PATH=" + withoutGo(os.Getenv("PATH")), "DRAFT_HOME=" + t.TempDir()}
+	w := startWatchEnv(t, noGo, root, ns, false)
+	defer w.stop(t)
+	back, front := w.urlOf(t, "backend"), w.urlOf(t, "frontend")
+	w.waitForAt(t, back, "python-app v1", 2*time.Minute)
+	w.waitForAt(t, front, "node-app v1", time.Minute)
+	for _, line := range []string{"backend: live update is on", "frontend: live update is on"} {
+		w.waitLine(t, line)
+	}
+	w.settle()
+	revs := func() string { return fmt.Sprint(revisions(t, cs, ns, "backend"), revisions(t, cs, ns, "frontend")) }
+	before := revs()
+
+	for _, c := range []struct{ app, file, old, url, want string }{
+		{"backend", "backend/app.py", `VERSION = "v1"`, back, "python-app v2"},
+		{"frontend", "frontend/server.js", `const VERSION = "v1"`, front, "node-app v2"},
+	} {
+		t0 := time.Now()
+		edit(t, filepath.Join(root, c.file), c.old, strings.Replace(c.old, "v1", "v2", 1))
+		w.waitForAt(t, c.url, c.want, time.Minute)
+		t.Logf("%s's edit answered through connect %s after the save", c.app, time.Since(t0).Round(time.Millisecond))
+		w.waitLine(t, c.app+": synced 1 file to 1 pod")
+	}
+	if got := revs(); got != before {
+		t.Errorf("revisions (backend frontend) %s after two synced edits, want %s\n%s", got, before, w.stderr())
+	}
+
+	write(t, filepath.Join(root, "backend", "requirements.txt"), "# standard library only, still\n")
+	w.waitLine(t, "backend: rebuilding: requirements.txt changed")
+	w.waitLine(t, "redeploying backend\n")
+	for deadline := time.Now().Add(2 * time.Minute); revisions(t, cs, ns, "backend") < 2; time.Sleep(200 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no new revision of the back-end after its requirements.txt changed\n%s", w.stderr())
+		}
+	}
+	w.settle()
+	if n := revisions(t, cs, ns, "frontend"); n != 1 {
+		t.Errorf("the front-end has %d revisions after the back-end's rebuild, want 1", n)
+	}
+	w.waitForAt(t, back, "python-app v2", time.Minute)
+	w.waitForAt(t, front, "node-app v2", time.Minute)
+
+	w.stop(t)
+	if !strings.Contains(w.stderr(), "deploying the exact images of the tree") {
+		t.Fatalf("watch mode did not end with the exact images deployed\n%s", w.stderr())
+	}
+	r = mustDraft(t, root, nil, "up", "-n", ns)
+	for _, app := range []string{"backend", "frontend"} {
+		if !strings.Contains(r.stderr, "nothing changed: release "+app+" runs") {
+			t.Errorf("draft up after watch mode changed %s:\n%s", app, r.stderr)
+		}
+	}
+}
+
+// withoutGo is PATH without the folders that hold a go command.
+func withoutGo(path string) string {
+	var keep []string
+	for _, d := range filepath.SplitList(path) {
+		if _, err := os.Stat(filepath.Join(d, "go")); err != nil {
+			keep = append(keep, d)
+		}
+	}
+	return strings.Join(keep, string(filepath.ListSeparator))
 }

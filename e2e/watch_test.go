@@ -26,6 +26,8 @@ import (
 type watching struct {
 	cmd  *exec.Cmd
 	url  string
+	// at a project's root, each app's URL (connect's "app: URL -> port" lines)
+	appURLs map[string]string
 	mu   sync.Mutex
 	errs bytes.Buffer
 	done chan error
@@ -51,9 +53,15 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 	return l.w.errs.Write(p)
 }
 
-var urlLine = regexp.MustCompile(`^(http://127\.0\.0\.1:\d+) -> `)
+var urlLine = regexp.MustCompile(`^(?:([\w.-]+): )?(http://127\.0\.0\.1:\d+) -> `)
 
 func startWatch(t *testing.T, dir, ns string, jsonOut bool, extra ...string) *watching {
+	t.Helper()
+	return startWatchEnv(t, nil, dir, ns, jsonOut, extra...)
+}
+
+// startWatchEnv is startWatch with these environment variables added.
+func startWatchEnv(t *testing.T, env []string, dir, ns string, jsonOut bool, extra ...string) *watching {
 	t.Helper()
 	w := &watching{done: make(chan error, 1), stdoutDone: make(chan struct{})}
 	testenv.BaseImagesOf(t, dir)
@@ -63,6 +71,9 @@ func startWatch(t *testing.T, dir, ns string, jsonOut bool, extra ...string) *wa
 	}
 	w.cmd = exec.Command(draftBin(t), args...)
 	w.cmd.Dir = dir
+	if env != nil {
+		w.cmd.Env = append(os.Environ(), env...)
+	}
 	w.cmd.Stderr = lockedWriter{w}
 	out, _ := w.cmd.StdoutPipe()
 	if err := w.cmd.Start(); err != nil {
@@ -74,7 +85,15 @@ func startWatch(t *testing.T, dir, ns string, jsonOut bool, extra ...string) *wa
 		for sc.Scan() {
 			url := ""
 			if m := urlLine.FindStringSubmatch(sc.Text()); m != nil && !jsonOut {
-				url = m[1]
+				url = m[2]
+				if m[1] != "" {
+					w.mu.Lock()
+					if w.appURLs == nil {
+						w.appURLs = map[string]string{}
+					}
+					w.appURLs[m[1]] = m[2]
+					w.mu.Unlock()
+				}
 			}
 			if jsonOut {
 				var e struct{ Event, URL string }
@@ -124,10 +143,32 @@ func startWatch(t *testing.T, dir, ns string, jsonOut bool, extra ...string) *wa
 // waitFor polls the connected URL until it answers want; it returns how long that took.
 func (w *watching) waitFor(t *testing.T, want string, timeout time.Duration) time.Duration {
 	t.Helper()
+	return w.waitForAt(t, w.url, want, timeout)
+}
+
+// urlOf is the URL connect gave the app of a project (it prints every
+// app's once all listen).
+func (w *watching) urlOf(t *testing.T, app string) string {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		w.mu.Lock()
+		u := w.appURLs[app]
+		w.mu.Unlock()
+		if u != "" {
+			return u
+		}
+	}
+	t.Fatalf("connect gave %s no URL\n%s", app, w.stderr())
+	return ""
+}
+
+// waitForAt polls url until it answers want; it returns how long that took.
+func (w *watching) waitForAt(t *testing.T, url, want string, timeout time.Duration) time.Duration {
+	t.Helper()
 	start := time.Now()
 	var last string
 	for time.Since(start) < timeout {
-		resp, err := (&http.Client{Timeout: 3 * time.Second}).Get(w.url)
+		resp, err := (&http.Client{Timeout: 3 * time.Second}).Get(url)
 		if err == nil {
 			b, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
@@ -140,7 +181,7 @@ func (w *watching) waitFor(t *testing.T, want string, timeout time.Duration) tim
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	t.Fatalf("%s did not answer %q within %s (last: %q)\n%s", w.url, want, timeout, last, w.stderr())
+	t.Fatalf("%s did not answer %q within %s (last: %q)\n%s", url, want, timeout, last, w.stderr())
 	return 0
 }
 

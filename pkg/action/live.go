@@ -41,6 +41,7 @@ type liveUpdate struct {
 	// image's (synced to goBinary, which the agent then starts).
 	binDir  string
 	lastBin [32]byte // the sha256 of the binary the pods have
+	newBin  [32]byte // and of the one compiled last
 
 	mu       sync.Mutex
 	agent    []byte
@@ -82,12 +83,9 @@ func newLiveUpdate(ctx context.Context, u *Up) (lv *liveUpdate, why string, err 
 	lv.rules = slices.Concat([]string{dockerfile, ".dockerignore", config.FileName, cmpChart(a.env, a.release)}, a.env.Values)
 	if plan.Kind == build.KindGo {
 		// Compiled here; the folders the image copies beside the binary
-		// (templates/) are rebuilt.
+		// (templates/) are synced to where it has them.
 		lv.restart = true
 		lv.rules = append(lv.rules, "go.mod", "go.sum", "vendor")
-		for _, f := range plan.Files {
-			lv.rules = append(lv.rules, f.Src)
-		}
 		return lv, "", nil
 	}
 	lv.reload = reloads(slices.Concat(plan.Entrypoint, plan.Cmd))
@@ -176,6 +174,9 @@ func (lv *liveUpdate) wrap(ctx context.Context, e *upEnv, img name.Digest) (name
 	case lv.plan.Kind == build.KindGo:
 		spec = live.ImageSpec{Root: "/", Exec: "/" + goBinary}
 		spec.UID, spec.GID = numericUser(lv.plan.User)
+		for _, f := range lv.plan.Files {
+			spec.Dirs = append(spec.Dirs, f.Dest)
+		}
 	case lv.reload == phpReads:
 		// PHP's opcache looks at a file's time only every 2 s by default
 		// (the built-in server and FPM use it): every request, here.
@@ -208,7 +209,7 @@ func (lv *liveUpdate) startSyncer(e *upEnv) {
 	dialer := live.NewForwardDialer(c.Config, c.Client)
 	spec := live.Spec{Dir: e.dir, Restart: lv.restart}
 	if lv.plan.Kind == build.KindGo {
-		spec.Source = func(p string) string { return filepath.Join(lv.binDir, filepath.Base(p)) }
+		spec.Source = lv.goSource
 	}
 	lv.syncer = live.NewSyncer(spec, dialer, pods, func(m string) { lv.say("%s", m) })
 	go func() {
@@ -260,7 +261,7 @@ func (lv *liveUpdate) sync(ctx context.Context, paths []string) (live.Report, er
 		return live.Report{}, errors.New("no image with draft's agent is deployed yet")
 	}
 	if lv.plan.Kind == build.KindGo {
-		return lv.syncGo(ctx, s)
+		return lv.syncGo(ctx, s, paths)
 	}
 	return s.Apply(ctx, paths)
 }
@@ -268,12 +269,41 @@ func (lv *liveUpdate) sync(ctx context.Context, paths []string) (live.Report, er
 // goBinary is where a Go app's binary compiled here goes in its pods.
 const goBinary = ".draft/app"
 
-// syncGo compiles the app here and syncs the binary, if it changed.
-func (lv *liveUpdate) syncGo(ctx context.Context, s *live.Syncer) (live.Report, error) {
+// syncGo syncs a Go app's change: the binary compiled here, if it changed
+// (any file may be embedded in it), and the files of the folders its image
+// copies beside the binary (templates/) to where it has them.
+func (lv *liveUpdate) syncGo(ctx context.Context, s *live.Syncer, paths []string) (live.Report, error) {
+	var sync []string
+	for _, p := range paths {
+		if pod, ok := lv.goFile(p); ok {
+			sync = append(sync, pod)
+		}
+	}
+	changed, compiled, err := lv.compileGo(ctx)
+	if err != nil {
+		return live.Report{}, err
+	}
+	if changed {
+		sync = append(sync, goBinary)
+	}
+	if len(sync) == 0 {
+		return live.Report{Compiled: compiled, Same: true}, nil
+	}
+	rep, err := s.Apply(ctx, sync)
+	rep.Compiled = compiled
+	if err == nil && slices.Contains(sync, goBinary) {
+		lv.lastBin = lv.newBin
+	}
+	return rep, err
+}
+
+// compileGo compiles the app here into binDir; changed is false when the
+// binary is the one the pods have.
+func (lv *liveUpdate) compileGo(ctx context.Context) (changed bool, took time.Duration, err error) {
 	if lv.binDir == "" {
 		d, err := os.MkdirTemp("", "draft-live-go-")
 		if err != nil {
-			return live.Report{}, err
+			return false, 0, err
 		}
 		lv.binDir = d
 	}
@@ -284,27 +314,53 @@ func (lv *liveUpdate) syncGo(ctx context.Context, s *live.Syncer) (live.Report, 
 	lv.mu.Unlock()
 	req := build.Request{Dir: lv.dir, Platform: platform, Log: lv.u.UI.Writer()}
 	if err := build.NewDaemonless(nil).CompileGo(ctx, req, lv.plan, tmp); err != nil {
-		return live.Report{}, &compileError{err}
+		return false, 0, &compileError{err}
 	}
 	b, err := os.ReadFile(tmp)
 	if err != nil {
-		return live.Report{}, err
+		return false, 0, err
 	}
-	compiled := time.Since(t0)
+	took = time.Since(t0)
 	sum := sha256.Sum256(b)
 	if sum == lv.lastBin {
 		os.Remove(tmp)
-		return live.Report{Compiled: compiled, Same: true}, nil
+		return false, took, nil
 	}
 	if err := os.Rename(tmp, filepath.Join(lv.binDir, path.Base(goBinary))); err != nil {
-		return live.Report{}, err
+		return false, 0, err
 	}
-	rep, err := s.Apply(ctx, []string{goBinary})
-	rep.Compiled = compiled
-	if err == nil {
-		lv.lastBin = sum
+	lv.newBin = sum
+	return true, took, nil
+}
+
+// goFile is where a path of the context is in a Go app's pods, when it is
+// in a folder its image copies beside the binary.
+func (lv *liveUpdate) goFile(p string) (string, bool) {
+	for _, f := range lv.plan.Files {
+		src, dest := strings.Trim(path.Clean(f.Src), "/"), strings.Trim(path.Clean(f.Dest), "/")
+		if src == "." || src == "" || dest == "" {
+			continue
+		}
+		if rel, ok := strings.CutPrefix(p, src); ok && (rel == "" || rel[0] == '/') {
+			return dest + rel, true
+		}
 	}
-	return rep, err
+	return "", false
+}
+
+// goSource is the file here of a path in a Go app's pods: the binary
+// compiled here, or a file of a folder copied beside it.
+func (lv *liveUpdate) goSource(pod string) string {
+	if pod == goBinary {
+		return filepath.Join(lv.binDir, path.Base(goBinary))
+	}
+	for _, f := range lv.plan.Files {
+		dest := strings.Trim(path.Clean(f.Dest), "/")
+		if rel, ok := strings.CutPrefix(pod, dest); ok && dest != "" && (rel == "" || rel[0] == '/') {
+			return filepath.Join(lv.dir, filepath.FromSlash(f.Src+rel))
+		}
+	}
+	return filepath.Join(lv.binDir, path.Base(pod))
 }
 
 // syncOrWhy syncs the paths into the running pods when they can be (true),

@@ -75,9 +75,9 @@ func TestReloads(t *testing.T) {
 	}
 }
 
-// A Go app: every change is compiled here (a file may be embedded), but
-// go.mod, go.sum and the folders the image copies beside the binary
-// rebuild.
+// A Go app: every change is compiled here (a file may be embedded), and
+// the files of the folders the image copies beside the binary are synced
+// to where it has them; go.mod and go.sum rebuild.
 func TestLiveDecideGo(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "app")
 	testkit.CopyTree(t, filepath.Join("testdata", "create", "go-templates", "want"), dir)
@@ -98,10 +98,30 @@ func TestLiveDecideGo(t *testing.T) {
 		{"README.md", ""},
 		{"go.mod", "go.mod changed"},
 		{"go.sum", "go.sum changed"},
-		{folder + "/index.html", folder + "/index.html changed"},
+		{folder + "/index.html", ""},
 	} {
 		if got := lv.decide([]string{c.path}); got != c.why {
 			t.Errorf("decide(%q) = %q, want %q", c.path, got, c.why)
 		}
+	}
+	lv.binDir = "/bin-here"
+	for _, c := range []struct{ path, pod, source string }{
+		{"templates/index.html", "srv/templates/index.html", filepath.Join(dir, "templates", "index.html")},
+		{"static/css/app.css", "srv/static/css/app.css", filepath.Join(dir, "static", "css", "app.css")},
+		{"templatesx/a", "", ""},
+		{"main.go", "", ""},
+	} {
+		pod, ok := lv.goFile(c.path)
+		if pod != c.pod || ok != (c.pod != "") {
+			t.Errorf("goFile(%q) = %q %v, want %q", c.path, pod, ok, c.pod)
+		}
+		if ok {
+			if got := lv.goSource(pod); got != c.source {
+				t.Errorf("goSource(%q) = %q, want %q", pod, got, c.source)
+			}
+		}
+	}
+	if got := lv.goSource(goBinary); got != filepath.Join("/bin-here", "app") {
+		t.Errorf("goSource(the binary) = %q", got)
 	}
 }

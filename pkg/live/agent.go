@@ -25,11 +25,17 @@ var agentSource []byte
 // agentMod makes the source a module of its own to build.
 const agentMod = "module draftagent\n\ngo 1.22\n"
 
+// prebuiltAgents are the agents built with draft itself, by platform
+// ("linux/amd64"), when draft was built with the draft_prebuilt_agent tag
+// (make build does): then no Go toolchain is needed to use live update.
+var prebuiltAgents map[string][]byte
+
 // agentMu holds one build of the agent at a time in this process.
 var agentMu sync.Mutex
 
 // AgentBinary is draft-agent built for the platform (linux/amd64 ...),
-// static and stripped; it is built once per source and platform into
+// static and stripped: the one draft carries, if it was built with it for
+// that platform; else it is built once per source and platform into
 // cacheDir, with the Go toolchain.
 func AgentBinary(ctx context.Context, platform v1.Platform, cacheDir string) ([]byte, error) {
 	if platform.OS == "" {
@@ -40,6 +46,9 @@ func AgentBinary(ctx context.Context, platform v1.Platform, cacheDir string) ([]
 	}
 	sum := sha256.Sum256(agentSource)
 	out := filepath.Join(cacheDir, "agent", fmt.Sprintf("%s-%s-%s", hex.EncodeToString(sum[:8]), platform.OS, platform.Architecture), "draft-agent")
+	if b := prebuiltAgents[platform.OS+"/"+platform.Architecture]; b != nil {
+		return b, nil
+	}
 	agentMu.Lock() // two apps' live updates at once: the second reads what the first built
 	defer agentMu.Unlock()
 	if b, err := os.ReadFile(out); err == nil {

@@ -45,6 +45,9 @@ type ImageSpec struct {
 	// needs to take synced files (PHP's opcache told to look every time).
 	Files map[string][]byte
 	Env   []string
+	// Dirs are more folders that UID and GID own (absolute), for synced
+	// files beside Root's (a Go image's templates/).
+	Dirs []string
 }
 
 // Image is base with the agent added as its first process: a layer with
@@ -99,8 +102,14 @@ func agentLayer(agent []byte, spec ImageSpec) (v1.Layer, error) {
 		{Name: ".draft/", Typeflag: tar.TypeDir, Mode: 0o755, Uid: spec.UID, Gid: spec.GID, ModTime: epoch, Format: tar.FormatPAX},
 		{Name: ".draft/agent", Typeflag: tar.TypeReg, Mode: 0o755, Size: int64(len(agent)), ModTime: epoch, Format: tar.FormatPAX},
 	}
-	if root := strings.Trim(path.Clean("/"+spec.Root), "/"); root != "" && (spec.UID != 0 || spec.GID != 0) {
-		headers = append([]*tar.Header{{Name: root + "/", Typeflag: tar.TypeDir, Mode: 0o755, Uid: spec.UID, Gid: spec.GID, ModTime: epoch, Format: tar.FormatPAX}}, headers...)
+	if spec.UID != 0 || spec.GID != 0 {
+		var owned []*tar.Header
+		for _, d := range append([]string{spec.Root}, spec.Dirs...) {
+			if d = strings.Trim(path.Clean("/"+d), "/"); d != "" && d != ".draft" {
+				owned = append(owned, &tar.Header{Name: d + "/", Typeflag: tar.TypeDir, Mode: 0o755, Uid: spec.UID, Gid: spec.GID, ModTime: epoch, Format: tar.FormatPAX})
+			}
+		}
+		headers = append(owned, headers...)
 	}
 	for _, h := range headers {
 		if err := tw.WriteHeader(h); err != nil {

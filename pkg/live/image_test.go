@@ -23,7 +23,7 @@ func TestImage(t *testing.T) {
 		c.Entrypoint, c.Cmd = []string{"python"}, []string{"app.py"}
 		c.ExposedPorts = map[string]struct{}{"8000/tcp": {}, "9000/tcp": {}}
 	})
-	img, err := Image(base, []byte("agent"), ImageSpec{Root: "/app", UID: 10001, GID: 10001})
+	img, err := Image(base, []byte("agent"), ImageSpec{Root: "/app", UID: 10001, GID: 10001, Dirs: []string{"/srv/templates"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,13 +51,15 @@ func TestImage(t *testing.T) {
 		}
 		entries[h.Name] = h
 	}
-	if h := entries["app/"]; h == nil || h.Uid != 10001 || h.Gid != 10001 {
-		t.Errorf("the source folder in the agent's layer: %+v, want it owned by 10001:10001", h)
+	for _, d := range []string{"app/", "srv/templates/"} {
+		if h := entries[d]; h == nil || h.Uid != 10001 || h.Gid != 10001 || h.Typeflag != tar.TypeDir {
+			t.Errorf("%s in the agent's layer: %+v, want a folder owned by 10001:10001", d, h)
+		}
 	}
 	if h := entries[".draft/agent"]; h == nil || h.Mode&0o111 == 0 {
 		t.Errorf("the agent in its layer: %+v, want an executable", h)
 	}
-	again, _ := Image(base, []byte("agent"), ImageSpec{Root: "/app", UID: 10001, GID: 10001})
+	again, _ := Image(base, []byte("agent"), ImageSpec{Root: "/app", UID: 10001, GID: 10001, Dirs: []string{"/srv/templates"}})
 	d1, _ := img.Digest()
 	d2, _ := again.Digest()
 	if d1 != d2 {
