@@ -24,13 +24,13 @@ import (
 
 // watching is a running `draft up --watch --auto-connect`.
 type watching struct {
-	cmd  *exec.Cmd
-	url  string
+	cmd *exec.Cmd
+	url string
 	// at a project's root, each app's URL (connect's "app: URL -> port" lines)
 	appURLs map[string]string
-	mu   sync.Mutex
-	errs bytes.Buffer
-	done chan error
+	mu      sync.Mutex
+	errs    bytes.Buffer
+	done    chan error
 	// with --output json: the events on stdout, and the lines that are not
 	stdoutDone chan struct{}
 	events     int
