@@ -385,3 +385,44 @@ func withoutGo(path string) string {
 	}
 	return strings.Join(keep, string(filepath.ListSeparator))
 }
+
+// TestLiveGoTemplates: a Go app that parses templates/ at run time, on its
+// scratch image: an edit of a template is synced to where the image has it
+// (a folder the agent's layer gives the app's user) and the app restarted
+// on it, with no new revision; a replaced pod gets it too.
+func TestLiveGoTemplates(t *testing.T) {
+	_, cs, _ := cluster(t)
+	ns := namespace(t, cs)
+	dir := copyApp(t, "gin-app")
+	mustDraft(t, dir, nil, "create")
+	w := startWatch(t, dir, ns, false)
+	defer w.stop(t)
+	w.waitFor(t, "gin-app v1", 3*time.Minute)
+	w.settle()
+	revs := revisions(t, cs, ns, "gin-app")
+	edit(t, filepath.Join(dir, "templates", "index.tmpl.html"), "gin-app {{ .version }}", "gin-app {{ .version }} edited")
+	w.waitFor(t, "gin-app v1 edited", time.Minute)
+	w.waitLine(t, " to 1 pod in ") // the template, and the first time the binary compiled here
+	if strings.Contains(w.stderr(), "rebuilding:") {
+		t.Errorf("a template edit was rebuilt, not synced\n%s", w.stderr())
+	}
+	if n := revisions(t, cs, ns, "gin-app"); n != revs {
+		t.Errorf("%d revisions after a template edit, want %d", n, revs)
+	}
+	old := podNamesOf(t, cs, ns, "gin-app")
+	if out, err := exec.Command("kubectl", "-n", ns, "delete", "pod", "-l", "app.kubernetes.io/instance=gin-app", "--wait=false").CombinedOutput(); err != nil {
+		t.Fatalf("kubectl delete pod: %v %s", err, out)
+	}
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(50 * time.Millisecond) {
+		got := w.tryGet()
+		if got == "gin-app v1" {
+			t.Fatalf("a replaced pod answered with its image's template\n%s", w.stderr())
+		}
+		if got == "gin-app v1 edited" && replacedOf(t, cs, ns, "gin-app", old) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the replaced pod did not serve within a minute\n%s", w.stderr())
+		}
+	}
+}
