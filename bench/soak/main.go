@@ -41,6 +41,7 @@ const ns = "bench-soak"
 func main() {
 	part := flag.String("part", "watch", "watch or tree")
 	saves := flag.Int("saves", 100, "redeploys in watch mode")
+	idle = flag.Duration("idle", 35*time.Second, "quiet after the saves, before the last sample")
 	draftBin := flag.String("draft", "bin/draft", "the draft binary")
 	flag.Parse()
 	if os.Getenv("DRAFT_REGISTRY") == "" || os.Getenv("KUBECONFIG") == "" {
@@ -57,6 +58,8 @@ func main() {
 		fail("-part %q: watch or tree", *part)
 	}
 }
+
+var idle *time.Duration
 
 func soakWatch(root, draft string, saves int) {
 	dir := filepath.Join(os.TempDir(), "draft-bench-soak", "python-app")
@@ -127,6 +130,14 @@ func soakWatch(root, draft string, saves int) {
 		}
 	}
 	l.end()
+	// Then quiet: what the forward opened for the last requests and
+	// restarts has had time to end (a stream the runtime never answers
+	// is given up after 30 s).
+	time.Sleep(*idle)
+	take(-1)
+	if f := os.Getenv("SOAK_STDERR"); f != "" { // where to keep what draft said
+		os.WriteFile(f, []byte(stderr.String()), 0o644)
+	}
 	if f := os.Getenv("SOAK_GOROUTINES"); f != "" { // where to keep the last goroutine dump
 		if resp, err := http.Get("http://" + pprofAddr + "/debug/pprof/goroutine?debug=1"); err == nil {
 			b, _ := io.ReadAll(resp.Body)
@@ -137,11 +148,15 @@ func soakWatch(root, draft string, saves int) {
 	fmt.Printf("bench/soak watch: %d saves, a GET every 20 ms through draft connect's forward\n", saves)
 	fmt.Printf("%-8s %-9s %-5s %-8s %-11s %-17s %-22s\n", "after", "RSS MiB", "FDs", "threads", "goroutines", "failed/requests", "save->answer med/max")
 	for _, s := range samples {
-		fmt.Printf("%-8d %-9.1f %-5d %-8d %-11d %-17s %-22s\n", s.after, float64(s.rss)/(1<<20), s.fds, s.threads, s.goroutines,
+		after := strconv.Itoa(s.after)
+		if s.after < 0 {
+			after = "idle"
+		}
+		fmt.Printf("%-8s %-9.1f %-5d %-8d %-11d %-17s %-22s\n", after, float64(s.rss)/(1<<20), s.fds, s.threads, s.goroutines,
 			fmt.Sprintf("%d/%d", s.failed, s.all), fmt.Sprintf("%s/%s", s.medianAnswer.Round(time.Millisecond), s.worstAnswer.Round(time.Millisecond)))
 	}
-	if len(samples) > 2 {
-		first, last := samples[1], samples[len(samples)-1]
+	if len(samples) > 3 {
+		first, last := samples[1], samples[len(samples)-2]
 		fmt.Printf("growth from redeploy %d to %d: RSS %+.1f%%, FDs %+d, goroutines %+d\n", first.after, last.after,
 			100*(float64(last.rss)/float64(first.rss)-1), last.fds-first.fds, last.goroutines-first.goroutines)
 	}

@@ -46,6 +46,10 @@ type Connect struct {
 	// OnReady is called once, when the local ports listen, before any log
 	// line is written.
 	OnReady func([]PortMapping)
+
+	// restarted tells whether watch mode's live update restarted the app
+	// in a pod of the release after since (nil: no live update).
+	restarted func(release, pod string, since time.Time) bool
 }
 
 // PortMapping is one forwarded port: its local URL and its pod port.
@@ -116,6 +120,10 @@ func (c *Connect) Run(ctx context.Context) error {
 	}
 	if c.StopWhenGone {
 		opts = append(opts, connect.WithStopWhenGone())
+	}
+	if c.restarted != nil {
+		release := a.release
+		opts = append(opts, connect.WithRestarts(func(pod string, since time.Time) bool { return c.restarted(release, pod, since) }))
 	}
 	fw := connect.New(a.cluster.Config, a.cluster.Client, a.cluster.Namespace, a.selector, opts...)
 	fwErr := make(chan error, 1)

@@ -222,6 +222,15 @@ func (lv *liveUpdate) startSyncer(e *upEnv) {
 	}()
 }
 
+// restartedSince reports whether a sync restarted the app in the pod after
+// since, or is restarting it (see connect.WithRestarts).
+func (lv *liveUpdate) restartedSince(pod string, since time.Time) bool {
+	lv.mu.Lock()
+	s := lv.syncer
+	lv.mu.Unlock()
+	return s != nil && s.RestartedSince(pod, since)
+}
+
 // close stops the syncer.
 func (lv *liveUpdate) close() {
 	lv.mu.Lock()

@@ -58,7 +58,10 @@ func (s *Session) Run(ctx context.Context) error {
 	if *connecting && s.Connect != nil {
 		connected = func(ctx context.Context) error {
 			c := *s.Connect
-			c.Target = u.Target // the cluster up resolved
+			c.Target = u.Target          // the cluster up resolved
+			if lv := u.live; lv != nil { // watch mode's live update: a request its restart cut is sent again
+				c.restarted = func(_, pod string, since time.Time) bool { return lv.restartedSince(pod, since) }
+			}
 			if c.UI == nil {
 				c.UI = u.UI
 			}
@@ -102,6 +105,13 @@ func (s *Session) runProject(ctx context.Context) error {
 		connected = func(ctx context.Context) error {
 			c := *s.Connect
 			c.Target, c.OnReady = pu.Up.Target, nil // the project's root, with the cluster up resolved
+			if pw != nil && len(pw.Up.lives) > 0 {
+				lives := pw.Up.lives
+				c.restarted = func(release, pod string, since time.Time) bool {
+					lv := lives[release]
+					return lv != nil && lv.restartedSince(pod, since)
+				}
+			}
 			if c.UI == nil {
 				c.UI = u.UI
 			}

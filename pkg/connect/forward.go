@@ -63,6 +63,7 @@ type options struct {
 	vacancy   time.Duration // how long no pod lasts before the workloads are looked for
 	stopGone  bool
 	dial      Dialer // nil: the API server's portforward subresource
+	restarted func(pod string, since time.Time) bool
 }
 
 // Dialer opens a port-forward connection to a pod.
@@ -93,6 +94,15 @@ func WithEvents(f func(Event)) Option { return func(o *options) { o.events = f }
 
 // WithReady is called once, when the local ports listen, with the mappings.
 func WithReady(f func([]Mapping)) Option { return func(o *options) { o.ready = f } }
+
+// WithRestarts tells the Forwarder when the app in a pod was restarted in
+// its container (watch mode's live update restarts it): restarted reports
+// whether that happened after since, or is happening. A safe request (GET,
+// HEAD, OPTIONS) whose connection the app closed unanswered then is sent
+// again to the pod, once its app listens again, instead of failing.
+func WithRestarts(restarted func(pod string, since time.Time) bool) Option {
+	return func(o *options) { o.restarted = restarted }
+}
 
 // WithHosts sets the local addresses to listen on; the first must work, the
 // others are used when they can (default 127.0.0.1, then ::1).

@@ -762,3 +762,49 @@ func TestWithDialer(t *testing.T) {
 		t.Error("WithDialer(nil) left no dialer")
 	}
 }
+
+// A GET whose connection the app closed unanswered because it was
+// restarted in its pod (live update: WithRestarts says so) is sent again
+// to the same pod, and answered there; without a restart it fails, as an
+// app's own close must.
+func TestForwarderReplaysGetCutByRestart(t *testing.T) {
+	for _, restarted := range []bool{true, false} {
+		t.Run(fmt.Sprint("restarted=", restarted), func(t *testing.T) {
+			fp := &fakePods{servers: map[string]*httptest.Server{}}
+			var calls atomic.Int32
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if calls.Add(1) == 1 { // the app killed mid-request: the connection closed, no answer
+					conn, _, _ := w.(http.Hijacker).Hijack()
+					conn.Close()
+					return
+				}
+				fmt.Fprint(w, "a after its restart")
+			}))
+			t.Cleanup(srv.Close)
+			fp.servers["a"] = srv
+			cs := fake.NewClientset(pod("a", 1, true, port("http", testPort)))
+			var asked atomic.Value
+			_, m, _ := startForwarder(t, cs, fp, WithRestarts(func(pod string, since time.Time) bool {
+				asked.Store(pod)
+				return restarted && time.Since(since) < 5*time.Second
+			}))
+			c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+			resp, err := c.Get(m.URL())
+			if !restarted {
+				if err == nil {
+					resp.Body.Close()
+					t.Fatalf("a GET the app closed unanswered, with no restart, was answered (%d)", resp.StatusCode)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("a GET cut by the app's restart: %v", err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if string(body) != "a after its restart" || calls.Load() != 2 || asked.Load() != "a" {
+				t.Errorf("answer %q after %d requests (asked of %v), want the restarted app's after 2", body, calls.Load(), asked.Load())
+			}
+		})
+	}
+}

@@ -44,6 +44,7 @@ type relay struct {
 	clientEOF  bool              // the client has half-closed
 	clientGone bool              // the client has closed or reset
 	clientErr  chan error        // the end of the client's side (nil: EOF)
+	since      time.Time         // when the current attempt began
 
 	// Moving a keep-alive HTTP connection to the new pod (see readClient).
 	podLast  bool          // the last bytes were the pod's
@@ -207,6 +208,9 @@ func (f *Forwarder) handle(ctx context.Context, conn net.Conn, m Mapping) {
 	first := true
 	var refusedSince time.Time
 	for attempt := 1; ; attempt++ {
+		r.mu.Lock()
+		r.since = time.Now()
+		r.mu.Unlock()
 		pc, data, errStream, release, err := f.open(ctx, m, deadline)
 		if err != nil {
 			if ctx.Err() == nil {
@@ -279,6 +283,14 @@ func (f *Forwarder) again(ctx context.Context, r *relay, pc *podConn, m Mapping,
 		last = time.Since(*refusedSince) > refusedHold
 	}
 	why := f.replayable(ctx, r, pc, m.Remote, msg, answered)
+	if strings.HasPrefix(why, restartedWhy) {
+		// As for a refusal: the app comes back soon, in the same pod;
+		// held as long, however many attempts that takes.
+		if refusedSince.IsZero() {
+			*refusedSince = time.Now()
+		}
+		last = time.Since(*refusedSince) > refusedHold
+	}
 	if why == "" || last {
 		if msg != "" {
 			f.emit("error", pc.pod, "%s -> %s port %d: %s", m.URL(), pc.pod, m.Remote, msg)
@@ -289,7 +301,7 @@ func (f *Forwarder) again(ctx context.Context, r *relay, pc *podConn, m Mapping,
 		f.emit("retry", pc.pod, "%s -> %s port %d: %s; sending the connection to the current pod", m.URL(), pc.pod, m.Remote, why)
 	}
 	pause := time.Duration(min(attempt, maxAttempts)) * 50 * time.Millisecond
-	if refused(msg) {
+	if refused(msg) || strings.HasPrefix(why, restartedWhy) {
 		pause = refusedEvery // an app starting again: asked often, it answers soon
 	}
 	select {
@@ -305,7 +317,8 @@ func (f *Forwarder) again(ctx context.Context, r *relay, pc *podConn, m Mapping,
 // connection), or the pod went away without a word and the client had sent
 // nothing, or only the start of a safe HTTP request (GET, HEAD, OPTIONS),
 // which HTTP clients themselves send again when a connection dies before
-// the answer (RFC 9110, 9.2.2). A pod's app that is told to stop closes its
+// the answer (RFC 9110, 9.2.2); the same to the same pod when its app was
+// restarted in its container meanwhile (WithRestarts). A pod's app that is told to stop closes its
 // connections at once, often before the API says that the pod is going: a
 // pod that still looks like the target is given apiLag to be seen going.
 func (f *Forwarder) replayable(ctx context.Context, r *relay, pc *podConn, port int, msg string, answered bool) string {
@@ -317,21 +330,29 @@ func (f *Forwarder) replayable(ctx context.Context, r *relay, pc *podConn, port 
 	case refused(msg):
 		r.mu.Unlock()
 		return "the pod could not connect to its port"
-	case msg != "":
-		r.mu.Unlock()
-		return ""
 	}
-	why := ""
+	// The runtime's word on a connection the app reset (it was killed):
+	// sent again only when the app was restarted meanwhile (below).
+	reset := msg != ""
+	why, what := "", ""
 	if len(r.sent) == 0 {
-		why = "the pod went away before anything was sent"
+		why, what = "the pod went away before anything was sent", "anything was sent"
 	}
 	for _, method := range []string{"GET ", "HEAD ", "OPTIONS "} {
 		if bytes.HasPrefix(r.sent, []byte(method)) {
-			why = "the pod went away before it answered a " + strings.TrimSpace(method) + " request"
+			what = "it answered a " + strings.TrimSpace(method) + " request"
+			why = "the pod went away before " + what
 		}
 	}
+	since := r.since
 	r.mu.Unlock()
 	if why == "" {
+		return ""
+	}
+	if f.o.restarted != nil && f.o.restarted(pc.pod, since) {
+		return restartedWhy + " before " + what
+	}
+	if reset {
 		return ""
 	}
 	timeout := time.NewTimer(apiLag)
@@ -350,6 +371,10 @@ func (f *Forwarder) replayable(ctx context.Context, r *relay, pc *podConn, port 
 		}
 	}
 }
+
+// restartedWhy begins the reason for a replay to the same pod, whose app
+// was restarted in its container (see WithRestarts).
+const restartedWhy = "its app restarted"
 
 // refused reports whether an error stream's message says that the runtime
 // could not connect to the pod's port (the app was not listening).

@@ -86,7 +86,12 @@ type Syncer struct {
 	images  map[string]bool  // digests of the live images deployed
 	workers map[types.UID]*worker
 	changed chan struct{} // closed and replaced when a worker's state changes
+	// restarts are the last restart of each pod's app (by pod name) that
+	// a sync asked for: its end is zero while it goes on.
+	restarts map[string]restart
 }
+
+type restart struct{ start, end time.Time }
 
 // worker brings one pod to the newest generation.
 type worker struct {
@@ -124,7 +129,17 @@ func NewSyncer(spec Spec, dial Dialer, pods *kube.PodWatch, say func(string)) *S
 		say = func(string) {}
 	}
 	return &Syncer{spec: spec, dial: dial, pods: pods, say: say, overlay: map[string]int64{}, images: map[string]bool{},
-		workers: map[types.UID]*worker{}, changed: make(chan struct{})}
+		workers: map[types.UID]*worker{}, changed: make(chan struct{}), restarts: map[string]restart{}}
+}
+
+// RestartedSince reports whether a sync restarted the app of the pod (by
+// name) after t, or is restarting it now: connect then sends a safe request
+// that the app closed unanswered again, once the app listens again.
+func (s *Syncer) RestartedSince(pod string, t time.Time) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, ok := s.restarts[pod]
+	return ok && (r.end.IsZero() || r.end.After(t))
 }
 
 // Track adds an image digest that runs draft's agent: its pods are synced.
@@ -334,7 +349,18 @@ func (s *Syncer) send(ctx context.Context, pod *corev1.Pod, paths []string, gen 
 	}
 	// A first sync starts the app (or restarts it, if it started alone
 	// with the image's files); later ones restart it when it must be.
-	rep, err := call(ctx, c, request{Op: "sync", Gen: gen, Start: true, Restart: s.spec.Restart || whole}, body)
+	restarts := s.spec.Restart || whole
+	if restarts {
+		s.mu.Lock()
+		s.restarts[pod.Name] = restart{start: time.Now()}
+		s.mu.Unlock()
+	}
+	rep, err := call(ctx, c, request{Op: "sync", Gen: gen, Start: true, Restart: restarts}, body)
+	if restarts {
+		s.mu.Lock()
+		s.restarts[pod.Name] = restart{start: s.restarts[pod.Name].start, end: time.Now()}
+		s.mu.Unlock()
+	}
 	if err == nil && rep.Error != "" && !rep.PutBack {
 		err = errors.New(rep.Error)
 	}

@@ -166,9 +166,15 @@ func TestSyncerKeepsEveryPodAtTheNewestState(t *testing.T) {
 
 	os.WriteFile(filepath.Join(src, "app.txt"), []byte("v1"), 0o644)
 	os.WriteFile(filepath.Join(src, "extra.txt"), []byte("x"), 0o644)
+	before := time.Now()
 	rep, err := s.Apply(ctx, []string{"app.txt", "extra.txt"})
 	if err != nil {
 		t.Fatal(err)
+	}
+	// What connect asks of a request the restart cut (WithRestarts).
+	if after := time.Now(); !s.RestartedSince("web-1", before) || !s.RestartedSince("web-2", before) || s.RestartedSince("web-1", after) || s.RestartedSince("web-3", before) {
+		t.Errorf("RestartedSince: web-1 %v web-2 %v since the Apply, web-1 %v after it, web-3 %v; want true true false false",
+			s.RestartedSince("web-1", before), s.RestartedSince("web-2", before), s.RestartedSince("web-1", after), s.RestartedSince("web-3", before))
 	}
 	if rep.Pods != 2 || rep.Files != 2 || rep.Restart == 0 {
 		t.Errorf("report %+v, want 2 files to 2 pods and a restart", rep)
