@@ -17,7 +17,8 @@ GOLDEN_PKGS = $(sort $(dir $(shell grep -rlE --include='*_test.go' 'testkit\.(Go
 .PHONY: build test unit e2e bench lint golden cluster cluster-down demo fresh clean
 
 # draft carries its live-update agent for these platforms (pkg/live/prebuilt,
-# not committed): live update then needs no Go toolchain where draft runs.
+# not committed; pkg/live/agent_prebuilt.go embeds these two): live update then
+# needs no Go toolchain where draft runs.
 AGENT_PLATFORMS := linux/amd64 linux/arm64
 
 build:

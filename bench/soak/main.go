@@ -138,6 +138,13 @@ func soakWatch(root, draft string, saves int) {
 	if f := os.Getenv("SOAK_STDERR"); f != "" { // where to keep what draft said
 		os.WriteFile(f, []byte(stderr.String()), 0o644)
 	}
+	if f := os.Getenv("SOAK_HEAP"); f != "" { // where to keep a heap profile (after a GC) at the end
+		if resp, err := http.Get("http://" + pprofAddr + "/debug/pprof/heap?gc=1"); err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			os.WriteFile(f, b, 0o644)
+		}
+	}
 	if f := os.Getenv("SOAK_GOROUTINES"); f != "" { // where to keep the last goroutine dump
 		if resp, err := http.Get("http://" + pprofAddr + "/debug/pprof/goroutine?debug=1"); err == nil {
 			b, _ := io.ReadAll(resp.Body)

@@ -28,7 +28,7 @@ const agentMod = "module draftagent\n\ngo 1.22\n"
 // prebuiltAgents are the agents built with draft itself, by platform
 // ("linux/amd64"), when draft was built with the draft_prebuilt_agent tag
 // (make build does): then no Go toolchain is needed to use live update.
-var prebuiltAgents map[string][]byte
+var prebuiltAgents map[string]string
 
 // agentMu holds one build of the agent at a time in this process.
 var agentMu sync.Mutex
@@ -46,8 +46,8 @@ func AgentBinary(ctx context.Context, platform v1.Platform, cacheDir string) ([]
 	}
 	sum := sha256.Sum256(agentSource)
 	out := filepath.Join(cacheDir, "agent", fmt.Sprintf("%s-%s-%s", hex.EncodeToString(sum[:8]), platform.OS, platform.Architecture), "draft-agent")
-	if b := prebuiltAgents[platform.OS+"/"+platform.Architecture]; b != nil {
-		return b, nil
+	if b, ok := prebuiltAgents[platform.OS+"/"+platform.Architecture]; ok && b != "" {
+		return []byte(b), nil
 	}
 	agentMu.Lock() // two apps' live updates at once: the second reads what the first built
 	defer agentMu.Unlock()

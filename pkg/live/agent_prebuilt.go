@@ -2,32 +2,17 @@
 
 package live
 
-import (
-	"embed"
-	"io/fs"
-	"strings"
+import _ "embed" // the agents make build compiles into prebuilt/ before it builds draft
+
+// Strings, not []byte or an embed.FS: nothing is copied onto the heap
+// unless live update uses one.
+var (
+	//go:embed prebuilt/draft-agent-linux-amd64
+	prebuiltAmd64 string
+	//go:embed prebuilt/draft-agent-linux-arm64
+	prebuiltArm64 string
 )
 
-// The agents make build compiles into prebuilt/ before it builds draft:
-// draft-agent-OS-ARCH.
-//
-//go:embed prebuilt
-var prebuilt embed.FS
-
 func init() {
-	entries, err := fs.ReadDir(prebuilt, "prebuilt")
-	if err != nil {
-		return // none: AgentBinary builds one
-	}
-	prebuiltAgents = map[string][]byte{}
-	for _, e := range entries {
-		osArch, ok := strings.CutPrefix(e.Name(), "draft-agent-")
-		goos, arch, two := strings.Cut(osArch, "-")
-		if !ok || !two {
-			continue
-		}
-		if b, err := prebuilt.ReadFile("prebuilt/" + e.Name()); err == nil {
-			prebuiltAgents[goos+"/"+arch] = b
-		}
-	}
+	prebuiltAgents = map[string]string{"linux/amd64": prebuiltAmd64, "linux/arm64": prebuiltArm64}
 }
