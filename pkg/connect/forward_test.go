@@ -808,3 +808,44 @@ func TestForwarderReplaysGetCutByRestart(t *testing.T) {
 		})
 	}
 }
+
+// A GET held by an app that is restarted meanwhile, whose stream the
+// runtime does not end at once: the attempt is ended as soon as the restart
+// is known, and the request sent again and answered.
+func TestForwarderCutsGetHeldByRestartedApp(t *testing.T) {
+	fp := &fakePods{servers: map[string]*httptest.Server{}}
+	var calls atomic.Int32
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) == 1 {
+			<-release // the old app: killed, its connection not closed yet
+			return
+		}
+		fmt.Fprint(w, "restarted")
+	}))
+	t.Cleanup(func() { close(release); srv.Close() })
+	fp.servers["a"] = srv
+	cs := fake.NewClientset(pod("a", 1, true, port("http", testPort)))
+	var restartAt atomic.Int64 // unix nanos of the restart, 0 before
+	_, m, _ := startForwarder(t, cs, fp, WithRestarts(func(pod string, since time.Time) bool {
+		at := restartAt.Load()
+		return at != 0 && time.Unix(0, at).After(since)
+	}))
+	go func() {
+		for calls.Load() == 0 {
+			time.Sleep(5 * time.Millisecond)
+		}
+		restartAt.Store(time.Now().UnixNano())
+	}()
+	// (the old app never answers: without the cut the client times out)
+	c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := c.Get(m.URL())
+	if err != nil {
+		t.Fatalf("a GET held by a restarted app: %v", err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(body) != "restarted" {
+		t.Errorf("answer %q, want the restarted app's", body)
+	}
+}

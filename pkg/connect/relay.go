@@ -344,12 +344,11 @@ func (f *Forwarder) replayable(ctx context.Context, r *relay, pc *podConn, port 
 			why = "the pod went away before " + what
 		}
 	}
-	since := r.since
 	r.mu.Unlock()
 	if why == "" {
 		return ""
 	}
-	if f.o.restarted != nil && f.o.restarted(pc.pod, since) {
+	if f.restartedSince(pc, r) {
 		return restartedWhy + " before " + what
 	}
 	if reset {
@@ -370,6 +369,65 @@ func (f *Forwarder) replayable(ctx context.Context, r *relay, pc *podConn, port 
 			return ""
 		}
 	}
+}
+
+// restartedSince reports whether the app in the attempt's pod was
+// restarted since the attempt began (WithRestarts).
+func (f *Forwarder) restartedSince(pc *podConn, r *relay) bool {
+	if f.o.restarted == nil {
+		return false
+	}
+	r.mu.Lock()
+	since := r.since
+	r.mu.Unlock()
+	return f.o.restarted(pc.pod, since)
+}
+
+// cutByRestart is closed when the app in the attempt's pod is restarted
+// (WithRestarts) before it answered a request that may be sent again: the
+// runtime can take a second to end the stream of a connection whose app is
+// gone. Never closed without WithRestarts.
+func (f *Forwarder) cutByRestart(r *relay, pc *podConn, got *atomic.Int64, done <-chan struct{}) <-chan struct{} {
+	if f.o.restarted == nil {
+		return nil
+	}
+	cut := make(chan struct{})
+	go func() {
+		tick := time.NewTicker(refusedEvery)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+			if got.Load() == 0 && r.safeUnanswered() && f.restartedSince(pc, r) {
+				close(cut)
+				return
+			}
+		}
+	}()
+	return cut
+}
+
+// safeUnanswered reports whether what the client sent can be sent again
+// as replayable says of an app that went away: nothing yet, or a GET,
+// HEAD or OPTIONS request, unanswered.
+func (r *relay) safeUnanswered() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.replayable || r.clientGone {
+		return false
+	}
+	if len(r.sent) == 0 {
+		return true
+	}
+	for _, method := range []string{"GET ", "HEAD ", "OPTIONS "} {
+		if bytes.HasPrefix(r.sent, []byte(method)) {
+			return true
+		}
+	}
+	return false
 }
 
 // restartedWhy begins the reason for a replay to the same pod, whose app
@@ -400,9 +458,12 @@ func (f *Forwarder) carry(ctx context.Context, r *relay, pc *podConn, data, errS
 		defer close(remoteDone)
 		_, _ = io.Copy(toClient{r: r, n: &got, release: release}, data)
 	}()
+	cut := f.cutByRestart(r, pc, &got, remoteDone)
 	for waiting := true; waiting; {
 		select {
 		case <-remoteDone:
+			waiting = false
+		case <-cut: // sent again once the app listens (see replayable)
 			waiting = false
 		case err := <-*clientErr:
 			*clientErr = nil
@@ -426,7 +487,9 @@ func (f *Forwarder) carry(ctx context.Context, r *relay, pc *podConn, data, errS
 	// this ended exchange, while the runtime takes its time to say why: up
 	// to seconds after an app restarted, as live update restarts them).
 	wait := 2 * time.Second
-	if got.Load() > 0 {
+	if got.Load() > 0 || f.restartedSince(pc, r) {
+		// Answered, or cut by a restart of the app (it is sent again
+		// whatever the runtime says, which can take a second).
 		wait = 20 * time.Millisecond
 	}
 	var msg string
