@@ -87,6 +87,12 @@ func (w *ProjectWatch) Run(ctx context.Context) error {
 		}()
 	}
 	ui.Printf("watching %s for changes (%d folders, %s of quiet before a redeploy); Ctrl-C to stop", a.dir, watcher.Watches(), delay)
+	return w.loop(ctx, a.cfg, watcher, watchErr)
+}
+
+// loop takes the watcher's notices until ctx ends or the watch does: a
+// save synced as it pauses, a batch redeployed once it is over.
+func (w *ProjectWatch) loop(ctx context.Context, cfg *config.Config, watcher *watch.Watcher, watchErr <-chan error) error {
 	var batched, synced time.Time // the At of the last batch, and of the last Early synced
 	for {
 		select {
@@ -98,7 +104,7 @@ func (w *ProjectWatch) Run(ctx context.Context) error {
 			}
 			return cmp.Or(err, errors.New("the watch ended"))
 		case b := <-watcher.Early():
-			if b.At.After(batched) && len(b.Paths) <= earlySyncMost && w.early(ctx, a.cfg, b.Paths) {
+			if b.At.After(batched) && len(b.Paths) <= earlySyncMost && w.early(ctx, cfg, b.Paths) {
 				synced = b.At
 			}
 		case b, ok := <-watcher.Batches():
@@ -109,7 +115,7 @@ func (w *ProjectWatch) Run(ctx context.Context) error {
 			if len(b.Paths) == 0 || b.At.Equal(synced) {
 				continue // came to nothing, or synced at its pause with nothing since
 			}
-			w.changed(ctx, a.cfg, b.Paths)
+			w.changed(ctx, cfg, b.Paths)
 			if ctx.Err() != nil {
 				return nil
 			}
