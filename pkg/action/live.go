@@ -31,7 +31,8 @@ type liveUpdate struct {
 	u       *Up
 	plan    *build.Plan
 	restart bool
-	reload  string // why the app takes files without a restart ("" when it is restarted)
+	cmd     live.Command // what live update knows of the app's command
+	reload  string       // why the app takes files without a restart ("" when it is restarted)
 	rules   []string
 	release string
 	dir     string
@@ -88,7 +89,8 @@ func newLiveUpdate(ctx context.Context, u *Up) (lv *liveUpdate, why string, err 
 		lv.rules = append(lv.rules, "go.mod", "go.sum", "vendor")
 		return lv, "", nil
 	}
-	lv.reload = reloads(slices.Concat(plan.Entrypoint, plan.Cmd))
+	lv.cmd = live.KnownCommand(slices.Concat(plan.Entrypoint, plan.Cmd))
+	lv.reload = lv.cmd.Reloads
 	lv.restart = lv.reload == ""
 	return lv, "", nil
 }
@@ -98,22 +100,6 @@ func cmpChart(env *config.Environment, release string) string {
 		return env.Chart
 	}
 	return path.Join("charts", release)
-}
-
-// phpReads is why a PHP app is not restarted.
-const phpReads = "PHP reads the files on every request"
-
-// reloads says why the app's command takes changed files by itself, "" if
-// it must be restarted.
-func reloads(argv []string) string {
-	cmd := strings.Join(argv, " ")
-	switch {
-	case strings.Contains(cmd, "php -S") || strings.Contains(cmd, "apache2-foreground") || strings.Contains(cmd, "php-fpm"):
-		return phpReads
-	case strings.Contains(cmd, "--reload") || strings.Contains(cmd, "nodemon") || strings.Contains(cmd, "flask") && strings.Contains(cmd, "--debug"):
-		return "its server reloads changed files itself"
-	}
-	return ""
 }
 
 // decide says why the change needs a rebuild, "" when it can be synced: a
@@ -177,11 +163,8 @@ func (lv *liveUpdate) wrap(ctx context.Context, e *upEnv, img name.Digest) (name
 		for _, f := range lv.plan.Files {
 			spec.Dirs = append(spec.Dirs, f.Dest)
 		}
-	case lv.reload == phpReads:
-		// PHP's opcache looks at a file's time only every 2 s by default
-		// (the built-in server and FPM use it): every request, here.
-		spec.Files = map[string][]byte{"php/draft-live.ini": []byte("opcache.revalidate_freq=0\nopcache.validate_timestamps=1\n")}
-		spec.Env = []string{"PHP_INI_SCAN_DIR=:/.draft/php"}
+	default: // what the app's command needs to take files (PHP's opcache told to look every time)
+		spec.Files, spec.Env = lv.cmd.Files, lv.cmd.Env
 	}
 	lv.platform = e.platform
 	limg, err := live.Image(base, lv.agent, spec)

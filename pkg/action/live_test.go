@@ -54,26 +54,6 @@ func TestLiveOff(t *testing.T) {
 	}
 }
 
-func TestReloads(t *testing.T) {
-	for _, c := range []struct {
-		argv    []string
-		restart bool
-	}{
-		{[]string{"python", "app.py"}, true},
-		{[]string{"gunicorn", "--bind", "0.0.0.0:8000", "app:app"}, true},
-		{[]string{"uvicorn", "main:app", "--reload"}, false},
-		{[]string{"php", "-S", "0.0.0.0:8080", "-t", "public"}, false},
-		{[]string{"apache2-foreground"}, false},
-		{[]string{"node", "server.js"}, true},
-		{[]string{"npx", "nodemon", "server.js"}, false},
-		{[]string{"python", "-m", "flask", "run", "--debug"}, false},
-		{[]string{"bundle", "exec", "rackup"}, true},
-	} {
-		if got := reloads(c.argv) == ""; got != c.restart {
-			t.Errorf("%q: restart %v, want %v", c.argv, got, c.restart)
-		}
-	}
-}
 
 // A Go app: every change is compiled here (a file may be embedded), and
 // the files of the folders the image copies beside the binary are synced
