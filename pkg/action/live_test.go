@@ -54,7 +54,6 @@ func TestLiveOff(t *testing.T) {
 	}
 }
 
-
 // A Go app: every change is compiled here (a file may be embedded), and
 // the files of the folders the image copies beside the binary are synced
 // to where it has them; go.mod and go.sum rebuild.
