@@ -429,14 +429,18 @@ func TestUpInterrupted(t *testing.T) {
 		cmd := exec.Command(draftBin(t), "up", "-n", ns, "-o", "json")
 		cmd.Dir = dir
 		out, _ := cmd.StdoutPipe()
-		var errOut bytes.Buffer
+		var errOut testkit.LockedBuffer
 		cmd.Stderr = &errOut
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		// Interrupt as the stage begins: on its event, or (build) at once.
+		// Interrupt as the stage begins: on its event, or (build) on the
+		// line that says the build starts (a fixed pause could land
+		// before draft listens for signals, on a busy machine).
 		if stage == "build" {
-			time.Sleep(150 * time.Millisecond)
+			for deadline := time.Now().Add(30 * time.Second); !strings.Contains(errOut.String(), "building ") && time.Now().Before(deadline); {
+				time.Sleep(5 * time.Millisecond)
+			}
 			cmd.Process.Signal(syscall.SIGINT)
 		}
 		dec := json.NewDecoder(out)

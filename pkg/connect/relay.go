@@ -285,7 +285,10 @@ func (f *Forwarder) again(ctx context.Context, r *relay, pc *podConn, m Mapping,
 	why := f.replayable(ctx, r, pc, m.Remote, msg, answered)
 	if strings.HasPrefix(why, restartedWhy) {
 		// As for a refusal: the app comes back soon, in the same pod;
-		// held as long, however many attempts that takes.
+		// held as long, however many attempts that takes. The runtime's
+		// workers for this connection may wait on the dead app's
+		// connection for a second: the next attempt gets a fresh one.
+		f.forgetConn(pc)
 		if refusedSince.IsZero() {
 			*refusedSince = time.Now()
 		}

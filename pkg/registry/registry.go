@@ -393,7 +393,10 @@ func (c *Client) describe(verb, what string, err error) error {
 	case errors.As(err, &ci):
 		return fmt.Errorf("%s %s: the registry's certificate is not valid (%v)", verb, what, ci.Error())
 	}
-	if errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.EPIPE) {
+	// (net.ErrClosed: a reset seen as the write on the connection the
+	// transport closed after it; a registry that cannot be reached gives a
+	// dial error instead.)
+	if errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.EPIPE) || errors.Is(err, net.ErrClosed) {
 		return fmt.Errorf("%s %s: the registry at %s (or a proxy in front of it) closed the connection mid-request, %d tries (%v); check it and try again", verb, what, registryOf(what), c.retries, rootCause(err))
 	}
 	var ne net.Error

@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -352,5 +353,24 @@ func TestPushProgressPerPush(t *testing.T) {
 	img, _ := random.Image(1024, 1)
 	if _, _, err := c.Push(ctx, img, tag(t, c, host+"/app")); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A connection the registry (or a proxy) resets is said so, whichever of
+// its errors the transport saw last.
+func TestDescribeResetConnections(t *testing.T) {
+	c := New()
+	for _, err := range []error{
+		&net.OpError{Op: "read", Net: "tcp", Err: syscall.ECONNRESET},
+		&net.OpError{Op: "write", Net: "tcp", Err: net.ErrClosed},
+		fmt.Errorf("Patch: %w", io.ErrUnexpectedEOF),
+	} {
+		if got := c.describe("pushing", "127.0.0.1:5000/app", err).Error(); !strings.Contains(got, "closed the connection mid-request") {
+			t.Errorf("%v: %s", err, got)
+		}
+	}
+	refused := &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}
+	if got := c.describe("pushing", "127.0.0.1:5000/app", refused).Error(); !strings.Contains(got, "cannot reach the registry") {
+		t.Errorf("a refused dial: %s", got)
 	}
 }
