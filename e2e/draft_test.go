@@ -434,12 +434,14 @@ func TestUpInterrupted(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		// Interrupt as the stage begins: on its event, or (build) on the
-		// line that says the build starts (a fixed pause could land
-		// before draft listens for signals, on a busy machine).
+		// Interrupt as the stage begins: on its event, or (build) on
+		// draft's first line, which says the build starts (or that the
+		// image is in the registry: then the interrupt lands in the
+		// deploy). A fixed pause could land before draft listens for
+		// signals, on a busy machine.
 		if stage == "build" {
-			for deadline := time.Now().Add(30 * time.Second); !strings.Contains(errOut.String(), "building ") && time.Now().Before(deadline); {
-				time.Sleep(5 * time.Millisecond)
+			for deadline := time.Now().Add(30 * time.Second); errOut.Len() == 0 && time.Now().Before(deadline); {
+				time.Sleep(2 * time.Millisecond)
 			}
 			cmd.Process.Signal(syscall.SIGINT)
 		}

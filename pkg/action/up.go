@@ -200,7 +200,7 @@ type upRun struct {
 // finish says what an interrupt before the deploy stopped and left, and
 // tells any other error as an event.
 func (r *upRun) finish(ctx context.Context, err error) error {
-	if err != nil && !r.deploying && ctx.Err() != nil && errors.Is(err, context.Canceled) {
+	if err != nil && (!r.deploying || errors.Is(err, deploy.ErrNotApplied)) && ctx.Err() != nil && errors.Is(err, context.Canceled) {
 		what := "the release is as it was"
 		if r.e != nil {
 			what = "release " + r.e.release + " is as it was"

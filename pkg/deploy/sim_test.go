@@ -1,6 +1,8 @@
 package deploy
 
 import (
+	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -54,3 +56,21 @@ func (f *fixture) history() []*release.Release { return f.sim.History("app") }
 
 // statuses is the history as "1:superseded 2:deployed".
 func (f *fixture) statuses() string { return f.sim.Statuses("app") }
+
+// An upgrade interrupted before it applied anything says so (ErrNotApplied,
+// with ctx's error): up then tells the user the release is as it was.
+func TestUpgradeInterruptedBeforeApply(t *testing.T) {
+	f := newFixture(t)
+	if _, err := f.d.Upgrade(context.Background(), f.request("good-1")); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := f.d.Upgrade(ctx, f.request("good-2"))
+	if !errors.Is(err, ErrNotApplied) || !errors.Is(err, context.Canceled) {
+		t.Fatalf("an upgrade cancelled before it began: %v, want ErrNotApplied and context.Canceled", err)
+	}
+	if got := f.statuses(); got != "1:deployed" {
+		t.Errorf("history %s after it, want 1:deployed", got)
+	}
+}

@@ -76,7 +76,7 @@ func (d *Deployer) Upgrade(ctx context.Context, req Request) (*Result, error) {
 		return nil, err
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return nil, notApplied(err)
 	}
 	res := &Result{}
 	h, err := d.settledHistory(req.Release, res)
@@ -89,11 +89,23 @@ func (d *Deployer) Upgrade(ctx context.Context, req Request) (*Result, error) {
 	}
 	if h == nil {
 		if err := d.checkNamespace(ctx, req.CreateNamespace); err != nil {
+			if ctx.Err() != nil {
+				return nil, notApplied(ctx.Err())
+			}
 			return nil, err
 		}
 	}
+	if err := ctx.Err(); err != nil { // during the checks above
+		return nil, notApplied(err)
+	}
 	return d.applyAndWait(ctx, h, in, req, res)
 }
+
+// ErrNotApplied is in the error of an Upgrade interrupted before it
+// applied anything (with ctx's error): the release is as it was.
+var ErrNotApplied = errors.New("nothing was applied")
+
+func notApplied(err error) error { return fmt.Errorf("%w: %w", err, ErrNotApplied) }
 
 // upgradeInput is a Request read: the chart loaded, the values copied, the
 // fingerprint of both, the timeout.
