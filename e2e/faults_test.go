@@ -51,16 +51,6 @@ func envState() string {
 	return "/var/lib/draft-env"
 }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // testCA writes a new CA and a certificate for 127.0.0.1 that it signed
 // into dir.
 func testCA(t *testing.T, dir string) (caFile, certFile, keyFile string) {
@@ -111,7 +101,7 @@ func authRegistry(t *testing.T, user, password string) (addr, caFile string) {
 	}
 	htpasswd := filepath.Join(dir, "htpasswd")
 	must(t, os.WriteFile(htpasswd, []byte(user+":"+string(hash)+"\n"), 0o600))
-	addr = fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	addr = fmt.Sprintf("127.0.0.1:%d", testkit.FreePort(t))
 	conf := filepath.Join(dir, "registry.yml")
 	must(t, os.WriteFile(conf, []byte(fmt.Sprintf(`version: 0.1
 log: {level: warn, accesslog: {disabled: true}}
@@ -378,7 +368,7 @@ type tcpProxy struct {
 
 func startTCPProxy(t *testing.T, target string) *tcpProxy {
 	t.Helper()
-	p := &tcpProxy{target: target, addr: fmt.Sprintf("127.0.0.1:%d", freePort(t)), conns: map[net.Conn]struct{}{}}
+	p := &tcpProxy{target: target, addr: fmt.Sprintf("127.0.0.1:%d", testkit.FreePort(t)), conns: map[net.Conn]struct{}{}}
 	must(t, p.restore())
 	t.Cleanup(p.drop)
 	return p

@@ -341,11 +341,9 @@ func (f *Forwarder) replayable(ctx context.Context, r *relay, pc *podConn, port 
 	if len(r.sent) == 0 {
 		why, what = "the pod went away before anything was sent", "anything was sent"
 	}
-	for _, method := range []string{"GET ", "HEAD ", "OPTIONS "} {
-		if bytes.HasPrefix(r.sent, []byte(method)) {
-			what = "it answered a " + strings.TrimSpace(method) + " request"
-			why = "the pod went away before " + what
-		}
+	if method := safeMethod(r.sent); method != "" {
+		what = "it answered a " + method + " request"
+		why = "the pod went away before " + what
 	}
 	r.mu.Unlock()
 	if why == "" {
@@ -425,12 +423,18 @@ func (r *relay) safeUnanswered() bool {
 	if len(r.sent) == 0 {
 		return true
 	}
-	for _, method := range []string{"GET ", "HEAD ", "OPTIONS "} {
-		if bytes.HasPrefix(r.sent, []byte(method)) {
-			return true
+	return safeMethod(r.sent) != ""
+}
+
+// safeMethod is the method of the safe HTTP request (GET, HEAD, OPTIONS)
+// that sent begins, "" for any other.
+func safeMethod(sent []byte) string {
+	for _, method := range []string{"GET", "HEAD", "OPTIONS"} {
+		if bytes.HasPrefix(sent, []byte(method+" ")) {
+			return method
 		}
 	}
-	return false
+	return ""
 }
 
 // restartedWhy begins the reason for a replay to the same pod, whose app
